@@ -1,0 +1,42 @@
+"""Raw layer: fetch the pages and keep their bodies on disk by content hash."""
+
+import dagster as dg
+
+from pipeline import resources
+from pipeline.crawler import CrawlStats
+from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+
+
+@dg.asset(
+    group_name="raw",
+    kinds={"python"},
+    owners=["team:data-engineering"],
+    description="Crawl every source (listing pages, pagination, project pages) and store each body under "
+                "raw/<sha256>.html, so that parsing can be re-run without fetching.",
+)
+def crawled_pages(context: dg.AssetExecutionContext, output: OutputResource, crawler: CrawlerResource,
+                  sources: SourcesResource) -> dg.MaterializeResult:
+    out = output.directory()
+    out.ensure()
+    source_list = sources.sources()
+    last_logged = [0]
+
+    def progress(stats: CrawlStats) -> None:
+        if resources.progress_hook:
+            resources.progress_hook(stats)
+        elif stats.done - last_logged[0] >= 50:
+            last_logged[0] = stats.done
+            context.log.info(f"{stats.done} pages done, {stats.queued} queued, {stats.failed} failed, {stats.rate:.1f}/s")
+
+    pages, stats = crawler.crawl(source_list, out.put_raw, progress)
+    unreachable = [p for p in pages if p.is_start and p.status is None]
+    if unreachable:
+        # Nothing is written: the previous output stays as it was.
+        raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})")
+    out.save_state("crawl", pages)
+    return dg.MaterializeResult(metadata={
+        "pages_fetched": sum(p.status is not None for p in pages),
+        "pages_failed": sum(p.error is not None for p in pages),
+        "retries": stats.retried,
+        "sources": ", ".join(s.start_url for s in source_list),
+    })

@@ -1,0 +1,91 @@
+"""Output layer: the Parquet tables analysts read, published only when the blocking checks pass."""
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from assets.parse import parsed_records
+from pipeline.checks import project_checks
+from pipeline.resources import OutputResource
+from pipeline.schema import PROJECTS, TABLES, Table
+
+CHECK_NAMES = {
+    "project_id_unique": True, "required_columns_present": True, "start_not_after_end": True,
+    "grant_within_budget": False, "rate_is_fraction": True, "participants_not_negative": True,
+    "nuts2_known": True, "unknown_label_share": False, "project_count_not_collapsed": True,
+}
+
+
+def column_schema(table: Table) -> dg.TableSchema:
+    return dg.TableSchema(columns=[
+        dg.TableColumn(f.name, str(f.type), description=f.description,
+                       constraints=dg.TableColumnConstraints(nullable=f.nullable))
+        for f in table.fields
+    ])
+
+
+def _preview(arrow: pa.Table, rows: int = 5) -> str:
+    frame = arrow.slice(0, rows).to_pandas()
+    text_columns = [c for c in frame.columns if frame[c].dtype == object]
+    for c in text_columns:
+        frame[c] = frame[c].map(lambda x: x if not isinstance(x, str) or len(x) < 60 else x[:57] + "…")
+    return frame.to_markdown(index=False) if hasattr(frame, "to_markdown") and _has_tabulate() else frame.to_string()
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(name, deps=[parsed_records], group_name="output", kinds={"parquet"},
+                     owners=["team:data-engineering"], description=table.description,
+                     metadata={"dagster/column_schema": column_schema(table)})
+        for name, table in TABLES.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=PROJECTS.name, blocking=blocking, description=name.replace("_", " "))
+        for name, blocking in CHECK_NAMES.items()
+    ],
+    can_subset=False,
+)
+def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
+    """Write every table atomically. A failing blocking check stops the run before anything is
+    written, so bad data is never published over good data."""
+    out = output.directory()
+    rows = out.load_state("rows")
+    previous = out.table_path(PROJECTS)
+    previous_count = pq.ParquetFile(previous).metadata.num_rows if previous.exists() else None
+    outcomes = {o.name: o for o in project_checks(rows.projects, rows.parse_issues, previous_count)}
+    blocked = [o for o in outcomes.values() if o.blocking and not o.passed]
+    if blocked:
+        raise dg.Failure(
+            "blocking checks failed, previous tables kept: " + "; ".join(f"{o.name} {o.failures[:5]}" for o in blocked),
+            metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked},
+        )
+    for name, table in TABLES.items():
+        arrow = out.write_table(table, getattr(rows, name))
+        checks = []
+        if name == PROJECTS.name:
+            for check_name in CHECK_NAMES:
+                outcome = outcomes.get(check_name)
+                checks.append(dg.AssetCheckResult(
+                    asset_key=name, check_name=check_name, passed=outcome.passed if outcome else True,
+                    severity=dg.AssetCheckSeverity.ERROR if CHECK_NAMES[check_name] else dg.AssetCheckSeverity.WARN,
+                    metadata={"failures": dg.MetadataValue.json(outcome.failures if outcome else []),
+                              "note": outcome.description if outcome else "no previous run to compare with"},
+                ))
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": arrow.num_rows,
+                "dagster/column_schema": column_schema(table),
+                "path": dg.MetadataValue.path(str(out.table_path(table))),
+                "preview": dg.MetadataValue.md(_preview(arrow)),
+            },
+            check_results=checks,
+        )

@@ -1,0 +1,124 @@
+"""Classify text lines by the label and heading vocabulary: label (with or without its value),
+known heading, unknown heading, boilerplate, or plain text."""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from parsers.html import Line
+from parsers.lookups import heading_index, label_index, vocabulary
+from parsers.text import label_key
+
+# A line longer than this is prose, never a label line or a field value.
+MAX_FIELD_LINE = 250
+
+
+@dataclass
+class Token:
+    kind: str  # label | heading | municipalities | end | group | boiler | text
+    line: Line
+    field: str | None = None  # label: the field it fills
+    label: str | None = None  # label or heading as printed
+    value: str | None = None  # inline value or inline first paragraph; None when it is on the next line
+    section: str | None = None  # heading: section kind, None for an unknown heading
+
+
+@functools.cache
+def _boilerplate() -> tuple[frozenset[str], tuple[re.Pattern[str], ...], frozenset[str], tuple[re.Pattern[str], ...]]:
+    chrome = vocabulary()["chrome"]
+    return (
+        frozenset(label_key(x) for x in chrome["boilerplate_lines"]),
+        tuple(re.compile(p, re.I) for p in chrome["boilerplate_patterns"]),
+        frozenset(label_key(x) for x in chrome["end_headings"]),
+        tuple(re.compile(p, re.I) for p in chrome["group_heading_patterns"]),
+    )
+
+
+def _label_regex(label: str) -> str:
+    parts = [re.escape(p) for p in re.split(r"\s+", label.strip())]
+    return r"\s+".join(parts).replace(r"\-", r"\s*-\s*").replace("/", r"\s*/\s*")
+
+
+@functools.cache
+def _glued_labels() -> re.Pattern[str]:
+    """Every field label, longest first, for labels glued to their value (``Projektperiod2009-08-03``)."""
+    labels = sorted({lab for spec in vocabulary()["fields"].values() for lab in spec["labels"]}, key=len, reverse=True)
+    return re.compile("^(" + "|".join(_label_regex(lab) for lab in labels) + ")", re.I)
+
+
+def _glue_plausible(field: str, rest: str) -> bool:
+    """A glued value must not read as the rest of a word: ``RegionNorra`` yes, ``Regionen`` no."""
+    if not rest or rest[0] in " :":
+        return False
+    if not rest[0].islower():
+        return True
+    return vocabulary()["fields"][field]["kind"] == "email" and "@" in rest
+
+
+def classify(line: Line) -> Token:
+    text = line.text
+    key = label_key(text)
+    boiler_lines, boiler_patterns, end_headings, group_patterns = _boilerplate()
+    if key in boiler_lines or any(p.fullmatch(text) for p in boiler_patterns):
+        return Token("boiler", line)
+    labels, headings = label_index(), heading_index()
+    # 1. The first element of the line is a whole label: <b>Region</b> Norra Mellansverige.
+    if len(line.runs) >= 2 and len(text) <= MAX_FIELD_LINE:
+        first = label_key(line.runs[0])
+        if first in labels:
+            return Token("label", line, labels[first], line.runs[0].rstrip(": "), _rest_after(text, line.runs[0]))
+    # 2. The whole line is a label or a heading, with or without colon.
+    if key in labels and len(text) <= MAX_FIELD_LINE:
+        return Token("label", line, labels[key], text.rstrip(": "), None)
+    if key in headings:
+        kind = headings[key]
+        return Token("municipalities" if kind == "municipalities" else "heading", line, label=text.rstrip(": "),
+                     section=None if kind == "municipalities" else kind)
+    if key in end_headings:
+        return Token("end", line, label=text)
+    if any(p.search(text) for p in group_patterns):
+        return Token("group", line, label=text)
+    # 3. "Label: value" in one text node (labels may contain a colon, as in "EU:s ...").
+    if ":" in text:
+        for match in re.finditer(":", text):
+            head, rest = text[: match.start()], text[match.end():].strip()
+            head_key = label_key(head)
+            if head_key in labels and len(text) <= MAX_FIELD_LINE:
+                return Token("label", line, labels[head_key], head.strip(), rest)
+            if head_key in headings and headings[head_key] != "municipalities":
+                return Token("heading", line, label=head.strip(), value=rest or None, section=headings[head_key])
+    # 4. A label glued to its value with no separator (the 2007–2013 text shape).
+    if len(text) <= MAX_FIELD_LINE and (match := _glued_labels().match(text)):
+        field = labels.get(label_key(match[1]))
+        rest = text[match.end():]
+        if field and _glue_plausible(field, rest):
+            return Token("label", line, field, match[1], rest.strip())
+    if line.emphasised and not line.item:
+        return Token("heading", line, label=text, section=None)
+    return Token("text", line)
+
+
+def _rest_after(text: str, first_run: str) -> str:
+    index = text.find(first_run)
+    rest = text[index + len(first_run):] if index >= 0 else text
+    return rest.lstrip(" :").strip()
+
+
+def tokenize(lines: list[Line]) -> list[Token]:
+    return [classify(line) for line in lines]
+
+
+_UNKNOWN_LABEL = re.compile(r"^(?P<label>[A-ZÅÄÖ][\w\-åäöÅÄÖ.]*(?:[ \-][\w\-åäöÅÄÖ.]+){0,4})\s*:\s*(?P<value>.*)$")
+
+
+def unknown_label(line: Line) -> tuple[str, str] | None:
+    """``Något nytt fält: värde`` or ``Något nytt fält:`` -> (label, inline value), for lines in a
+    field block that look like a label the vocabulary does not know."""
+    match = _UNKNOWN_LABEL.match(line.text)
+    if not match or len(line.text) > 160:
+        return None
+    value = match["value"].strip()
+    if value.endswith((".", "!", "?")) and len(value) > 60:
+        return None
+    return match["label"], value

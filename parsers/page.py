@@ -1,0 +1,352 @@
+"""One fetched page -> its kind, its project records and the issues met on the way.
+
+``parse_page`` is the pure entry point the pipeline calls. It decides what a page is from its
+content: a page with known project labels is a project page (one project, or many on a theme
+page), an initiative article is read as one record per initiative, anything else yields nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from parsers.fields import Issue, RawField, normalise_fields
+from parsers.html import decode_html, links, page_title, parse_document, visible_lines
+from parsers.lines import MAX_FIELD_LINE, Token, tokenize, unknown_label
+from parsers.lookups import county_index, lookup_municipality, lookup_region, vocabulary
+from parsers.text import label_key, one_line, slug
+from parsers import values as v
+
+
+@dataclass
+class Section:
+    heading: str | None
+    kind: str
+    paragraphs: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+@dataclass
+class ProjectRecord:
+    project_id: str
+    page_family: str
+    source_url: str
+    columns: dict[str, Any]
+    raw_fields: list[RawField]
+    sections: list[Section]
+    municipalities: list[dict[str, Any]]
+    contacts: list[dict[str, Any]]
+    extra_fields: dict[str, str]
+    issues: list[Issue]
+
+
+@dataclass
+class PageResult:
+    kind: str  # project | listing | other
+    family: str | None
+    records: list[ProjectRecord]
+    issues: list[Issue]  # page-level issues (no project)
+    links: list[tuple[str, str]]
+    encoding: str
+    title: str
+
+
+def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> PageResult:
+    """Parse one page. Never raises on bad input: a page that cannot be read is ``other`` with an issue."""
+    if isinstance(body, bytes):
+        html, encoding = decode_html(body, content_type)
+    else:
+        html, encoding = body, "str"
+    if not html.strip():
+        return PageResult("other", None, [], [Issue(None, None, "empty_page")], [], encoding, "")
+    soup = parse_document(html)
+    title = page_title(soup)
+    tokens = tokenize(visible_lines(soup))
+    page_links = links(soup, url)
+    h1 = next((t.line.text for t in tokens if t.line.heading == 1), None)
+    records: list[ProjectRecord] = []
+    family = None
+    owner_positions = [i for i, t in enumerate(tokens) if t.kind == "label" and t.field == "owner"]
+    has_number = any(t.kind == "label" and t.field == "project_number" for t in tokens)
+    if owner_positions and not has_number and _theme_heading(tokens, owner_positions[0]) is not None:
+        family = "tillvaxtverket_theme"
+        records = _theme_page(tokens, owner_positions, url)
+    elif any(t.kind == "label" and t.field not in ("published_date",) for t in tokens):
+        family, record = _project_page(tokens, url, title, h1)
+        records = [record]
+    elif (initiatives := _initiative_page(tokens, url)) is not None:
+        family, records = "skr_initiatives", initiatives
+    kind = "project" if records else ("listing" if page_links else "other")
+    return PageResult(kind, family, records, [], page_links, encoding, title)
+
+
+# ---------------------------------------------------------------- one project per page
+
+def _detect_family(fields: set[str]) -> str:
+    families = vocabulary()["families"]
+    scores = {name: len(fields & set(families[name])) for name in families["order"]}
+    best = max(scores.values())
+    return next(name for name in families["order"] if scores[name] == best) if best else "esf_2014_2020"
+
+
+_TITLE_NUMBER = re.compile(r"^(?P<number>\d{4}/\d{5}|\d{2}-\d{3}-S\d{2})\s*[-–:]\s*(?P<name>.+)$")
+
+
+def _project_page(tokens: list[Token], url: str, title: str, h1: str | None) -> tuple[str, ProjectRecord]:
+    body = _read_body(tokens, allow_untitled=True)
+    fields = {f.field for f in body.raw_fields if f.field}
+    family = _detect_family(fields)
+    # Name and number fall back on the page heading ("2016/00418 - LiV-spåret"), then the title.
+    fallback_name, fallback_number = None, None
+    for candidate in (h1, body.preamble[-1] if body.preamble else None, title):
+        if not candidate:
+            continue
+        match = _TITLE_NUMBER.match(candidate)
+        fallback_number = fallback_number or (match["number"] if match else None)
+        fallback_name = fallback_name or (match["name"] if match else candidate)
+    return family, _record(body, family, url, fallback_name, fallback_number)
+
+
+@dataclass
+class Body:
+    raw_fields: list[RawField] = field(default_factory=list)
+    sections: list[Section] = field(default_factory=list)
+    municipality_names: list[str] = field(default_factory=list)
+    preamble: list[str] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+
+def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
+    """Walk the tokens of one project: label values, sections, the municipality list."""
+    body = Body()
+    section: Section | None = None
+    in_municipalities = False
+    seen_label = False
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        i += 1
+        if token.kind in ("boiler",):
+            continue
+        if token.kind in ("end", "group"):
+            break
+        if token.kind == "label":
+            seen_label, section, in_municipalities = True, None, False
+            value = token.value
+            if value is None:
+                value = ""
+                nxt = tokens[i] if i < len(tokens) else None
+                if nxt is not None and nxt.kind == "text" and len(nxt.line.text) <= MAX_FIELD_LINE:
+                    value = nxt.line.text
+                    i += 1
+            body.raw_fields.append(RawField(token.field, token.label or "", value))
+            continue
+        if token.kind == "municipalities":
+            in_municipalities, section = True, None
+            continue
+        if token.kind == "heading" and (token.section or (seen_label and not _all_caps(token.line.text))):
+            if token.line.heading == 1 and not seen_label:
+                body.preamble.append(token.line.text)
+                continue
+            in_municipalities = False
+            section = Section(token.label, token.section or "other")
+            body.sections.append(section)
+            if token.value:
+                section.paragraphs.append(token.value)
+            continue
+        # Plain text (or an ALL-CAPS subheading inside a section).
+        text = token.line.text
+        if in_municipalities:
+            body.municipality_names.extend(n for n in re.split(r"\s*[,;]\s*", text.lstrip("•·-–* ")) if n)
+            continue
+        if section is not None:
+            section.paragraphs.append(text)
+            continue
+        if not seen_label:
+            body.preamble.append(text)
+            continue
+        if (unknown := unknown_label(token.line)) and not body.sections:
+            label, value = unknown
+            if not value and i < len(tokens) and tokens[i].kind == "text" and len(tokens[i].line.text) <= MAX_FIELD_LINE:
+                value = tokens[i].line.text
+                i += 1
+            body.raw_fields.append(RawField(None, label, value))
+            continue
+        if allow_untitled:
+            section = Section(None, "description")
+            body.sections.append(section)
+            section.paragraphs.append(text)
+        else:
+            body.issues.append(Issue(None, text, "unassigned_text", "info", "text outside any known field or section"))
+    body.sections = [s for s in body.sections if s.paragraphs]
+    return body
+
+
+def _all_caps(text: str) -> bool:
+    letters = [c for c in text if c.isalpha()]
+    return len(letters) >= 3 and all(c.isupper() for c in letters)
+
+
+def _stable_id(prefix: str, url: str, name: str) -> str:
+    parts = urlsplit(url)
+    # Host without port, so the demo site served on any free port gives the same ids.
+    digest = hashlib.sha1(f"{parts.hostname}{parts.path}?{parts.query}|{one_line(name)}".encode()).hexdigest()[:8]
+    return f"{prefix}-{slug(name)[:48].strip('-')}-{digest}"
+
+
+_ID_PREFIX = {"esf_2007_2013": "esf0713", "tillvaxtverket_theme": "tvv", "skr_initiatives": "skr"}
+
+
+def _record(body: Body, family: str, url: str, fallback_name: str | None, fallback_number: str | None,
+            extra_columns: dict[str, Any] | None = None) -> ProjectRecord:
+    raw_fields = list(body.raw_fields)
+    if fallback_number and not any(f.field == "project_number" and one_line(f.raw) for f in raw_fields):
+        raw_fields.append(RawField("project_number", "(page title)", fallback_number))
+    normalised = normalise_fields(raw_fields, family)
+    cols = normalised.columns
+    issues = list(normalised.issues) + body.issues
+    cols.setdefault("name", one_line(fallback_name) or None)
+    for key, value in (extra_columns or {}).items():
+        if value is not None:
+            cols.setdefault(key, value)
+    number = cols.get("project_number")
+    project_id = number if number and not any(i.problem == "unexpected_project_number" for i in issues) else \
+        _stable_id(_ID_PREFIX.get(family, "esf"), url, cols.get("name") or url)
+    extra = {}
+    for f in raw_fields:
+        if f.field is None:
+            extra[f.label] = f.raw
+            issues.append(Issue(f.label, f.raw, "unknown_label", "warning", "value kept in extra_fields"))
+    contacts = []
+    if any(cols.get(k) for k in ("contact_name", "contact_email", "contact_phone")):
+        contacts.append({"name": cols.pop("contact_name", None), "email": cols.pop("contact_email", None),
+                         "phone": cols.pop("contact_phone", None)})
+    for key in ("contact_name", "contact_email", "contact_phone"):
+        cols.pop(key, None)
+    municipalities = []
+    for name in body.municipality_names:
+        found = lookup_municipality(name)
+        if found is None:
+            issues.append(Issue("municipality", name, "unknown_municipality", "warning"))
+        municipalities.append({"municipality_name": name, "municipality_code": found.code if found else None,
+                               "county_code": found.county_code if found else None})
+    sections = body.sections
+    for section in sections:
+        section.language = _language(section)  # type: ignore[attr-defined]
+    return ProjectRecord(project_id, family, url, cols, raw_fields, sections, municipalities, contacts, extra, issues)
+
+
+def _language(section: Section) -> str:
+    words = re.findall(r"[a-zåäöé]+", section.text.casefold())
+    lang = vocabulary()["language"]
+    sv = sum(w in lang["sv"] for w in words)
+    en = sum(w in lang["en"] for w in words)
+    if en > sv:
+        return "en"
+    if sv or section.kind != "english_summary":
+        return "sv"
+    return "en"
+
+
+# ---------------------------------------------------------------- theme pages (many projects)
+
+def _theme_heading(tokens: list[Token], owner_index: int) -> int | None:
+    """The index of the "Region: Title" line that opens the project whose owner label is at ``owner_index``."""
+    pattern = re.compile(vocabulary()["theme_page"]["heading_pattern"])
+    for j in range(owner_index - 1, max(-1, owner_index - 4), -1):
+        token = tokens[j]
+        if token.kind == "boiler":
+            continue
+        if token.kind in ("text", "heading") and len(token.line.text) <= 200 and pattern.match(token.line.text):
+            return j
+        return None
+    return None
+
+
+def _theme_page(tokens: list[Token], owner_positions: list[int], url: str) -> list[ProjectRecord]:
+    pattern = re.compile(vocabulary()["theme_page"]["heading_pattern"])
+    starts = [h for h in (_theme_heading(tokens, i) for i in owner_positions) if h is not None]
+    records = []
+    for n, start in enumerate(starts):
+        stop = starts[n + 1] if n + 1 < len(starts) else len(tokens)
+        heading = pattern.match(tokens[start].line.text)
+        assert heading is not None
+        body = _read_body(tokens[start + 1: stop], allow_untitled=False)
+        region, county = heading["region"].strip(), heading["county"]
+        raw_fields = [RawField("region", "(heading)", region), *body.raw_fields]
+        body.raw_fields = raw_fields
+        county_code = county_index().get(label_key(county)) if county else None
+        if county_code is None and lookup_region(region) is not None:
+            county_code = county_index().get(label_key(region))
+        if county and county_code is None:
+            body.issues.append(Issue("county", county, "unknown_county", "warning"))
+        records.append(_record(body, "tillvaxtverket_theme", url, heading["title"].strip(), None,
+                               {"county": county, "county_code": county_code}))
+    return records
+
+
+# ---------------------------------------------------------------- initiative articles
+
+def _initiative_page(tokens: list[Token], url: str) -> list[ProjectRecord] | None:
+    spec = vocabulary()["initiative_page"]
+    intro = re.compile(spec["intro_pattern"], re.I)
+    start = next((i for i, t in enumerate(tokens) if t.kind == "text" and intro.search(t.line.text)), None)
+    if start is None:
+        return None
+    text_before = [t.line.text for t in tokens[: start + 1]]
+    published = next((t.value for t in tokens if t.kind == "label" and t.field == "published_date"), None)
+    year = re.search(spec["year_pattern"], tokens[start].line.text, re.I)
+    publisher = re.search(spec["publisher_pattern"], " ".join(text_before))
+    funder = next((m["funder"] for line in text_before if (m := re.search(spec["funder_pattern"], line))), None)
+    common = {
+        "published_date": v.parse_date(published).value if published else None,
+        "funding_year": int(year["year"]) if year else None,
+        "publisher": publisher["publisher"] if publisher else None,
+        "funder": funder,
+    }
+    # Each initiative is a heading and its paragraphs. After the last heading only its first
+    # paragraph belongs to it: what follows is the article's own closing text.
+    items: list[tuple[str, list[str]]] = []
+    trailing: list[str] = []
+    rest = tokens[start + 1:]
+    for k, token in enumerate(rest):
+        if token.kind in ("end", "group"):
+            break
+        if token.kind == "boiler":
+            continue
+        text = token.line.text
+        nxt = rest[k + 1] if k + 1 < len(rest) else None
+        looks_like_heading = token.kind == "heading" or (
+            token.kind == "text" and len(text) <= 150 and not text.endswith((".", ":", "!", "?"))
+            and nxt is not None and nxt.kind == "text" and len(nxt.line.text) > len(text)
+        )
+        if looks_like_heading:
+            items.append((text, []))
+        elif items and (not items[-1][1] or _more_headings_follow(rest, k)):
+            items[-1][1].append(text)
+        else:
+            trailing.append(text)
+    if not items:
+        return None
+    records = []
+    for name, paragraphs in items:
+        body = Body(sections=[Section(name, "description", paragraphs)] if paragraphs else [])
+        records.append(_record(body, "skr_initiatives", url, name, None, common))
+    if trailing and records:
+        records[-1].issues.append(Issue(None, "\n\n".join(trailing), "unassigned_text", "info",
+                                        "article text after the last initiative"))
+    return records
+
+
+def _more_headings_follow(tokens: list[Token], k: int) -> bool:
+    for token in tokens[k + 1:]:
+        if token.kind in ("end", "group"):
+            return False
+        if token.kind == "heading":
+            return True
+    return False

@@ -1,0 +1,175 @@
+"""esf-pipeline: run the Dagster asset graph in-process from the command line.
+
+  esf-pipeline run [--start-url URL ...] [--output DIR]   crawl real sites (sources.toml by default)
+  esf-pipeline demo [--output DIR]                        crawl the bundled demo site on loopback
+  esf-pipeline dev                                        the Dagster UI, wired to the demo site
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.crawler import CrawlError, CrawlStats, validate_start_url
+from pipeline.demo import DEMO_START_PATH, serve_directory
+from pipeline.schema import TABLES
+from pipeline.storage import OutputDir
+
+log = logging.getLogger("esf_pipeline")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="esf-pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="crawl, parse and write the tables")
+    run.add_argument("--start-url", action="append", default=[], metavar="URL",
+                     help="a listing or project page; repeatable (default: the sites in pipeline/sources.toml)")
+    demo = commands.add_parser("demo", help="serve fixtures/site on loopback and run against it")
+    for sub in (run, demo):
+        sub.add_argument("--output", default="data", help="output directory (default: data)")
+        sub.add_argument("--delay", type=float, default=None, metavar="SECONDS",
+                         help="minimum delay between requests to one host (default 1, demo 0)")
+        sub.add_argument("--concurrency", type=int, default=None, metavar="N",
+                         help="concurrent requests per host (default 2, demo 4)")
+        sub.add_argument("--without-personal-data", action="store_true",
+                         help="leave the contacts table (names, e-mail, phone) out of the output")
+    commands.add_parser("dev", help="open the Dagster UI with the demo site as the source")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
+    log.setLevel(logging.INFO)
+    if args.command == "dev":
+        return _dev()
+    if args.command == "demo":
+        with serve_directory() as base:
+            return run_pipeline([base + DEMO_START_PATH], args.output, 0.0 if args.delay is None else args.delay,
+                                args.concurrency or 4, args.without_personal_data)
+    return run_pipeline(args.start_url, args.output, 1.0 if args.delay is None else args.delay,
+                        args.concurrency or 2, args.without_personal_data)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"esf-pipeline: error: {message}", file=sys.stderr)
+    return code
+
+
+def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: int,
+                 without_personal_data: bool = False) -> int:
+    import dagster as dg
+
+    from pipeline import resources
+    from pipeline.definitions import ALL_ASSETS
+    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+
+    try:
+        for url in start_urls:
+            validate_start_url(url)
+    except CrawlError as exc:
+        return _fail(str(exc))
+    try:
+        OutputDir(output).ensure()
+    except OSError as exc:
+        return _fail(f"cannot write output directory {output}: {exc.strerror or exc}")
+
+    display = _Progress(sys.stderr.isatty())
+    resources.progress_hook = display.update
+    started = time.monotonic()
+    try:
+        result = dg.materialize(
+            ALL_ASSETS,
+            resources={
+                "output": OutputResource(path=output),
+                "crawler": CrawlerResource(delay_seconds=delay, concurrency=concurrency),
+                "sources": SourcesResource(start_urls=start_urls),
+            },
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        )
+    finally:
+        resources.progress_hook = None
+        display.close()
+    if not result.success:
+        return _fail(_failure_message(result), 1)
+    if without_personal_data:
+        from pipeline.schema import CONTACTS
+        OutputDir(output).table_path(CONTACTS).unlink(missing_ok=True)
+    _summary(output, time.monotonic() - started)
+    return 0
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            if error is not None:
+                message = error.message.strip().splitlines()[0] if error.message else error.cls_name
+                return message.removeprefix("dagster._core.definitions.events.Failure: ")
+    return "the run failed"
+
+
+def _summary(output: str, seconds: float) -> None:
+    out = OutputDir(output)
+    pages = pq.read_table(out.table_path(TABLES["pages"])).to_pylist()
+    projects = pq.read_table(out.table_path(TABLES["projects"]), columns=["page_family"]).to_pylist()
+    issues = pq.read_table(out.table_path(TABLES["parse_issues"]), columns=["severity"]).to_pylist()
+    fetched = sum(p["status"] is not None for p in pages)
+    failed = sum(p["error"] is not None for p in pages)
+    families = Counter(p["page_family"] for p in projects)
+    severities = Counter(i["severity"] for i in issues)
+    print(f"Pages fetched: {fetched} ({failed} failed) in {seconds:.1f} s")
+    print(f"Projects: {len(projects)}")
+    for family, count in sorted(families.items()):
+        print(f"  {family}: {count}")
+    print("Issues: " + (", ".join(f"{n} {s}" for s, n in sorted(severities.items())) or "none"))
+    print(f"Tables written to {Path(output).resolve()}/ ({', '.join(t + '.parquet' for t in TABLES if out.table_path(TABLES[t]).exists())})")
+
+
+class _Progress:
+    """A live display on a terminal; plain log lines otherwise (nightly runs, CI)."""
+
+    def __init__(self, live: bool) -> None:
+        self.live = live
+        self.last_log = 0.0
+        self.progress = None
+        if live:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                     transient=True)
+            self.task = self.progress.add_task("starting")
+            self.progress.start()
+
+    def update(self, stats: CrawlStats) -> None:
+        text = f"{stats.done} pages done, {stats.queued} queued, {stats.rate:.1f} pages/s, {stats.failed} failed"
+        if self.progress is not None:
+            self.progress.update(self.task, description=text)
+        elif time.monotonic() - self.last_log >= 5 or stats.queued == 0:
+            self.last_log = time.monotonic()
+            log.info(text)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _dev() -> int:
+    """Serve the demo site and start `dagster dev` with it as the source."""
+    with serve_directory() as base:
+        env = dict(os.environ, ESF_START_URLS=base + DEMO_START_PATH, ESF_DELAY_SECONDS="0",
+                   ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"))
+        print(f"Demo site at {base}{DEMO_START_PATH}; Dagster UI starting (Ctrl-C to stop)", file=sys.stderr)
+        try:
+            return subprocess.call([sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"], env=env)
+        except KeyboardInterrupt:
+            return 0

@@ -1,0 +1,274 @@
+"""A polite asynchronous crawler over httpx: per-host concurrency and delay, retries with backoff,
+Retry-After, redirects only inside the allowed hosts, a size limit, and the raw body kept on disk
+by content hash. What happened to every address ends up as a ``FetchedPage``."""
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import hashlib
+import random
+import re
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from parsers.html import decode_html, links, parse_document
+
+# Words that show a page holds project fields; such pages are read, not followed.
+_PROJECT_HINT = re.compile(r"Projektägare|Beviljat ESF|Projektperiod|Diarienummer|Projektnummer", re.I)
+
+
+class CrawlError(Exception):
+    """A start URL that cannot be crawled at all (malformed or unreachable)."""
+
+
+@dataclass
+class Source:
+    name: str
+    start_url: str
+
+    @property
+    def scope(self) -> tuple[str, str]:
+        """(host with port, directory path): only addresses under both are fetched."""
+        parts = urlsplit(self.start_url)
+        directory = parts.path if parts.path.endswith("/") else parts.path.rsplit("/", 1)[0] + "/"
+        return parts.netloc.lower(), directory or "/"
+
+    def in_scope(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host, directory = self.scope
+        return parts.scheme in ("http", "https") and parts.netloc.lower() == host and parts.path.startswith(directory)
+
+
+def validate_start_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CrawlError(f"malformed start URL (need http:// or https:// and a host): {url!r}")
+
+
+def normalise_url(url: str) -> str:
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
+@dataclass
+class CrawlSettings:
+    user_agent: str = "esf-pipeline/0.1 (+https://github.com/esf-pipeline/esf-pipeline; open data research)"
+    delay_seconds: float = 1.0
+    concurrency: int = 2
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retries: int = 3
+    backoff_seconds: float = 1.0
+    max_retry_after: float = 120.0
+    max_bytes: int = 10_000_000
+    max_pages: int = 50_000
+    max_redirects: int = 5
+
+
+@dataclass
+class FetchedPage:
+    url: str
+    source: str
+    status: int | None
+    fetched_at: datetime | None
+    content_sha256: str | None = None
+    content_type: str | None = None
+    error: str | None = None
+    retries: int = 0
+    is_start: bool = False
+
+
+@dataclass
+class CrawlStats:
+    done: int = 0
+    queued: int = 0
+    failed: int = 0
+    retried: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def rate(self) -> float:
+        return self.done / max(time.monotonic() - self.started, 1e-6)
+
+
+class _HostGate:
+    """At most ``concurrency`` requests to one host at a time, and ``delay`` between their starts."""
+
+    def __init__(self, concurrency: int, delay: float) -> None:
+        self.semaphore = asyncio.Semaphore(max(1, concurrency))
+        self.delay = delay
+        self.next_start = 0.0
+        self.lock = asyncio.Lock()
+
+    async def wait_turn(self) -> None:
+        async with self.lock:
+            now = time.monotonic()
+            wait = self.next_start - now
+            jitter = random.uniform(0, self.delay * 0.25) if self.delay else 0.0
+            self.next_start = max(now, self.next_start) + self.delay + jitter
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def slow_down(self, seconds: float) -> None:
+        self.delay = max(self.delay * 2, seconds, 0.5)
+
+
+def _retry_after(value: str | None, cap: float) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return min(float(value.strip()), cap)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, min((when - datetime.now(timezone.utc)).total_seconds(), cap))
+
+
+class Crawler:
+    def __init__(self, settings: CrawlSettings, store: Callable[[bytes], str],
+                 progress: Callable[[CrawlStats], None] | None = None) -> None:
+        self.settings = settings
+        self.store = store  # body -> sha256, persisted
+        self.progress = progress or (lambda stats: None)
+        self.stats = CrawlStats()
+        self.gates: dict[str, _HostGate] = {}
+
+    def _gate(self, host: str) -> _HostGate:
+        if host not in self.gates:
+            self.gates[host] = _HostGate(self.settings.concurrency, self.settings.delay_seconds)
+        return self.gates[host]
+
+    async def crawl(self, sources: list[Source]) -> list[FetchedPage]:
+        s = self.settings
+        timeout = httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
+        limits = httpx.Limits(max_connections=max(4, s.concurrency * max(1, len(sources)) * 2))
+        headers = {"User-Agent": s.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                   "Accept-Language": "sv,en;q=0.5"}
+        results: list[FetchedPage] = []
+        seen: set[str] = set()
+        queue: deque[tuple[str, Source, bool]] = deque()
+        for source in sources:
+            url = normalise_url(source.start_url)
+            if url not in seen:
+                seen.add(url)
+                queue.append((url, source, True))
+        self.stats.queued = len(queue)
+        async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
+            running: set[asyncio.Task] = set()
+            while queue or running:
+                while queue and len(running) < s.concurrency * max(1, len(sources)) * 2 and len(results) + len(running) < s.max_pages:
+                    url, source, is_start = queue.popleft()
+                    running.add(asyncio.create_task(self._visit(client, url, source, is_start)))
+                if not running:
+                    break
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    page, found = task.result()
+                    results.append(page)
+                    for link in found:
+                        link = normalise_url(link)
+                        if link not in seen and page_source(sources, page.source).in_scope(link):
+                            seen.add(link)
+                            queue.append((link, page_source(sources, page.source), False))
+                    self.stats.done += 1
+                    self.stats.failed += page.error is not None
+                    self.stats.queued = len(queue) + len(running)
+                    self.progress(self.stats)
+        return results
+
+    async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool) -> tuple[FetchedPage, list[str]]:
+        try:
+            return await self._fetch(client, url, source, is_start)
+        except Exception as exc:  # one broken page never stops the run
+            return FetchedPage(url, source.name, None, _now(), error=f"{type(exc).__name__}: {exc}", is_start=is_start), []
+
+    async def _fetch(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool) -> tuple[FetchedPage, list[str]]:
+        s = self.settings
+        gate = self._gate(urlsplit(url).netloc)
+        attempt = 0
+        current = url
+        visited = [url]
+        while True:
+            async with gate.semaphore:
+                await gate.wait_turn()
+                try:
+                    status, headers, body, too_big = await self._get(client, current)
+                except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                    status, headers, body, too_big, error = None, {}, b"", False, f"{type(exc).__name__}: {exc}"
+                else:
+                    error = None
+            if status is not None and 300 <= status < 400 and headers.get("location"):
+                target = normalise_url(httpx.URL(current).join(headers["location"]).__str__())
+                if target in visited:
+                    return FetchedPage(url, source.name, status, _now(), error="redirect loop", is_start=is_start), []
+                if not source.in_scope(target):
+                    return FetchedPage(url, source.name, status, _now(), error=f"redirect out of scope to {target}",
+                                       is_start=is_start), []
+                if len(visited) > s.max_redirects:
+                    return FetchedPage(url, source.name, status, _now(), error="too many redirects", is_start=is_start), []
+                visited.append(target)
+                current = target
+                continue
+            retryable = status is None or status in (429, 500, 502, 503, 504)
+            if retryable and attempt < s.retries:
+                attempt += 1
+                self.stats.retried += 1
+                wait = _retry_after(headers.get("retry-after"), s.max_retry_after) if status in (429, 503) else None
+                if status in (429, 503):
+                    gate.slow_down(wait or s.backoff_seconds)
+                await asyncio.sleep(wait if wait is not None else s.backoff_seconds * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+                continue
+            break
+        fetched_at = _now()
+        content_type = headers.get("content-type")
+        if status is None:
+            return FetchedPage(url, source.name, None, fetched_at, error=error, retries=attempt, is_start=is_start), []
+        if too_big:
+            return FetchedPage(url, source.name, status, fetched_at, content_type=content_type,
+                               error=f"body larger than {s.max_bytes} bytes", retries=attempt, is_start=is_start), []
+        sha = self.store(body)
+        page = FetchedPage(url, source.name, status, fetched_at, sha, content_type, retries=attempt, is_start=is_start)
+        if status >= 400:
+            page.error = f"HTTP {status}"
+            return page, []
+        found: list[str] = []
+        if content_type is None or "html" in content_type.lower():
+            text, _ = decode_html(body, content_type)
+            if not _PROJECT_HINT.search(text):
+                found = [link for link, _ in links(parse_document(text), current)]
+        return page, found
+
+    async def _get(self, client: httpx.AsyncClient, url: str) -> tuple[int, httpx.Headers, bytes, bool]:
+        limit = self.settings.max_bytes
+        async with client.stream("GET", url) as response:
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                return response.status_code, response.headers, b"", True
+            chunks, size = [], 0
+            # iter_bytes decompresses, so the limit also holds for gzip bombs.
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    return response.status_code, response.headers, b"", True
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks), False
+
+
+def page_source(sources: list[Source], name: str) -> Source:
+    return next(s for s in sources if s.name == name)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()

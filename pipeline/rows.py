@@ -1,0 +1,105 @@
+"""Parsed pages -> rows of the output tables."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from parsers.page import PageResult, ProjectRecord
+from pipeline.crawler import FetchedPage
+from pipeline.schema import PROJECTS
+
+_RAW_COLUMNS = {"total_budget_sek": "total_budget_sek", "esf_grant_sek": "esf_grant_sek", "period": "period",
+                "eu_cofinancing_rate": "eu_cofinancing_rate", "planned_participants": "planned_participants"}
+
+
+@dataclass
+class Rows:
+    projects: list[dict[str, Any]] = field(default_factory=list)
+    project_contacts: list[dict[str, Any]] = field(default_factory=list)
+    project_sections: list[dict[str, Any]] = field(default_factory=list)
+    project_municipalities: list[dict[str, Any]] = field(default_factory=list)
+    project_fields: list[dict[str, Any]] = field(default_factory=list)
+    pages: list[dict[str, Any]] = field(default_factory=list)
+    parse_issues: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: "Rows") -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))
+
+
+def page_rows(page: FetchedPage, result: PageResult | None, error: str | None = None) -> Rows:
+    """All rows one fetched page contributes."""
+    rows = Rows()
+    issue_base = {"url": page.url}
+    if page.error:
+        rows.parse_issues.append({**issue_base, "problem": "fetch_failed", "severity": "error",
+                                  "raw_value": None, "note": page.error})
+    if error:
+        rows.parse_issues.append({**issue_base, "problem": "parse_failed", "severity": "error",
+                                  "raw_value": None, "note": error})
+    rows.pages.append({
+        "url": page.url, "source": page.source, "status": page.status, "fetched_at": page.fetched_at,
+        "content_sha256": page.content_sha256, "content_type": page.content_type,
+        "encoding": result.encoding if result else None,
+        "page_kind": result.kind if result else None, "page_family": result.family if result else None,
+        "records": len(result.records) if result else 0, "error": page.error or error,
+    })
+    if result is None:
+        return rows
+    for issue in result.issues:
+        rows.parse_issues.append({**issue_base, "field": issue.field, "raw_value": issue.raw_value,
+                                  "problem": issue.problem, "severity": issue.severity, "note": issue.note})
+    for record in result.records:
+        _record_rows(record, rows)
+    return rows
+
+
+def _record_rows(record: ProjectRecord, rows: Rows) -> None:
+    pid = record.project_id
+    cols = dict(record.columns)
+    rate = cols.get("eu_cofinancing_rate")
+    cols["eu_cofinancing_rate"] = float(rate) if isinstance(rate, Decimal) else rate
+    project = {name: cols.get(name) for name in PROJECTS.column_names}
+    project.update(project_id=pid, page_family=record.page_family, source_url=record.source_url,
+                   extra_fields=json.dumps(record.extra_fields, ensure_ascii=False) if record.extra_fields else None)
+    for f in record.raw_fields:
+        if f.field in _RAW_COLUMNS and project.get(f"{_RAW_COLUMNS[f.field]}_raw") is None and f.raw:
+            project[f"{_RAW_COLUMNS[f.field]}_raw"] = f.raw
+    rows.projects.append(project)
+    url = record.source_url
+    rows.project_contacts.extend({"project_id": pid, "_url": url, **c} for c in record.contacts)
+    rows.project_sections.extend(
+        {"project_id": pid, "_url": url, "position": n, "heading": s.heading, "kind": s.kind,
+         "language": getattr(s, "language", "sv"), "text": s.text}
+        for n, s in enumerate(record.sections))
+    rows.project_municipalities.extend({"project_id": pid, "_url": url, **m} for m in record.municipalities)
+    rows.project_fields.extend(
+        {"project_id": pid, "_url": url, "position": n, "field": f.field, "label": f.label, "raw_value": f.raw}
+        for n, f in enumerate(record.raw_fields))
+    rows.parse_issues.extend(
+        {"url": record.source_url, "project_id": pid, "field": i.field, "raw_value": i.raw_value,
+         "problem": i.problem, "severity": i.severity, "note": i.note}
+        for i in record.issues)
+
+
+def deduplicate_projects(rows: Rows) -> None:
+    """One row per project_id: the same project seen at two addresses is kept once, reported once."""
+    seen: dict[str, dict[str, Any]] = {}
+    kept = []
+    for project in rows.projects:
+        pid = project["project_id"]
+        if pid in seen:
+            rows.parse_issues.append({"url": project["source_url"], "project_id": pid, "field": "project_id",
+                                      "raw_value": pid, "problem": "duplicate_project", "severity": "warning",
+                                      "note": f"also at {seen[pid]['source_url']}; first kept"})
+            continue
+        seen[pid] = project
+        kept.append(project)
+    rows.projects = kept
+    first_url = {pid: p["source_url"] for pid, p in seen.items()}
+    for name in ("project_contacts", "project_sections", "project_municipalities", "project_fields"):
+        table = getattr(rows, name)
+        # Child rows follow the kept project: drop those that came from a duplicate page.
+        setattr(rows, name, [r for r in table if r["_url"] == first_url.get(r["project_id"])])

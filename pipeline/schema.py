@@ -1,0 +1,195 @@
+"""The one registry of output tables and their fields. It drives the pyarrow schemas (with the
+descriptions stored in the Parquet metadata), the Dagster column schemas and docs/data-dictionary.md."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+MONEY = pa.decimal128(18, 2)  # exact kronor and öre
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: pa.DataType
+    description: str
+    unit: str | None = None
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...] = ()
+    personal_data: bool = False
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema(
+            [pa.field(f.name, f.type, nullable=f.nullable,
+                      metadata={"description": f.description, **({"unit": f.unit} if f.unit else {})})
+             for f in self.fields],
+            metadata={"description": self.description, "table": self.name},
+        )
+
+    @property
+    def column_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+S, I, D, B, F, TS = pa.string(), pa.int64(), pa.date32(), pa.bool_(), pa.float64(), pa.timestamp("s", tz="UTC")
+
+
+def _raw(name: str, what: str) -> Field:
+    return Field(f"{name}_raw", S, f"{what} exactly as printed on the page, before normalisation.")
+
+
+PROJECTS = Table(
+    "projects",
+    "One row per project (or initiative) found on a page. No personal data.",
+    (
+        Field("project_id", S, "Stable identifier: the site's own project number where there is one, otherwise "
+              "a prefix for the family, a slug of the name and a hash of the page address and name.", nullable=False),
+        Field("project_number", S, "Project number as the site gives it (2016/00418, 22-025-S02); Diarienummer or Projektnummer."),
+        Field("name", S, "Project name (Namn, or the page heading)."),
+        Field("page_family", S, "Page family the project was read from (esf_2014_2020, esf_2014_2020_old, "
+              "esf_2007_2013, esf_plus_2021_2027, tillvaxtverket_theme, skr_initiatives).", nullable=False),
+        Field("source_url", S, "Address of the page the project was read from.", nullable=False),
+        Field("programme_period", S, "ESF programme period: 2007-2013, 2014-2020 or 2021-2027; null when the page does not show it."),
+        Field("owner", S, "Project owner (Projektägare) as printed, white space normalised."),
+        Field("owner_readable", S, "Owner with UPPERCASE names turned into ordinary capitalisation; otherwise as printed."),
+        Field("owner_org_number", S, "Owner's organisation number, ten digits."),
+        Field("region", S, "Region as printed (ESF region, county, or the region part of a theme-page heading)."),
+        Field("region_name", S, "Canonical ESF region name for the printed region (Nationellt for national projects)."),
+        Field("national", B, "True for a national project (ESF Nationellt)."),
+        Field("region_nuts2", S, "NUTS-2 code (SE11 … SE33), from NUTS-2 kod or the region; null for national projects."),
+        Field("county", S, "County as printed in a theme-page heading (Örebro län)."),
+        Field("county_code", S, "SCB county code, two digits."),
+        Field("planned_participants", I, "Planned number of participants (Planerat antal deltagare / Antal deltagare).", "persons"),
+        Field("start_date", D, "First day of the project period."),
+        Field("end_date", D, "Last day of the project period (31 December for a year-precision period)."),
+        Field("period_precision", S, "Precision of the printed period: day, month or year."),
+        Field("total_budget_sek", MONEY, "Total project budget (Total projektbudget), exact.", "SEK"),
+        Field("esf_grant_sek", MONEY, "Granted ESF support (Beviljat ESF-stöd), exact.", "SEK"),
+        Field("grant_share_of_budget", pa.decimal128(9, 6), "esf_grant_sek / total_budget_sek as computed here; "
+              "not the decided EU co-financing rate.", "fraction"),
+        Field("eu_cofinancing_rate", F, "Union co-financing rate as decided (Unionens medfinansieringsgrad), 50% -> 0.5.", "fraction"),
+        Field("programme_area", S, "Programme area code (1, 2, 3 for 2007-2020; A-F for ESF+)."),
+        Field("programme_area_name", S, "Swedish name of the programme area."),
+        Field("specific_objective", S, "Specific objective code (2.1, A2A)."),
+        Field("specific_objective_name", S, "Swedish name of the specific objective (or of its sub-area)."),
+        Field("intervention_code", S, "Intervention type code (Interventionstyp), e.g. 102."),
+        Field("intervention_code_name", S, "Meaning of the intervention code."),
+        Field("project_phase", S, "Project phase (Projektfas) for 2007-2013: Förprojektering or Genomförande."),
+        Field("postal_code", S, "Beneficiary postcode, five digits."),
+        Field("postal_municipality_code", S, "SCB municipality code of the beneficiary postcode."),
+        Field("call_number", S, "Call number (Utlysning), e.g. 2015/00123."),
+        Field("fund", S, "Fund (Fond / Berörd fond) as printed."),
+        Field("programme_cci", S, "Programme CCI number as printed (2021SE05SFPR)."),
+        Field("beneficiary_address", S, "Beneficiary street address as printed."),
+        Field("beneficiary_city", S, "Beneficiary town as printed (often UPPERCASE)."),
+        Field("beneficiary_country", S, "Beneficiary country as printed."),
+        Field("country_concerned", S, "Country concerned (Land som berörs)."),
+        Field("secondary_theme_child_poverty", B, "Secondary theme: counteract child poverty (Ja/Nej)."),
+        Field("strategic_importance", B, "Operation of strategic importance (Ja/Nej)."),
+        Field("published_date", D, "Publication date of the article the record comes from (initiative pages)."),
+        Field("funding_year", I, "Year the funding was granted, from the article text (initiative pages)."),
+        Field("publisher", S, "Publisher named in the article (initiative pages)."),
+        Field("funder", S, "Funder named in the article (initiative pages)."),
+        Field("extra_fields", S, "JSON object of labels the parser does not know -> their raw values (never lost)."),
+        _raw("total_budget_sek", "Total budget"),
+        _raw("esf_grant_sek", "ESF grant"),
+        _raw("period", "Project period"),
+        _raw("eu_cofinancing_rate", "Co-financing rate"),
+        _raw("planned_participants", "Planned participants"),
+    ),
+    key=("project_id",),
+)
+
+CONTACTS = Table(
+    "project_contacts",
+    "Contact persons. Personal data (GDPR): kept apart so analysts can leave it out.",
+    (
+        Field("project_id", S, "Project the contact belongs to.", nullable=False),
+        Field("name", S, "Contact person's name as printed."),
+        Field("email", S, "E-mail address, lower-cased and validated."),
+        Field("phone", S, "Phone number in E.164 form (+4654614310)."),
+    ),
+    personal_data=True,
+)
+
+SECTIONS = Table(
+    "project_sections",
+    "Prose sections of each project page, in page order.",
+    (
+        Field("project_id", S, "Project the section belongs to.", nullable=False),
+        Field("position", I, "Order of the section on the page, from 0.", nullable=False),
+        Field("heading", S, "Heading as printed; null for untitled prose."),
+        Field("kind", S, "Normalised kind: summary, background, purpose, goal, description, accessibility, "
+              "english_summary, other.", nullable=False),
+        Field("language", S, "Language of the text (sv or en).", nullable=False),
+        Field("text", S, "Text of the section, paragraphs joined by a blank line.", nullable=False),
+    ),
+    key=("project_id", "position"),
+)
+
+MUNICIPALITIES = Table(
+    "project_municipalities",
+    "Municipalities a project lists (Kommun).",
+    (
+        Field("project_id", S, "Project.", nullable=False),
+        Field("municipality_name", S, "Municipality as printed.", nullable=False),
+        Field("municipality_code", S, "SCB municipality code, four digits; null when the name is not known."),
+        Field("county_code", S, "SCB county code, two digits."),
+    ),
+)
+
+FIELDS = Table(
+    "project_fields",
+    "Every label and its raw value as printed, in page order: the lossless record behind projects.",
+    (
+        Field("project_id", S, "Project.", nullable=False),
+        Field("position", I, "Order on the page.", nullable=False),
+        Field("field", S, "Field the label fills; null for a label the parser does not know."),
+        Field("label", S, "Label as printed.", nullable=False),
+        Field("raw_value", S, "Value as printed (empty string for an empty value).", nullable=False),
+    ),
+)
+
+PAGES = Table(
+    "pages",
+    "One row per address visited in the run.",
+    (
+        Field("url", S, "Address fetched.", nullable=False),
+        Field("source", S, "Name of the source (start URL group) the page belongs to."),
+        Field("status", I, "HTTP status; null when no response was received."),
+        Field("fetched_at", TS, "When the response was received (UTC)."),
+        Field("content_sha256", S, "SHA-256 of the body; the raw HTML is stored under raw/ by this hash."),
+        Field("content_type", S, "Content-Type header."),
+        Field("encoding", S, "Text encoding the body was decoded with."),
+        Field("page_kind", S, "project, listing or other (decided from the content); null when not fetched."),
+        Field("page_family", S, "Page family of a project page."),
+        Field("records", I, "How many projects the page gave.", nullable=False),
+        Field("error", S, "Why the page could not be fetched or parsed; null when it was."),
+    ),
+    key=("url",),
+)
+
+ISSUES = Table(
+    "parse_issues",
+    "Everything the parser met and did not fully understand, with the raw text.",
+    (
+        Field("url", S, "Page.", nullable=False),
+        Field("project_id", S, "Project, when the issue belongs to one."),
+        Field("field", S, "Field or label concerned."),
+        Field("raw_value", S, "The raw text."),
+        Field("problem", S, "Machine-readable problem code (unknown_label, unparseable_amount, fetch_failed, …).", nullable=False),
+        Field("severity", S, "error (value lost), warning (value kept, doubtful) or info.", nullable=False),
+        Field("note", S, "Human-readable detail."),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (PROJECTS, CONTACTS, SECTIONS, MUNICIPALITIES, FIELDS, PAGES, ISSUES)}
