@@ -95,7 +95,7 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
             },
             instance=dg.DagsterInstance.ephemeral(),
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         )
     finally:
         resources.progress_hook = None

@@ -1,0 +1,53 @@
+"""Shared fixtures: the demo site served over real HTTP on loopback, and one real Dagster run over it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.demo import DEMO_SITE, DEMO_START_PATH, serve_directory
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def demo_site_url():
+    with serve_directory(DEMO_SITE) as base:
+        yield base + DEMO_START_PATH
+
+
+def run_assets(start_urls: list[str], output: Path, **crawler):
+    import dagster as dg
+
+    from pipeline.definitions import ALL_ASSETS
+    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+
+    settings = {"delay_seconds": 0.0, "concurrency": 4, "retries": 1, **crawler}
+    return dg.materialize(
+        ALL_ASSETS,
+        resources={
+            "output": OutputResource(path=str(output)),
+            "crawler": CrawlerResource(**settings),
+            "sources": SourcesResource(start_urls=start_urls),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_output(demo_site_url, tmp_path_factory):
+    """One real materialisation of the whole graph against the demo site."""
+    output = tmp_path_factory.mktemp("demo-output")
+    result = run_assets([demo_site_url], output)
+    assert result.success
+    return output
+
+
+@pytest.fixture(scope="session")
+def demo_tables(demo_output):
+    return {name: pd.read_parquet(demo_output / f"{name}.parquet") for name in (
+        "projects", "project_contacts", "project_sections", "project_municipalities", "project_fields",
+        "pages", "parse_issues")}
