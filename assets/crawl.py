@@ -28,7 +28,8 @@ def crawled_pages(context: dg.AssetExecutionContext, output: OutputResource, cra
             last_logged[0] = stats.done
             context.log.info(f"{stats.done} pages done, {stats.queued} queued, {stats.failed} failed, {stats.rate:.1f}/s")
 
-    pages, stats = crawler.crawl(source_list, out.put_raw, progress)
+    previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
+    pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous)
     unreachable = [p for p in pages if p.is_start and p.status is None]
     if unreachable:
         # Nothing is written: the previous output stays as it was.
@@ -37,6 +38,9 @@ def crawled_pages(context: dg.AssetExecutionContext, output: OutputResource, cra
     return dg.MaterializeResult(metadata={
         "pages_fetched": sum(p.status is not None for p in pages),
         "pages_failed": sum(p.error is not None for p in pages),
+        "pages_not_modified": sum(p.outcome == "not_modified" for p in pages),
+        "pages_left_alone_by_revisit_policy": sum(p.outcome == "revisit_skipped" for p in pages),
+        "pages_disallowed_by_robots": sum(p.outcome == "disallowed" for p in pages),
         "retries": stats.retried,
         "sources": ", ".join(s.start_url for s in source_list),
     })

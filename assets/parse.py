@@ -9,6 +9,10 @@ from pipeline.parse_step import parse_pages
 from pipeline.resources import OutputResource
 
 
+class ParseConfig(dg.Config):
+    reparse_all: bool = False  # True: parse every stored page again, even unchanged ones (after a parser fix)
+
+
 @dg.asset(
     deps=[crawled_pages],
     group_name="core",
@@ -17,15 +21,18 @@ from pipeline.resources import OutputResource
     description="Parse every stored page (labels, sections, municipality lists) and normalise the values. "
                 "Re-materialise this alone after a parser fix: it reads raw/ and makes no HTTP request.",
 )
-def parsed_records(context: dg.AssetExecutionContext, output: OutputResource) -> dg.MaterializeResult:
+def parsed_records(context: dg.AssetExecutionContext, config: ParseConfig, output: OutputResource) -> dg.MaterializeResult:
     out = output.directory()
     pages = out.load_state("crawl")
-    rows = parse_pages(pages, out)
-    out.save_state("rows", rows)
+    previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
+    outcome = parse_pages(pages, out, previous, reparse_all=config.reparse_all)
+    out.save_state("parsed", outcome)
+    rows = outcome.rows
     families = Counter(p["page_family"] for p in rows.projects)
     problems = Counter(i["problem"] for i in rows.parse_issues)
     return dg.MaterializeResult(metadata={
-        "pages_parsed": len(rows.pages),
+        "pages": len(rows.pages),
+        "pages_by_outcome": dg.MetadataValue.json(dict(outcome.counts)),
         "projects": len(rows.projects),
         "projects_by_family": dg.MetadataValue.json(dict(families)),
         "issues_by_problem": dg.MetadataValue.json(dict(problems)),

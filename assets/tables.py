@@ -5,9 +5,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from assets.parse import parsed_records
+from datetime import datetime, timezone
+
 from pipeline.checks import project_checks
+from pipeline.history import apply_history
 from pipeline.resources import OutputResource
-from pipeline.schema import PROJECTS, TABLES, Table
+from pipeline.schema import CHANGES, PROJECTS, TABLES, Table
 
 CHECK_NAMES = {
     "project_id_unique": True, "required_columns_present": True, "start_not_after_end": True,
@@ -57,9 +60,15 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
     """Write every table atomically. A failing blocking check stops the run before anything is
     written, so bad data is never published over good data."""
     out = output.directory()
-    rows = out.load_state("rows")
+    parsed = out.load_state("parsed")
+    rows = parsed.rows
     previous = out.table_path(PROJECTS)
-    previous_count = pq.ParquetFile(previous).metadata.num_rows if previous.exists() else None
+    previous_projects = pq.read_table(previous).to_pylist() if previous.exists() else []
+    previous_count = len(previous_projects) or None
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    rows.projects, changes = apply_history(rows.projects, previous_projects, parsed.seen_ids, parsed.removed_ids, now)
+    changes_path = out.table_path(CHANGES)
+    rows.project_changes = (pq.read_table(changes_path).to_pylist() if changes_path.exists() else []) + changes
     outcomes = {o.name: o for o in project_checks(rows.projects, rows.parse_issues, previous_count)}
     blocked = [o for o in outcomes.values() if o.blocking and not o.passed]
     if blocked:
@@ -67,8 +76,11 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
             "blocking checks failed, previous tables kept: " + "; ".join(f"{o.name} {o.failures[:5]}" for o in blocked),
             metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked},
         )
+    arrows = {name: out.write_table(table, getattr(rows, name)) for name, table in TABLES.items()}
+    # Only after every table is in place does the next run start from this run's state.
+    out.save_state("pages_state", parsed.states)
     for name, table in TABLES.items():
-        arrow = out.write_table(table, getattr(rows, name))
+        arrow = arrows[name]
         checks = []
         if name == PROJECTS.name:
             for check_name in CHECK_NAMES:

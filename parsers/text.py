@@ -5,8 +5,8 @@ import re
 import unicodedata
 
 # Characters that render as a space (or nothing) but are not ASCII space.
-_SPACE_LIKE = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u3000\t\r\f\v"), " ")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"), None)
+_SPACE_LIKE = re.compile("[\u00a0\u2007\u2009\u202f\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u3000\t\r\f\v]")
+_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
 _MULTI_SPACE = re.compile(r" {2,}")
 
 
@@ -15,7 +15,13 @@ def clean(text: str | None) -> str:
     zero-width characters, collapse runs of spaces and strip. Newlines are kept."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFC", text).translate(_SPACE_LIKE).translate(_INVISIBLE)
+    if not text.isascii():
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        text = _INVISIBLE.sub("", text)
+    text = _SPACE_LIKE.sub(" ", text)
+    if "\n" not in text:
+        return _MULTI_SPACE.sub(" ", text).strip()
     lines = [_MULTI_SPACE.sub(" ", line).strip() for line in text.split("\n")]
     return "\n".join(lines).strip()
 

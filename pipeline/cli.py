@@ -113,6 +113,8 @@ def _failure_message(result) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
+            while error is not None and error.cause is not None and "DagsterExecutionStepExecutionError" in error.message:
+                error = error.cause
             if error is not None:
                 message = error.message.strip().splitlines()[0] if error.message else error.cls_name
                 return message.removeprefix("dagster._core.definitions.events.Failure: ")

@@ -11,7 +11,8 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
+from urllib import robotparser
 from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,6 +71,7 @@ class CrawlSettings:
     max_bytes: int = 10_000_000
     max_pages: int = 50_000
     max_redirects: int = 5
+    obey_robots: bool = True
 
 
 @dataclass
@@ -83,6 +85,38 @@ class FetchedPage:
     error: str | None = None
     retries: int = 0
     is_start: bool = False
+    outcome: str = "fetched"  # fetched | not_modified | revisit_skipped | disallowed | failed
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class PageState:
+    """What the previous successful run knew about one address (kept in _state/ between runs)."""
+    url: str
+    content_sha256: str | None
+    content_type: str | None
+    status: int | None
+    etag: str | None
+    last_modified: str | None
+    checked_at: datetime | None
+    page_kind: str | None
+    latest_end_date: date | None = None
+    rows: object = None  # pipeline.rows.Rows of the page, carried over when it did not change
+
+
+@dataclass
+class RevisitPolicy:
+    """Projects that ended long ago are re-checked less often than running ones."""
+    ended_grace_days: int = 365
+    ended_revisit_days: int = 30
+
+    def skip(self, state: "PageState | None", today: date) -> bool:
+        if state is None or state.page_kind != "project" or state.latest_end_date is None or state.checked_at is None:
+            return False
+        ended_long_ago = state.latest_end_date < today - timedelta(days=self.ended_grace_days)
+        checked_recently = state.checked_at.date() > today - timedelta(days=self.ended_revisit_days)
+        return ended_long_ago and checked_recently
 
 
 @dataclass
@@ -134,8 +168,13 @@ def _retry_after(value: str | None, cap: float) -> float | None:
 
 class Crawler:
     def __init__(self, settings: CrawlSettings, store: Callable[[bytes], str],
-                 progress: Callable[[CrawlStats], None] | None = None) -> None:
+                 progress: Callable[[CrawlStats], None] | None = None,
+                 previous: dict[str, PageState] | None = None, revisit: RevisitPolicy | None = None) -> None:
         self.settings = settings
+        self.previous = previous or {}
+        self.revisit = revisit or RevisitPolicy()
+        self.robots: dict[str, robotparser.RobotFileParser | None] = {}
+        self.robots_lock = asyncio.Lock()
         self.store = store  # body -> sha256, persisted
         self.progress = progress or (lambda stats: None)
         self.stats = CrawlStats()
@@ -186,12 +225,50 @@ class Crawler:
 
     async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool) -> tuple[FetchedPage, list[str]]:
         try:
-            return await self._fetch(client, url, source, is_start)
+            previous = self.previous.get(url)
+            if not is_start and self.revisit.skip(previous, date.today()):
+                assert previous is not None
+                return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
+                                   previous.content_type, outcome="revisit_skipped", etag=previous.etag,
+                                   last_modified=previous.last_modified), []
+            if self.settings.obey_robots and not await self._allowed(client, url):
+                return FetchedPage(url, source.name, None, _now(), error="disallowed by robots.txt",
+                                   is_start=is_start, outcome="disallowed"), []
+            page, found = await self._fetch(client, url, source, is_start, previous)
         except Exception as exc:  # one broken page never stops the run
-            return FetchedPage(url, source.name, None, _now(), error=f"{type(exc).__name__}: {exc}", is_start=is_start), []
+            page, found = FetchedPage(url, source.name, None, _now(), error=f"{type(exc).__name__}: {exc}", is_start=is_start), []
+        if page.error and page.outcome == "fetched":
+            page.outcome = "failed"
+        return page, found
 
-    async def _fetch(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool) -> tuple[FetchedPage, list[str]]:
+    async def _allowed(self, client: httpx.AsyncClient, url: str) -> bool:
+        """robots.txt, fetched once per host and run. No robots.txt (4xx) allows everything."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        async with self.robots_lock:
+            if origin not in self.robots:
+                parser: robotparser.RobotFileParser | None = None
+                try:
+                    response = await client.get(origin + "/robots.txt")
+                    if response.status_code == 200:
+                        parser = robotparser.RobotFileParser()
+                        parser.parse(response.text.splitlines())
+                except httpx.HTTPError:
+                    parser = None
+                self.robots[origin] = parser
+        parser = self.robots[origin]
+        return parser is None or parser.can_fetch(self.settings.user_agent, url)
+
+    async def _fetch(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool,
+                     previous: PageState | None) -> tuple[FetchedPage, list[str]]:
         s = self.settings
+        conditional: dict[str, str] = {}
+        # Listing pages are always fetched in full: new projects push old ones to other pages.
+        if previous is not None and previous.page_kind == "project" and previous.content_sha256:
+            if previous.etag:
+                conditional["If-None-Match"] = previous.etag
+            if previous.last_modified:
+                conditional["If-Modified-Since"] = previous.last_modified
         gate = self._gate(urlsplit(url).netloc)
         attempt = 0
         current = url
@@ -200,7 +277,7 @@ class Crawler:
             async with gate.semaphore:
                 await gate.wait_turn()
                 try:
-                    status, headers, body, too_big = await self._get(client, current)
+                    status, headers, body, too_big = await self._get(client, current, conditional if current == url else {})
                 except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                     status, headers, body, too_big, error = None, {}, b"", False, f"{type(exc).__name__}: {exc}"
                 else:
@@ -229,13 +306,19 @@ class Crawler:
             break
         fetched_at = _now()
         content_type = headers.get("content-type")
+        if status == 304 and previous is not None:
+            return FetchedPage(url, source.name, 304, fetched_at, previous.content_sha256, previous.content_type,
+                               retries=attempt, is_start=is_start, outcome="not_modified",
+                               etag=headers.get("etag") or previous.etag,
+                               last_modified=headers.get("last-modified") or previous.last_modified), []
         if status is None:
             return FetchedPage(url, source.name, None, fetched_at, error=error, retries=attempt, is_start=is_start), []
         if too_big:
             return FetchedPage(url, source.name, status, fetched_at, content_type=content_type,
                                error=f"body larger than {s.max_bytes} bytes", retries=attempt, is_start=is_start), []
         sha = self.store(body)
-        page = FetchedPage(url, source.name, status, fetched_at, sha, content_type, retries=attempt, is_start=is_start)
+        page = FetchedPage(url, source.name, status, fetched_at, sha, content_type, retries=attempt, is_start=is_start,
+                           etag=headers.get("etag"), last_modified=headers.get("last-modified"))
         if status >= 400:
             page.error = f"HTTP {status}"
             return page, []
@@ -246,9 +329,9 @@ class Crawler:
                 found = [link for link, _ in links(parse_document(text), current)]
         return page, found
 
-    async def _get(self, client: httpx.AsyncClient, url: str) -> tuple[int, httpx.Headers, bytes, bool]:
+    async def _get(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes, bool]:
         limit = self.settings.max_bytes
-        async with client.stream("GET", url) as response:
+        async with client.stream("GET", url, headers=headers) as response:
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > limit:
                 return response.status_code, response.headers, b"", True

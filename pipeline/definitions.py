@@ -22,6 +22,7 @@ reparse = dg.define_asset_job(
     "reparse_from_raw",
     selection=dg.AssetSelection.assets(parsed_records, output_tables),
     description="Rebuild the tables from the stored raw pages, without fetching anything.",
+    config={"ops": {"parsed_records": {"config": {"reparse_all": True}}}},
 )
 nightly = dg.ScheduleDefinition(
     job=crawl_and_publish,

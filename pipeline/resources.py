@@ -8,7 +8,8 @@ from typing import Callable
 import dagster as dg
 from pydantic import Field
 
-from pipeline.crawler import Crawler, CrawlSettings, CrawlStats, FetchedPage, Source, validate_start_url
+from pipeline.crawler import (Crawler, CrawlSettings, CrawlStats, FetchedPage, PageState, RevisitPolicy, Source,
+                              validate_start_url)
 from pipeline.storage import OutputDir
 
 if sys.version_info >= (3, 11):
@@ -42,15 +43,20 @@ class CrawlerResource(dg.ConfigurableResource):
     retries: int = Field(default=3, description="Retries for 5xx, 429, timeouts and connection errors.")
     max_bytes: int = Field(default=10_000_000, description="Largest body accepted, after decompression.")
     max_pages: int = Field(default=50_000, description="Upper bound on pages per run.")
+    obey_robots: bool = Field(default=True, description="Fetch robots.txt once per host and run, and obey it.")
+    ended_grace_days: int = Field(default=365, description="A project that ended more than this many days ago ...")
+    ended_revisit_days: int = Field(default=30, description="... is re-checked only every this many days.")
 
     def crawl(self, sources: list[Source], store: Callable[[bytes], str],
-              progress: Callable[[CrawlStats], None] | None = None) -> tuple[list[FetchedPage], CrawlStats]:
+              progress: Callable[[CrawlStats], None] | None = None,
+              previous: dict[str, PageState] | None = None) -> tuple[list[FetchedPage], CrawlStats]:
         settings = CrawlSettings(
             user_agent=self.user_agent, delay_seconds=self.delay_seconds, concurrency=self.concurrency,
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout, retries=self.retries,
-            max_bytes=self.max_bytes, max_pages=self.max_pages,
+            max_bytes=self.max_bytes, max_pages=self.max_pages, obey_robots=self.obey_robots,
         )
-        crawler = Crawler(settings, store, progress)
+        crawler = Crawler(settings, store, progress, previous,
+                          RevisitPolicy(self.ended_grace_days, self.ended_revisit_days))
         return asyncio.run(crawler.crawl(sources)), crawler.stats
 
 

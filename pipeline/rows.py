@@ -23,10 +23,21 @@ class Rows:
     project_fields: list[dict[str, Any]] = field(default_factory=list)
     pages: list[dict[str, Any]] = field(default_factory=list)
     parse_issues: list[dict[str, Any]] = field(default_factory=list)
+    project_changes: list[dict[str, Any]] = field(default_factory=list)
 
     def extend(self, other: "Rows") -> None:
         for name in self.__dataclass_fields__:
             getattr(self, name).extend(getattr(other, name))
+
+
+def page_row(page: FetchedPage, kind: str | None, family: str | None, records: int, encoding: str | None,
+             error: str | None = None, parsed: bool = False) -> dict[str, Any]:
+    return {
+        "url": page.url, "source": page.source, "status": page.status, "fetched_at": page.fetched_at,
+        "content_sha256": page.content_sha256, "content_type": page.content_type, "encoding": encoding,
+        "page_kind": kind, "page_family": family, "records": records, "error": error or page.error,
+        "fetch_outcome": page.outcome, "parsed_in_run": parsed,
+    }
 
 
 def page_rows(page: FetchedPage, result: PageResult | None, error: str | None = None) -> Rows:
@@ -39,13 +50,9 @@ def page_rows(page: FetchedPage, result: PageResult | None, error: str | None = 
     if error:
         rows.parse_issues.append({**issue_base, "problem": "parse_failed", "severity": "error",
                                   "raw_value": None, "note": error})
-    rows.pages.append({
-        "url": page.url, "source": page.source, "status": page.status, "fetched_at": page.fetched_at,
-        "content_sha256": page.content_sha256, "content_type": page.content_type,
-        "encoding": result.encoding if result else None,
-        "page_kind": result.kind if result else None, "page_family": result.family if result else None,
-        "records": len(result.records) if result else 0, "error": page.error or error,
-    })
+    rows.pages.append(page_row(page, result.kind if result else None, result.family if result else None,
+                               len(result.records) if result else 0, result.encoding if result else None,
+                               page.error or error, parsed=result is not None))
     if result is None:
         return rows
     for issue in result.issues:

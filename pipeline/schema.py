@@ -100,6 +100,12 @@ PROJECTS = Table(
         Field("publisher", S, "Publisher named in the article (initiative pages)."),
         Field("funder", S, "Funder named in the article (initiative pages)."),
         Field("extra_fields", S, "JSON object of labels the parser does not know -> their raw values (never lost)."),
+        Field("status", S, "active, or removed when the page answered 404/410 or is no longer listed (last known data kept).",
+              nullable=False),
+        Field("removed_at", D, "Day the project was first found removed."),
+        Field("first_seen_at", TS, "First run that saw the project (UTC)."),
+        Field("last_seen_at", TS, "Last run that saw the project on the site (UTC)."),
+        Field("last_changed_at", TS, "Last run in which one of its values changed (UTC)."),
         _raw("total_budget_sek", "Total budget"),
         _raw("esf_grant_sek", "ESF grant"),
         _raw("period", "Project period"),
@@ -174,6 +180,10 @@ PAGES = Table(
         Field("page_family", S, "Page family of a project page."),
         Field("records", I, "How many projects the page gave.", nullable=False),
         Field("error", S, "Why the page could not be fetched or parsed; null when it was."),
+        Field("fetch_outcome", S, "fetched, not_modified (304), revisit_skipped (left alone by the revisit policy), "
+              "disallowed (robots.txt) or failed."),
+        Field("parsed_in_run", B, "True when the page was parsed in this run; false when its rows were carried over "
+              "unchanged from the previous run."),
     ),
     key=("url",),
 )
@@ -192,4 +202,17 @@ ISSUES = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (PROJECTS, CONTACTS, SECTIONS, MUNICIPALITIES, FIELDS, PAGES, ISSUES)}
+CHANGES = Table(
+    "project_changes",
+    "History: one row per project field whose value changed between two runs, kept across runs.",
+    (
+        Field("project_id", S, "Project.", nullable=False),
+        Field("field", S, "Column of projects that changed (or status).", nullable=False),
+        Field("old_value", S, "Previous value, as text."),
+        Field("new_value", S, "New value, as text."),
+        Field("observed_at", TS, "Run that saw the change (UTC).", nullable=False),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (PROJECTS, CONTACTS, SECTIONS, MUNICIPALITIES, FIELDS, PAGES, ISSUES,
+                                               CHANGES)}

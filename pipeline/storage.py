@@ -57,6 +57,9 @@ class OutputDir:
         atomic_write_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
         return path
 
+    def has_state(self, name: str) -> bool:
+        return (self.state_dir / f"{name}.pickle").exists()
+
     def load_state(self, name: str) -> Any:
         path = self.state_dir / f"{name}.pickle"
         if not path.exists():
