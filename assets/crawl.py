@@ -7,18 +7,30 @@ from pipeline.crawler import CrawlStats
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
 
 
+class CrawlConfig(dg.Config):
+    """Pick sources by name to re-crawl only those from the UI; the others keep their last state."""
+
+    only_sources: list[str] = []
+
+
 @dg.asset(
+    pool="esf_crawl",  # one crawl at a time per instance: a UI re-run never overlaps the nightly run
     group_name="raw",
     kinds={"python"},
     owners=["team:data-engineering"],
     description="Crawl every source (listing pages, pagination, project pages) and store each body under "
                 "raw/<sha256>.html, so that parsing can be re-run without fetching.",
 )
-def crawled_pages(context: dg.AssetExecutionContext, output: OutputResource, crawler: CrawlerResource,
-                  sources: SourcesResource) -> dg.MaterializeResult:
+def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output: OutputResource,
+                  crawler: CrawlerResource, sources: SourcesResource) -> dg.MaterializeResult:
     out = output.directory()
     out.ensure()
     source_list = sources.sources()
+    if config.only_sources:
+        unknown = set(config.only_sources) - {s.name for s in source_list}
+        if unknown:
+            raise dg.Failure(f"unknown source(s) {sorted(unknown)}; known: {[s.name for s in source_list]}")
+        source_list = [s for s in source_list if s.name in config.only_sources]
     last_logged = [0]
 
     def progress(stats: CrawlStats) -> None:
@@ -35,6 +47,7 @@ def crawled_pages(context: dg.AssetExecutionContext, output: OutputResource, cra
         # Nothing is written: the previous output stays as it was.
         raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})")
     out.save_state("crawl", pages)
+    out.save_state("crawl_sources", [s.name for s in source_list])
     return dg.MaterializeResult(metadata={
         "pages_fetched": sum(p.status is not None for p in pages),
         "pages_failed": sum(p.error is not None for p in pages),

@@ -25,7 +25,8 @@ def parsed_records(context: dg.AssetExecutionContext, config: ParseConfig, outpu
     out = output.directory()
     pages = out.load_state("crawl")
     previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
-    outcome = parse_pages(pages, out, previous, reparse_all=config.reparse_all)
+    crawled = set(out.load_state("crawl_sources")) if out.has_state("crawl_sources") else None
+    outcome = parse_pages(pages, out, previous, reparse_all=config.reparse_all, crawled_sources=crawled)
     out.save_state("parsed", outcome)
     rows = outcome.rows
     families = Counter(p["page_family"] for p in rows.projects)

@@ -76,10 +76,19 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
             "blocking checks failed, previous tables kept: " + "; ".join(f"{o.name} {o.failures[:5]}" for o in blocked),
             metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked},
         )
-    arrows = {name: out.write_table(table, getattr(rows, name)) for name, table in TABLES.items()}
+    arrows = {}
+    for name, table in TABLES.items():
+        if table.personal_data and not output.personal_data:
+            out.table_path(table).unlink(missing_ok=True)  # an older file must not outlive the choice
+            continue
+        arrows[name] = out.write_table(table, getattr(rows, name))
     # Only after every table is in place does the next run start from this run's state.
     out.save_state("pages_state", parsed.states)
     for name, table in TABLES.items():
+        if name not in arrows:
+            yield dg.MaterializeResult(asset_key=name, metadata={"left_out": "personal data not written (personal_data=False)",
+                                                                  "dagster/row_count": 0})
+            continue
         arrow = arrows[name]
         checks = []
         if name == PROJECTS.name:

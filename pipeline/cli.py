@@ -89,7 +89,7 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
         result = dg.materialize(
             ALL_ASSETS,
             resources={
-                "output": OutputResource(path=output),
+                "output": OutputResource(path=output, personal_data=not without_personal_data),
                 "crawler": CrawlerResource(delay_seconds=delay, concurrency=concurrency),
                 "sources": SourcesResource(start_urls=start_urls),
             },
@@ -102,9 +102,6 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
         display.close()
     if not result.success:
         return _fail(_failure_message(result), 1)
-    if without_personal_data:
-        from pipeline.schema import CONTACTS
-        OutputDir(output).table_path(CONTACTS).unlink(missing_ok=True)
     _summary(output, time.monotonic() - started)
     return 0
 
@@ -167,8 +164,12 @@ class _Progress:
 
 def _dev() -> int:
     """Serve the demo site and start `dagster dev` with it as the source."""
+    home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text((Path(__file__).with_name("dagster.yaml")).read_text())
     with serve_directory() as base:
-        env = dict(os.environ, ESF_START_URLS=base + DEMO_START_PATH, ESF_DELAY_SECONDS="0",
+        env = dict(os.environ, DAGSTER_HOME=str(home), ESF_START_URLS=base + DEMO_START_PATH, ESF_DELAY_SECONDS="0",
                    ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"))
         print(f"Demo site at {base}{DEMO_START_PATH}; Dagster UI starting (Ctrl-C to stop)", file=sys.stderr)
         try:

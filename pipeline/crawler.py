@@ -94,6 +94,7 @@ class FetchedPage:
 class PageState:
     """What the previous successful run knew about one address (kept in _state/ between runs)."""
     url: str
+    source: str
     content_sha256: str | None
     content_type: str | None
     status: int | None

@@ -11,12 +11,15 @@ from assets.tables import output_tables
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
 
 ALL_ASSETS = [crawled_pages, parsed_records, output_tables]
+# Transient failures (a full disk, a flaky network at the wrong moment) get two more tries per step.
+STEP_RETRIES = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)
 
 crawl_and_publish = dg.define_asset_job(
     "crawl_and_publish",
     selection=dg.AssetSelection.all(),
     description="Crawl every source, parse, normalise and publish the Parquet tables.",
     tags={"esf/crawl": "true"},
+    op_retry_policy=STEP_RETRIES,
 )
 reparse = dg.define_asset_job(
     "reparse_from_raw",
@@ -39,11 +42,14 @@ def _demo_start_urls() -> list[str]:
 
 
 defs = dg.Definitions(
-    assets=ALL_ASSETS,
+    assets=dg.with_source_code_references(ALL_ASSETS),
     jobs=[crawl_and_publish, reparse],
     schedules=[nightly],
     resources={
-        "output": OutputResource(path=dg.EnvVar("ESF_OUTPUT_DIR").get_value("data") or "data"),
+        "output": OutputResource(
+            path=os.environ.get("ESF_OUTPUT_DIR", "data"),
+            personal_data=os.environ.get("ESF_PERSONAL_DATA", "true").lower() != "false",
+        ),
         "crawler": CrawlerResource(
             delay_seconds=float(os.environ.get("ESF_DELAY_SECONDS", "1.0")),
             concurrency=int(os.environ.get("ESF_CONCURRENCY", "2")),

@@ -77,7 +77,8 @@ def _carried(page: FetchedPage, previous: PageState, extra_issue: tuple[str, str
 
 
 def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[str, PageState] | None = None,
-                reparse_all: bool = False, workers: int | None = None) -> ParseOutcome:
+                reparse_all: bool = False, workers: int | None = None,
+                crawled_sources: set[str] | None = None) -> ParseOutcome:
     pages = list(pages)
     previous = previous or {}
     workers = workers or min(os.cpu_count() or 1, 8)
@@ -126,8 +127,11 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             carried = copy.copy(prev.rows)
             carried.pages = []
             by_url[url] = carried  # type: ignore[assignment]
-            outcome.removed_ids.update(p["project_id"] for p in carried.projects)  # type: ignore[attr-defined]
-            outcome.counts["no_longer_listed"] += 1
+            if crawled_sources is None or prev.source in crawled_sources:
+                outcome.removed_ids.update(p["project_id"] for p in carried.projects)  # type: ignore[attr-defined]
+                outcome.counts["no_longer_listed"] += 1
+            else:  # a source not crawled in this run keeps its pages as they were
+                outcome.counts["other_source_kept"] += 1
     fetched = {p.url: p for p in pages}
     for url, rows in by_url.items():
         outcome.rows.extend(rows)
@@ -137,7 +141,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             continue
         ends = [p["end_date"] for p in rows.projects if p.get("end_date")]
         outcome.states[url] = PageState(
-            url=url, content_sha256=page.content_sha256, content_type=page.content_type, status=page.status,
+            url=url, source=page.source, content_sha256=page.content_sha256, content_type=page.content_type, status=page.status,
             etag=page.etag, last_modified=page.last_modified, checked_at=page.fetched_at,
             page_kind=rows.pages[0]["page_kind"] if rows.pages else None,
             latest_end_date=max(ends) if ends else None, rows=rows,

@@ -27,6 +27,8 @@ class OutputResource(dg.ConfigurableResource):
     """The output directory: Parquet tables, raw pages under raw/, run state under _state/."""
 
     path: str = Field(default="data", description="Directory the tables and the raw page archive are written to.")
+    personal_data: bool = Field(default=True, description="Write project_contacts (names, e-mail, phone). "
+                                "False leaves the table out of the output.")
 
     def directory(self) -> OutputDir:
         return OutputDir(self.path)
