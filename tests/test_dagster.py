@@ -1,0 +1,135 @@
+"""Dagster-native operation: checks pass on good data and fail on bad, a blocking failure keeps the
+previous tables, the re-parse job makes no HTTP request, and source selection leaves other sources alone."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from decimal import Decimal
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.checks import project_checks
+from tests.conftest import run_assets
+
+GOOD = {"project_id": "2020/00001", "page_family": "esf_2014_2020", "source_url": "http://x/1",
+        "start_date": dt.date(2020, 1, 1), "end_date": dt.date(2021, 1, 1), "esf_grant_sek": Decimal(1),
+        "total_budget_sek": Decimal(2), "eu_cofinancing_rate": 0.5, "planned_participants": 3, "region_nuts2": "SE31",
+        "status": "active"}
+
+
+def _outcomes(projects, issues=(), previous=None):
+    return {o.name: o for o in project_checks(list(projects), list(issues), previous)}
+
+
+def test_checks_pass_on_good_data():
+    outcomes = _outcomes([GOOD, {**GOOD, "project_id": "2020/00002"}], previous=2)
+    assert all(o.passed for o in outcomes.values()), [o for o in outcomes.values() if not o.passed]
+
+
+@pytest.mark.parametrize("bad, check", [
+    ({"project_id": "2020/00001"}, "project_id_unique"),
+    ({"project_id": "2020/00002", "source_url": None}, "required_columns_present"),
+    ({"project_id": "2020/00002", "start_date": dt.date(2022, 1, 1)}, "start_not_after_end"),
+    ({"project_id": "2020/00002", "esf_grant_sek": Decimal(3)}, "grant_within_budget"),
+    ({"project_id": "2020/00002", "eu_cofinancing_rate": 1.5}, "rate_is_fraction"),
+    ({"project_id": "2020/00002", "planned_participants": -1}, "participants_not_negative"),
+    ({"project_id": "2020/00002", "region_nuts2": "SE99"}, "nuts2_known"),
+])
+def test_each_check_fails_on_crafted_bad_data(bad, check):
+    outcomes = _outcomes([GOOD, {**GOOD, **bad}])
+    assert not outcomes[check].passed
+    assert [name for name, o in outcomes.items() if not o.passed] == [check]
+
+
+def test_unknown_label_share_and_collapse_checks():
+    issues = [{"problem": "unknown_label"}] * 3
+    assert not _outcomes([GOOD], issues)["unknown_label_share"].passed
+    assert not _outcomes([GOOD], previous=10)["project_count_not_collapsed"].passed
+
+
+def test_blocking_check_keeps_previous_tables(tmp_path, demo_output, monkeypatch):
+    out = tmp_path / "out"
+    shutil.copytree(demo_output, out)
+    before = (out / "projects.parquet").read_bytes()
+
+    import pipeline.rows as rows_module
+    original = rows_module._record_rows
+
+    def corrupt(record, rows):  # every project gets the same id: project_id_unique must block
+        record.project_id = "same"
+        original(record, rows)
+
+    monkeypatch.setattr(rows_module, "_record_rows", corrupt)
+    import pipeline.parse_step as step
+    monkeypatch.setattr(step, "deduplicate_projects", lambda rows: None)
+    from pipeline.definitions import defs
+    job = defs.get_job_def("reparse_from_raw")
+    from pipeline.resources import OutputResource
+    result = job.execute_in_process(resources={"output": OutputResource(path=str(out))}, raise_on_error=False,
+                                    instance=dg.DagsterInstance.ephemeral())
+    assert not result.success
+    assert (out / "projects.parquet").read_bytes() == before
+
+
+def test_reparse_job_reads_raw_pages_and_makes_no_http_request(tmp_path, demo_output, monkeypatch):
+    out = tmp_path / "out"
+    shutil.copytree(demo_output, out)
+    import httpx
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the re-parse job must not make HTTP requests")
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", no_network)
+    monkeypatch.setattr(httpx.Client, "send", no_network)
+    (out / "projects.parquet").unlink()
+    from pipeline.definitions import defs
+    from pipeline.resources import OutputResource
+    result = defs.get_job_def("reparse_from_raw").execute_in_process(
+        resources={"output": OutputResource(path=str(out))}, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    rebuilt = pq.read_table(out / "projects.parquet").to_pandas()
+    assert len(rebuilt) == len(pq.read_table(demo_output / "projects.parquet"))
+    pages = pq.read_table(out / "pages.parquet").to_pandas()
+    assert pages.query("page_kind == 'project'")["parsed_in_run"].all()  # really parsed again
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "crawled_pages" not in materialized and "projects" in materialized
+
+
+def test_table_assets_report_row_counts_and_schemas(demo_site_url, tmp_path):
+    result = run_assets([demo_site_url], tmp_path / "out")
+    by_key = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert by_key["projects"]["dagster/row_count"].value == 14
+    schema = by_key["projects"]["dagster/column_schema"].value
+    assert schema.columns[0].name == "project_id" and schema.columns[0].description
+    assert by_key["crawled_pages"]["pages_fetched"].value == 8
+    assert by_key["parsed_records"]["projects_by_family"].value["tillvaxtverket_theme"] == 8
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)
+
+
+def test_source_selection_leaves_other_sources_alone(tmp_path):
+    from pipeline.demo import serve_directory
+    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+    from pipeline.definitions import ALL_ASSETS
+    from tests.test_nightly import project_page
+
+    for name, number in (("a", "2021/00001"), ("b", "2021/00002")):
+        folder = tmp_path / "site" / name
+        folder.mkdir(parents=True)
+        (folder / "index.html").write_text('<a href="p.html">p</a>')
+        (folder / "p.html").write_bytes(project_page(number, f"Källa {name}"))
+    out = tmp_path / "out"
+    with serve_directory(tmp_path / "site") as base:
+        urls = [base + "/a/", base + "/b/"]
+        resources = {"output": OutputResource(path=str(out)), "crawler": CrawlerResource(delay_seconds=0),
+                     "sources": SourcesResource(start_urls=urls)}
+        assert dg.materialize(ALL_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral()).success
+        (tmp_path / "site" / "b" / "p.html").unlink()  # b's project would look removed if b were crawled
+        result = dg.materialize(ALL_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral(),
+                                run_config={"ops": {"crawled_pages": {"config": {"only_sources": ["start_0"]}}}})
+    assert result.success
+    projects = pq.read_table(out / "projects.parquet").to_pandas().set_index("project_id")
+    assert projects.loc["2021/00002", "status"] == "active"
+    assert projects.loc["2021/00001", "status"] == "active"
