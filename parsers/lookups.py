@@ -125,7 +125,15 @@ def municipality_index() -> dict[str, Municipality]:
 
 def lookup_municipality(text: str) -> Municipality | None:
     """``Upplands Väsby``, ``UpplandsVäsby``, ``upplands väsby kommun`` -> 0114."""
-    return municipality_index().get(_place_key(text))
+    index = municipality_index()
+    key = _place_key(text)
+    if key in index:
+        return index[key]
+    # The genitive form: "Karlstads kommun". Tried only after the name as written, since many
+    # names really end in s (Bollnäs, Kramfors).
+    if label_key(text).endswith("s kommun") and key.endswith("s"):
+        return index.get(key[:-1])
+    return None
 
 
 @functools.cache

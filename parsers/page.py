@@ -66,7 +66,8 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
         return PageResult("other", None, [], [Issue(None, None, "empty_page")], [], encoding, "")
     soup = parse_document(html)
     title = page_title(soup)
-    tokens = tokenize(visible_lines(soup))
+    lines = visible_lines(soup)
+    tokens = tokenize(lines)
     page_links = links(soup, url)
     h1 = next((t.line.text for t in tokens if t.line.heading == 1), None)
     records: list[ProjectRecord] = []
@@ -81,8 +82,17 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
         records = [record]
     elif (initiatives := _initiative_page(tokens, url)) is not None:
         family, records = "skr_initiatives", initiatives
-    kind = "project" if records else ("listing" if page_links else "other")
+    kind = "project" if records else ("listing" if _is_listing(lines) else "other")
     return PageResult(kind, family, records, [], page_links, encoding, title)
+
+
+def _is_listing(lines: list) -> bool:
+    """A listing shows several links in its content, or pagination; menus and footers (chrome) do not
+    count, and a lone "back to the list" link does not make a page a listing."""
+    listing = vocabulary()["listing"]
+    pagination = {label_key(word) for word in listing["pagination_words"]}
+    content_links = [line for line in lines if line.link]
+    return len(content_links) >= listing["min_content_links"] or any(label_key(l.text) in pagination for l in content_links)
 
 
 # ---------------------------------------------------------------- one project per page

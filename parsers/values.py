@@ -47,9 +47,11 @@ class Amount:
     currency: str  # "SEK" or "EUR"
 
 
-_NUMBER = r"(?P<int>\d{1,3}(?:[ .]\d{3})+|\d+)(?:[,.](?P<dec>\d+))?"
-_AMOUNT = re.compile(rf"^{_NUMBER}\s*(?P<unit>[^\d\s].*)?$")
+_NUMBER = r"(?P<int>[0-9]{1,3}(?:[ .][0-9]{3})+|[0-9]+)(?:[,.](?P<dec>[0-9]+))?"
+_AMOUNT = re.compile(rf"^{_NUMBER}\s*(?P<unit>[^0-9\s].*)?$")
 _ÖRE = Decimal("0.01")
+# The tables hold decimal(18, 2): sixteen digits of kronor; more is a typing error, not a grant.
+MAX_AMOUNT_DIGITS = 16
 
 
 def _amount_units() -> dict[str, tuple[Decimal, str]]:
@@ -84,13 +86,16 @@ def parse_amount(raw: str | None) -> Parsed[Amount]:
     if multiplier == 1 and dec_part is not None and len(dec_part) > 2:
         return _fail("unparseable_amount", "more than two decimals")
     digits = int_part.replace(" ", "").replace(".", "")
+    if len(digits.lstrip("0")) + len(str(multiplier)) - 1 > MAX_AMOUNT_DIGITS or len(dec_part or "") > 12:
+        return _fail("implausible_amount", f"more than {MAX_AMOUNT_DIGITS} digits of kronor")
     try:
         value = Decimal(f"{digits}.{dec_part or '0'}") * multiplier
+        exact = value.quantize(_ÖRE)
     except InvalidOperation:
         return _fail("unparseable_amount")
-    if value != value.quantize(_ÖRE):
+    if value != exact:
         return _fail("unparseable_amount", "finer than one öre")
-    return Parsed(Amount(value.quantize(_ÖRE), currency))
+    return Parsed(Amount(exact, currency))
 
 
 def parse_sek(raw: str | None) -> Parsed[Decimal]:
@@ -112,7 +117,7 @@ def format_sek(value: Decimal) -> str:
 
 # ---------------------------------------------------------------- integers and percentages
 
-_INT = re.compile(r"^\d{1,3}(?:[ .]\d{3})+$|^\d+$")
+_INT = re.compile(r"^[0-9]{1,3}(?:[ .][0-9]{3})+$|^[0-9]+$")
 
 
 def parse_count(raw: str | None) -> Parsed[int]:
@@ -124,13 +129,14 @@ def parse_count(raw: str | None) -> Parsed[int]:
         if re.match(rf"^{re.escape(word)}\b", text.casefold()):
             return _fail("approximate_count")
     text = re.sub(r"\s*(st|stycken|personer|deltagare)\.?$", "", text, flags=re.I)
-    if not _INT.match(text):
+    digits = text.replace(" ", "").replace(".", "")
+    if not _INT.match(text) or len(digits) > 16:
         return _fail("unparseable_count")
-    return Parsed(int(text.replace(" ", "").replace(".", "")))
+    return Parsed(int(digits))
 
 
 _PERCENT = re.compile(
-    r"^\(?\s*(?P<num>\d{1,3}(?:[,.]\d+)?)\s*(?:%|procent)\s*\)?\s*(?P<rest>\(.*\))?$", re.I
+    r"^\(?\s*(?P<num>[0-9]{1,3}(?:[,.][0-9]+)?)\s*(?:%|procent)\s*\)?\s*(?P<rest>\(.*\))?$", re.I
 )
 
 
@@ -162,12 +168,12 @@ def _months() -> dict[str, int]:
     return {k.casefold(): int(v) for k, v in vocabulary()["months"].items()}
 
 
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_SLASH = re.compile(r"^(\d{1,2})/(\d{1,2})[ -](\d{4})$")
-_LONG = re.compile(r"^(?:den\s+)?(\d{1,2})(?::e|:a)?\s+([a-zåäö]+)\.?,?\s+(\d{4})$", re.I)
-_MONTH_YEAR = re.compile(r"^([a-zåäö]+)\.?\s+(\d{4})$", re.I)
-_ISO_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_YEAR = re.compile(r"^(\d{4})$")
+_ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
+_SLASH = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})[ -]([0-9]{4})$")
+_LONG = re.compile(r"^(?:den\s+)?([0-9]{1,2})(?::e|:a)?\s+([a-zåäö]+)\.?,?\s+([0-9]{4})$", re.I)
+_MONTH_YEAR = re.compile(r"^([a-zåäö]+)\.?\s+([0-9]{4})$", re.I)
+_ISO_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_YEAR = re.compile(r"^([0-9]{4})$")
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:
@@ -199,7 +205,10 @@ def _parse_point(text: str) -> tuple[date, date, str] | None:
         if not month or not 1 <= month <= 12:
             return None
         year = int(year_text)
-        return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]), "month"
+        first = _safe_date(year, month, 1)
+        if first is None:
+            return None
+        return first, date(year, month, calendar.monthrange(year, month)[1]), "month"
     if m := _YEAR.match(text):
         year = int(m[1])
         if 1900 <= year <= 2100:
@@ -217,8 +226,8 @@ def parse_date(raw: str | None) -> Parsed[date]:
     return Parsed(point[0])
 
 
-_ISO_ANYWHERE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_RANGE_SEPARATOR = re.compile(r"\s+(?:-|–|—|till|to|t\.o\.m\.?)\s+|\s*[–—]\s*|(?<=\d{4})-(?=\d{4}$)", re.I)
+_ISO_ANYWHERE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_RANGE_SEPARATOR = re.compile(r"\s+(?:-|–|—|till|to|t\.o\.m\.?)\s+|\s*[–—]\s*|(?<=[0-9]{4})-(?=[0-9]{4}$)", re.I)
 
 
 def parse_period(raw: str | None) -> Parsed[Period]:
@@ -228,7 +237,7 @@ def parse_period(raw: str | None) -> Parsed[Period]:
         return Parsed()
     text = one_line(raw)
     isos = _ISO_ANYWHERE.findall(text)
-    if len(isos) == 2 and re.fullmatch(r"\d{4}-\d{2}-\d{2}\s*(?:-|–|—|till|to)?\s*\d{4}-\d{2}-\d{2}", text, re.I):
+    if len(isos) == 2 and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\s*(?:-|–|—|till|to)?\s*[0-9]{4}-[0-9]{2}-[0-9]{2}", text, re.I):
         parts = isos
     else:
         parts = _RANGE_SEPARATOR.split(text)
@@ -266,7 +275,7 @@ def parse_postcode(raw: str | None) -> Parsed[str]:
     if _empty(raw):
         return Parsed()
     text = re.sub(r"^(?:SE|S)-?\s*", "", one_line(raw), flags=re.I)
-    if not re.fullmatch(r"\d{3} ?\d{2}", text):
+    if not re.fullmatch(r"[0-9]{3} ?[0-9]{2}", text):
         return _fail("unparseable_postcode")
     return Parsed(text.replace(" ", ""))
 
@@ -276,9 +285,9 @@ def parse_org_number(raw: str | None) -> Parsed[str]:
     if _empty(raw):
         return Parsed()
     digits = re.sub(r"[\s-]", "", one_line(raw))
-    if re.fullmatch(r"16\d{10}", digits):
+    if re.fullmatch(r"16[0-9]{10}", digits):
         digits = digits[2:]
-    if not re.fullmatch(r"\d{10}", digits):
+    if not re.fullmatch(r"[0-9]{10}", digits):
         return _fail("unparseable_org_number")
     if not _luhn_ok(digits):
         return Parsed(digits, "org_number_checksum", "Luhn check digit does not match", "warning")
@@ -311,9 +320,9 @@ def parse_phone(raw: str | None) -> Parsed[str]:
     if _empty(raw):
         return Parsed()
     text = one_line(raw).replace("(0)", "")
-    if not re.fullmatch(r"\+?[\d\s\-/().]+", text):
+    if not re.fullmatch(r"\+?[0-9\s\-/().]+", text):
         return _fail("unparseable_phone")
-    digits = re.sub(r"\D", "", text)
+    digits = re.sub(r"[^0-9]", "", text)
     if text.startswith("+"):
         national = digits[2:] if digits.startswith("46") else None
         if national is None:
@@ -329,7 +338,7 @@ def parse_phone(raw: str | None) -> Parsed[str]:
     return Parsed("+46" + national)
 
 
-_PROJECT_NUMBER = re.compile(r"^(?:\d{4}/\d{5}|\d{2}-\d{3}-S\d{2})$")
+_PROJECT_NUMBER = re.compile(r"^(?:[0-9]{4}/[0-9]{5}|[0-9]{2}-[0-9]{3}-S[0-9]{2})$")
 
 
 def parse_project_number(raw: str | None) -> Parsed[str]:
@@ -346,7 +355,7 @@ def parse_call_number(raw: str | None) -> Parsed[str]:
     if _empty(raw):
         return Parsed()
     text = one_line(raw).replace(" ", "")
-    if not re.fullmatch(r"\d{4}/\d{5}", text):
+    if not re.fullmatch(r"[0-9]{4}/[0-9]{5}", text):
         return Parsed(one_line(raw), "unexpected_call_number", "kept as printed", "warning")
     return Parsed(text)
 

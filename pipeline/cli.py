@@ -66,12 +66,6 @@ def _fail(message: str, code: int = 2) -> int:
 
 def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: int,
                  without_personal_data: bool = False) -> int:
-    import dagster as dg
-
-    from pipeline import resources
-    from pipeline.definitions import ALL_ASSETS
-    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
-
     try:
         for url in start_urls:
             validate_start_url(url)
@@ -81,6 +75,12 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
         OutputDir(output).ensure()
     except OSError as exc:
         return _fail(f"cannot write output directory {output}: {exc.strerror or exc}")
+
+    import dagster as dg
+
+    from pipeline import resources
+    from pipeline.definitions import ALL_ASSETS
+    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
 
     display = _Progress(sys.stderr.isatty())
     resources.progress_hook = display.update

@@ -71,6 +71,7 @@ class CrawlSettings:
     max_bytes: int = 10_000_000
     max_pages: int = 50_000
     max_redirects: int = 5
+    slow_response_seconds: float = 5.0
     obey_robots: bool = True
 
 
@@ -152,7 +153,7 @@ class _HostGate:
             await asyncio.sleep(wait)
 
     def slow_down(self, seconds: float) -> None:
-        self.delay = max(self.delay * 2, seconds, 0.5)
+        self.delay = min(max(self.delay * 2, seconds, 0.5), 60.0)
 
 
 def _retry_after(value: str | None, cap: float) -> float | None:
@@ -277,12 +278,18 @@ class Crawler:
         while True:
             async with gate.semaphore:
                 await gate.wait_turn()
+                began = time.monotonic()
                 try:
                     status, headers, body, too_big = await self._get(client, current, conditional if current == url else {})
                 except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                     status, headers, body, too_big, error = None, {}, b"", False, f"{type(exc).__name__}: {exc}"
+                    if isinstance(exc, httpx.TimeoutException):
+                        gate.slow_down(s.backoff_seconds)
                 else:
                     error = None
+                    if time.monotonic() - began > s.slow_response_seconds:
+                        # The host is struggling: space our requests further apart.
+                        gate.slow_down(min(time.monotonic() - began, s.max_retry_after))
             if status is not None and 300 <= status < 400 and headers.get("location"):
                 target = normalise_url(httpx.URL(current).join(headers["location"]).__str__())
                 if target in visited:

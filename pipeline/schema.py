@@ -40,7 +40,7 @@ class Table:
         return [f.name for f in self.fields]
 
 
-S, I, D, B, F, TS = pa.string(), pa.int64(), pa.date32(), pa.bool_(), pa.float64(), pa.timestamp("s", tz="UTC")
+S, I, D, B, F, TS = pa.string(), pa.int64(), pa.date32(), pa.bool_(), pa.float64(), pa.timestamp("ms", tz="UTC")
 
 
 def _raw(name: str, what: str) -> Field:

@@ -34,6 +34,7 @@ def run_assets(start_urls: list[str], output: Path, **crawler):
         },
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
 
 

@@ -1,0 +1,762 @@
+"""End-to-end benchmark of esf-pipeline against a synthetic ESF project bank on loopback.
+
+    python -m bench.run [--pages N] [--scale] [--concurrency C]      (make bench BENCH_ARGS="--pages 1000")
+
+What it does, for N project pages (and 2N with --scale):
+  1. generates the site (bench/sitegen.py) under bench/site/<N>/;
+  2. serves it on 127.0.0.1 with nginx (generated config, access_log off), or Python's ThreadingHTTPServer
+     (`python -m http.server`) when nginx is not installed;
+  3. runs the real CLI as a user would, as a subprocess:
+       esf-pipeline run --start-url http://127.0.0.1:PORT/projektbanken/ --output DIR --delay 0 --concurrency C
+     under /usr/bin/time -v, while sampling the RSS of its whole process tree from /proc;
+  4. runs it a second time over the unchanged site into the same output directory;
+  5. times parsers.page.parse_page over the stored raw pages, in this one process (parse-only);
+  6. runs the naive baseline (bench/baseline.py) over the same site;
+  7. prints a table and writes bench/results/<date>-<N>.json and .md.
+
+The site and the outputs (bench/site/, bench/work/) are git-ignored and removed at the end unless --keep.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
+
+
+def _ensure_venv() -> None:
+    """The parse-only step imports the project's parsers: re-run under the project's venv if needed."""
+    try:
+        import bs4, httpx, pyarrow, lxml  # noqa: F401,E401
+    except ImportError:
+        if VENV_PYTHON.exists() and Path(sys.executable).resolve() != VENV_PYTHON.resolve():
+            os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), "-m", "bench.run", *sys.argv[1:]])
+        raise
+
+
+_ensure_venv()
+
+import httpx  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from bench import sitegen  # noqa: E402
+
+TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TARGETS = {"pages_per_second": 150.0, "speedup_vs_baseline": 3.0, "second_run_share": 0.15, "peak_rss_mb": 500.0}
+
+
+# ---------------------------------------------------------------- helpers
+
+def esf_pipeline_cli() -> str:
+    for candidate in (Path(sys.executable).parent / "esf-pipeline", ROOT / ".venv" / "bin" / "esf-pipeline"):
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which("esf-pipeline")
+    if not found:
+        sys.exit("bench: esf-pipeline is not installed (run `make install`)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _proc_table() -> dict[int, tuple[int, int, int]]:
+    """pid -> (ppid, utime+stime ticks, rss pages) for every process we can read."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        # fields[0] is state (field 3); ppid is field 4, utime 14, stime 15, rss 24
+        table[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[21]))
+    return table
+
+
+def _tree(root: int, table: dict[int, tuple[int, int, int]]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+class TreeSampler(threading.Thread):
+    """Samples the summed RSS of a process and all its descendants every ``interval`` seconds."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval = pid, interval
+        self.peak_bytes = 0
+        self.peak_processes = 0
+        self.samples = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            table = _proc_table()
+            pids = _tree(self.pid, table)
+            if pids:
+                self.peak_bytes = max(self.peak_bytes, sum(table[p][2] for p in pids) * PAGE_SIZE)
+                self.peak_processes = max(self.peak_processes, len(pids))
+                self.samples += 1
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+def _time_v(stderr: str) -> dict:
+    """Figures from GNU time -v."""
+    out = {}
+    patterns = {"max_rss_kb": r"Maximum resident set size \(kbytes\): (\d+)", "user_s": r"User time \(seconds\): ([\d.]+)",
+                "system_s": r"System time \(seconds\): ([\d.]+)", "cpu_percent": r"Percent of CPU this job got: (\d+)%"}
+    for key, pattern in patterns.items():
+        match = re.search(pattern, stderr)
+        if match:
+            out[key] = float(match[1])
+    return out
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    def __init__(self, kind: str, port: int, proc: subprocess.Popen, tmp: Path | None, why: str) -> None:
+        self.kind, self.port, self.proc, self.tmp, self.why = kind, port, proc, tmp, why
+        self.url = f"http://127.0.0.1:{port}"
+
+    def cpu_seconds(self) -> float:
+        table = _proc_table()
+        return sum(table[p][1] for p in _tree(self.proc.pid, table)) / CLK_TCK
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()  # nginx: fast shutdown; http.server: exits
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
+NGINX_CONF = """\
+{user}worker_processes {workers};
+daemon off;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    open_file_cache max=50000 inactive=120s;
+    types {{ text/html html; text/plain txt; }}
+    default_type application/octet-stream;
+    charset utf-8;
+{temp_paths}
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        index index.html;
+        location / {{ try_files $uri $uri/ =404; }}
+    }}
+}}
+"""
+TEMP_PATHS = ["client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path"]
+
+
+def start_nginx(site: Path) -> Server | None:
+    nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/nginx/sbin/nginx")
+                                           if os.access(p, os.X_OK)), None)
+    if not nginx:
+        return None
+    tmp = Path(tempfile.mkdtemp(prefix="esf-bench-nginx-"))
+    port = free_port()
+    user = "user root;\n" if os.geteuid() == 0 else ""  # workers must read bench/site/ as its owner does
+    # Builds differ in which modules they have: try every temp path, then only the core one.
+    for names in (TEMP_PATHS, TEMP_PATHS[:1]):
+        conf = tmp / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(
+            user=user, workers=max(1, min(4, os.cpu_count() or 1)), tmp=tmp, port=port, root=site.resolve(),
+            temp_paths="\n".join(f"    {n} {tmp}/{n.split('_')[0]};" for n in names)), encoding="utf-8")
+        test = subprocess.run([nginx, "-t", "-q", "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)],
+                              capture_output=True, text=True)
+        if test.returncode == 0:
+            break
+    else:
+        print(f"bench: nginx config test failed, falling back to Python: {test.stderr.strip()[:300]}", file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    proc = subprocess.Popen([nginx, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=open(tmp / "stderr.log", "wb"))
+    server = Server("nginx", port, proc, tmp, "nginx found: static files from a compiled, event-driven server")
+    if not _wait_ready(server.url + "/robots.txt", proc):
+        print("bench: nginx did not start, falling back to Python", file=sys.stderr)
+        server.stop()
+        return None
+    version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip()
+    server.kind = version.replace("nginx version: ", "") or "nginx"
+    return server
+
+
+def start_python_server(site: Path) -> Server:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                             "--directory", str(site)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Server("python http.server (ThreadingHTTPServer)", port, proc, None,
+                    "nginx not available: Python's ThreadingHTTPServer in its own process (HTTP/1.0, no keep-alive)")
+    if not _wait_ready(server.url + "/robots.txt", proc):
+        server.stop()
+        sys.exit("bench: could not start the Python HTTP server")
+    return server
+
+
+def start_server(site: Path, kind: str) -> Server:
+    if kind in ("auto", "nginx"):
+        server = start_nginx(site)
+        if server:
+            return server
+        if kind == "nginx":
+            sys.exit("bench: nginx requested but not usable (apt-get install -y nginx-light)")
+    return start_python_server(site)
+
+
+async def _fetch_all(urls: list[str], concurrency: int) -> tuple[int, int]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    sem = asyncio.Semaphore(concurrency)
+    total = 0
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        async def one(url: str) -> int:
+            async with sem:
+                return len((await client.get(url)).content)
+        for size in await asyncio.gather(*(one(u) for u in urls)):
+            total += size
+    return len(urls), total
+
+
+def server_ceiling(server: Server, pages: int, concurrency: int, sample: int = 1000) -> dict:
+    """Fetch only (async httpx, no parsing, no storage): what the server plus one Python client can do."""
+    step = max(1, pages // sample)
+    urls = [f"{server.url}/{sitegen.SITE_DIR}/projekt/{n}.html" for n in range(1, pages + 1, step)][:sample]
+    cpu0 = server.cpu_seconds()
+    started = time.perf_counter()
+    count, size = asyncio.run(_fetch_all(urls, concurrency))
+    seconds = time.perf_counter() - started
+    return {"pages": count, "seconds": round(seconds, 3), "pages_per_second": round(count / seconds, 1),
+            "mb_per_second": round(size / seconds / 1e6, 1),
+            "server_cpu_share": round((server.cpu_seconds() - cpu0) / seconds, 3)}
+
+
+# ---------------------------------------------------------------- the pipeline
+
+def _log_times(stderr: str) -> list[float]:
+    stamps = []
+    for match in re.finditer(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3}) \d+ pages done", stderr, re.M):
+        stamps.append(datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S").timestamp() + int(match[2]) / 1000)
+    return stamps
+
+
+def run_pipeline(start_url: str, output: Path, concurrency: int, log_prefix: Path) -> dict:
+    cmd = [esf_pipeline_cli(), "run", "--start-url", start_url, "--output", str(output), "--delay", "0",
+           "--concurrency", str(concurrency)]
+    full = ([TIME, "-v"] if TIME else []) + cmd
+    before = os.times()
+    started_wall = time.time()
+    started = time.perf_counter()
+    with open(f"{log_prefix}.stdout", "wb") as out, open(f"{log_prefix}.stderr", "wb") as err:
+        proc = subprocess.Popen(full, stdout=out, stderr=err, cwd=ROOT)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        code = proc.wait()
+        sampler.stop()
+    wall = time.perf_counter() - started
+    after = os.times()
+    stderr = Path(f"{log_prefix}.stderr").read_text(errors="replace")
+    result: dict = {"command": " ".join(cmd), "exit_code": code, "wall_seconds": round(wall, 3),
+                    "peak_rss_tree_mb": round(sampler.peak_bytes / 2**20, 1),
+                    "peak_processes": sampler.peak_processes, "rss_samples": sampler.samples}
+    timed = _time_v(stderr) if TIME else {}
+    if "max_rss_kb" in timed:
+        result["peak_rss_largest_process_mb"] = round(timed["max_rss_kb"] / 1024, 1)
+    result["cpu_seconds"] = round(timed["user_s"] + timed["system_s"], 2) if "user_s" in timed else \
+        round((after.children_user - before.children_user) + (after.children_system - before.children_system), 2)
+    result["cpu_utilisation"] = round(result["cpu_seconds"] / wall, 2)
+    if code != 0:
+        result["error_tail"] = stderr.strip().splitlines()[-5:]
+        return result
+    pages = pq.read_table(output / "pages.parquet").to_pylist()
+    result["pages"] = len(pages)
+    result["pages_per_second"] = round(len(pages) / wall, 1)
+    result["projects"] = pq.read_metadata(output / "projects.parquet").num_rows
+    result["failed_pages"] = sum(p["error"] is not None for p in pages)
+    result["pages_by_kind"] = _count(p["page_kind"] for p in pages)
+    result["pages_by_outcome"] = _count(p["fetch_outcome"] for p in pages)
+    result["pages_parsed_in_run"] = sum(bool(p["parsed_in_run"]) for p in pages)
+    issues = pq.read_table(output / "parse_issues.parquet", columns=["severity", "problem"]).to_pylist()
+    result["issues_by_problem"] = _count(i["problem"] for i in issues)
+    # Phases, from the progress log lines and the state files each asset leaves behind.
+    stamps = _log_times(stderr)
+    marks = {"first_page_done": stamps[0] if stamps else None,
+             "crawl_done": _mtime(output / "_state" / "crawl.pickle"),
+             "parse_done": _mtime(output / "_state" / "parsed.pickle"),
+             "tables_written": max((_mtime(p) for p in output.glob("*.parquet")), default=None)}
+    result["phases_seconds"] = _phases(started_wall, marks, started_wall + wall)
+    return result
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _phases(start: float, marks: dict, end: float) -> dict:
+    phases, last = {}, start
+    names = {"first_page_done": "startup_to_first_page", "crawl_done": "crawl", "parse_done": "parse",
+             "tables_written": "checks_and_write"}
+    for key, name in names.items():
+        mark = marks.get(key)
+        if mark is None or mark < last:
+            continue
+        phases[name] = round(mark - last, 2)
+        last = mark
+    phases["exit"] = round(end - last, 2)
+    return phases
+
+
+def _count(values) -> dict:
+    counts: dict = {}
+    for v in values:
+        counts[str(v)] = counts.get(str(v), 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def output_size(output: Path) -> dict:
+    raw = sum(f.stat().st_size for f in (output / "raw").rglob("*.html"))
+    tables = sum(f.stat().st_size for f in output.glob("*.parquet"))
+    state = sum(f.stat().st_size for f in (output / "_state").glob("*"))
+    return {"raw_mb": round(raw / 2**20, 1), "parquet_mb": round(tables / 2**20, 2), "state_mb": round(state / 2**20, 1)}
+
+
+# ---------------------------------------------------------------- parse-only and profile
+
+def _stored_pages(output: Path) -> list[tuple[bytes, str, str | None, str | None]]:
+    from pipeline.storage import OutputDir
+    out = OutputDir(output)
+    rows = pq.read_table(output / "pages.parquet", columns=["url", "content_sha256", "content_type", "page_kind"]).to_pylist()
+    return [(out.get_raw(r["content_sha256"]), r["url"], r["content_type"], r["page_kind"])
+            for r in rows if r["content_sha256"]]
+
+
+def parse_only(output: Path, sample: int) -> dict:
+    """parse_page over the stored raw bodies (read from disk before timing), single process."""
+    from parsers.page import parse_page
+    pages = _stored_pages(output)
+    if sample and len(pages) > sample:
+        step = len(pages) / sample
+        pages = [pages[int(i * step)] for i in range(sample)]
+    parse_page(pages[0][0], pages[0][1], pages[0][2])  # warm the vocabulary and lookup caches
+    started = time.perf_counter()
+    kinds: dict[str, int] = {}
+    for body, url, content_type, _ in pages:
+        result = parse_page(body, url, content_type)
+        kinds[result.kind] = kinds.get(result.kind, 0) + 1
+    seconds = time.perf_counter() - started
+    return {"pages": len(pages), "seconds": round(seconds, 3), "pages_per_second": round(len(pages) / seconds, 1),
+            "ms_per_page": round(1000 * seconds / len(pages), 2), "kinds": kinds, "processes": 1,
+            "bytes_mean": int(sum(len(p[0]) for p in pages) / len(pages))}
+
+
+def profile_parse(output: Path, pages: int = 30, top: int = 12) -> dict:
+    """cProfile of parse_page over a few project pages: where the parse time goes."""
+    from parsers.page import parse_page
+    stored = [p for p in _stored_pages(output) if p[3] == "project"][:pages]
+    parse_page(stored[0][0], stored[0][1], stored[0][2])
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for body, url, content_type, _ in stored:
+        parse_page(body, url, content_type)
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=io.StringIO())
+    total = stats.total_tt  # type: ignore[attr-defined]
+
+    def rows(key: str) -> list[dict]:
+        entries = []
+        for (file, line, func), (cc, nc, tt, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
+            entries.append({"function": f"{_short(file)}:{line}({func})", "calls": nc,
+                            "tottime_s": round(tt, 3), "cumtime_s": round(ct, 3),
+                            "share": round((tt if key == "tt" else ct) / total, 3)})
+        entries.sort(key=lambda e: e["tottime_s" if key == "tt" else "cumtime_s"], reverse=True)
+        return entries[:top]
+
+    # Where parse_page's time goes among the project's own steps.
+    own = {}
+    for (file, line, func), (_, _, _, ct, _) in stats.stats.items():  # type: ignore[attr-defined]
+        if "/parsers/" in file and func in ("parse_document", "links", "visible_lines", "tokenize", "_project_page",
+                                            "page_title", "decode_html"):
+            own[func] = round(ct / total, 3)
+    return {"pages": len(stored), "profiled_seconds": round(total, 3), "ms_per_page_under_profiler":
+            round(1000 * total / len(stored), 1), "steps_share": dict(sorted(own.items(), key=lambda kv: -kv[1])),
+            "top_by_tottime": rows("tt"), "top_by_cumtime": rows("ct")}
+
+
+def _short(file: str) -> str:
+    for marker in ("site-packages/", "/work/main/", "/lib/python3"):
+        if marker in file:
+            return file.split(marker, 1)[1]
+    return file
+
+
+# ---------------------------------------------------------------- baseline
+
+def run_baseline(start_url: str, output: Path, log_prefix: Path) -> dict:
+    cmd = [sys.executable, "-m", "bench.baseline", "--start-url", start_url, "--output", str(output)]
+    started = time.perf_counter()
+    with open(f"{log_prefix}.stderr", "wb") as err:
+        proc = subprocess.Popen(([TIME, "-v"] if TIME else []) + cmd, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
+        sampler = TreeSampler(proc.pid)
+        sampler.start()
+        stdout, _ = proc.communicate()
+        sampler.stop()
+    wall = time.perf_counter() - started
+    result = {"command": " ".join(cmd[1:]), "exit_code": proc.returncode, "wall_seconds": round(wall, 3),
+              "peak_rss_tree_mb": round(sampler.peak_bytes / 2**20, 1)}
+    if proc.returncode != 0:
+        result["error_tail"] = Path(f"{log_prefix}.stderr").read_text(errors="replace").strip().splitlines()[-5:]
+        return result
+    inner = json.loads(stdout.decode().strip().splitlines()[-1])
+    result.update(inner)
+    result["pages"] = inner["pages_fetched"]
+    result["pages_per_second"] = round(inner["pages_fetched"] / wall, 1)
+    return result
+
+
+# ---------------------------------------------------------------- one size
+
+def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> dict:
+    site = BENCH / "site" / str(pages)
+    print(f"\n== {pages} project pages ==", flush=True)
+    started = time.perf_counter()
+    summary = sitegen.generate(site, pages, args.seed)
+    summary["generate_seconds"] = round(time.perf_counter() - started, 2)
+    print(f"site: {summary['project_pages']} projects + {summary['listing_pages']} listing pages, "
+          f"{summary['bytes_total'] / 2**20:.0f} MB (median {summary['bytes_median'] / 1024:.0f} KB) "
+          f"in {summary['generate_seconds']} s", flush=True)
+    result: dict = {"pages_requested": pages, "site": summary}
+    server = start_server(site, args.server)
+    try:
+        start_url = f"{server.url}/{sitegen.SITE_DIR}/"
+        result["server"] = {"kind": server.kind, "why": server.why}
+        result["server"]["fetch_only_ceiling"] = server_ceiling(server, pages, args.concurrency)
+        print(f"server: {server.kind}; fetch-only ceiling (async httpx, C={args.concurrency}): "
+              f"{result['server']['fetch_only_ceiling']['pages_per_second']} pages/s", flush=True)
+        size_dir = work / str(pages)
+        shutil.rmtree(size_dir, ignore_errors=True)
+        size_dir.mkdir(parents=True)
+        output = size_dir / "out"
+        for label in ("first_run", "second_run"):
+            cpu0 = server.cpu_seconds()
+            run = run_pipeline(start_url, output, args.concurrency, size_dir / label)
+            run["server_cpu_seconds"] = round(server.cpu_seconds() - cpu0, 2)
+            result[label] = run
+            if run["exit_code"] != 0:
+                print(f"pipeline {label} FAILED (exit {run['exit_code']}): {run.get('error_tail')}", flush=True)
+                break
+            print(f"pipeline {label}: {run['pages']} pages in {run['wall_seconds']} s = {run['pages_per_second']} pages/s, "
+                  f"peak RSS {run['peak_rss_tree_mb']} MB (tree), phases {run['phases_seconds']}", flush=True)
+        if result["first_run"]["exit_code"] == 0:
+            result["output_size"] = output_size(output)
+        if result["first_run"]["exit_code"] == 0 and "second_run" in result and result["second_run"]["exit_code"] == 0:
+            result["second_run_share"] = round(result["second_run"]["wall_seconds"] / result["first_run"]["wall_seconds"], 3)
+        if full and (output / "pages.parquet").exists():
+            result["parse_only"] = parse_only(output, args.parse_sample)
+            print(f"parse-only (one process): {result['parse_only']['pages_per_second']} pages/s "
+                  f"over {result['parse_only']['pages']} pages", flush=True)
+            result["profile"] = profile_parse(output)
+        if (full or args.scale_baseline) and not args.no_baseline:
+            result["baseline"] = run_baseline(start_url, size_dir / "baseline", size_dir / "baseline")
+            b = result["baseline"]
+            if b["exit_code"] == 0:
+                print(f"baseline: {b['pages']} pages in {b['wall_seconds']} s = {b['pages_per_second']} pages/s", flush=True)
+                if result["first_run"]["exit_code"] == 0:
+                    result["pipeline_over_baseline"] = {
+                        "speedup": round(result["first_run"]["pages_per_second"] / b["pages_per_second"], 2),
+                        "time_ratio": round(result["first_run"]["wall_seconds"] / b["wall_seconds"], 3)}
+    finally:
+        server.stop()
+        if not args.keep:
+            shutil.rmtree(site, ignore_errors=True)
+    return result
+
+
+# ---------------------------------------------------------------- machine, report
+
+def machine_info() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal:")), 0)
+    versions = {}
+    from importlib import metadata
+    for package in ("dagster", "httpx", "beautifulsoup4", "lxml", "pandas", "pyarrow"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"nproc": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)), "cpu_model": cpu,
+            "ram_gb": round(mem / 2**20, 1), "kernel": platform.release(), "python": platform.python_version(),
+            "packages": versions, "time_v": bool(TIME)}
+
+
+def _fmt(value, unit: str = "") -> str:
+    if value is None:
+        return "–"
+    return f"{value}{unit}"
+
+
+def table_rows(report: dict) -> list[tuple[str, list[str]]]:
+    runs = report["runs"]
+    get = lambda r, *path: _dig(r, path)  # noqa: E731
+    rows = [
+        ("project pages + listing pages", [f"{get(r, 'site', 'project_pages')} + {get(r, 'site', 'listing_pages')}" for r in runs]),
+        ("site size (median page)", [f"{get(r, 'site', 'bytes_total') / 2**20:.0f} MB ({get(r, 'site', 'bytes_median') / 1024:.0f} KB)" for r in runs]),
+        ("server / fetch-only ceiling", [f"{get(r, 'server', 'kind')} / {_fmt(get(r, 'server', 'fetch_only_ceiling', 'pages_per_second'))} pages/s" for r in runs]),
+        ("1st run: wall time", [_fmt(get(r, "first_run", "wall_seconds"), " s") for r in runs]),
+        ("1st run: pages in pages.parquet", [_fmt(get(r, "first_run", "pages")) for r in runs]),
+        ("1st run: pages/s end to end", [_fmt(get(r, "first_run", "pages_per_second")) for r in runs]),
+        ("1st run: phases (s)", [_phases_text(get(r, "first_run", "phases_seconds")) for r in runs]),
+        ("1st run: CPU s (utilisation)", [f"{_fmt(get(r, 'first_run', 'cpu_seconds'))} ({_fmt(get(r, 'first_run', 'cpu_utilisation'))} cores)" for r in runs]),
+        ("1st run: peak RSS, process tree (sum)", [_fmt(get(r, "first_run", "peak_rss_tree_mb"), " MB") for r in runs]),
+        ("1st run: peak RSS, largest process", [_fmt(get(r, "first_run", "peak_rss_largest_process_mb"), " MB") for r in runs]),
+        ("1st run: server CPU s", [_fmt(get(r, "first_run", "server_cpu_seconds")) for r in runs]),
+        ("2nd run (unchanged site): wall time", [_fmt(get(r, "second_run", "wall_seconds"), " s") for r in runs]),
+        ("2nd run: share of 1st", [_pct(get(r, "second_run_share")) for r in runs]),
+        ("2nd run: fetch outcomes", [_dict_text(get(r, "second_run", "pages_by_outcome")) for r in runs]),
+        ("2nd run: pages parsed again", [_fmt(get(r, "second_run", "pages_parsed_in_run")) for r in runs]),
+        ("2nd run: peak RSS, tree", [_fmt(get(r, "second_run", "peak_rss_tree_mb"), " MB") for r in runs]),
+        ("parse-only, 1 process: pages/s", [_fmt(get(r, "parse_only", "pages_per_second")) + (f" ({get(r, 'parse_only', 'ms_per_page')} ms/page)" if get(r, "parse_only") else "") for r in runs]),
+        ("baseline: wall time", [_fmt(get(r, "baseline", "wall_seconds"), " s") for r in runs]),
+        ("baseline: pages/s", [_fmt(get(r, "baseline", "pages_per_second")) for r in runs]),
+        ("baseline: peak RSS", [_fmt(get(r, "baseline", "peak_rss_tree_mb"), " MB") for r in runs]),
+        ("pipeline / baseline speed (time ratio)", [f"{_fmt(get(r, 'pipeline_over_baseline', 'speedup'), 'x')} ({_fmt(get(r, 'pipeline_over_baseline', 'time_ratio'))})" for r in runs]),
+        ("output: raw / parquet", [f"{_fmt(get(r, 'output_size', 'raw_mb'), ' MB')} / {_fmt(get(r, 'output_size', 'parquet_mb'), ' MB')}" for r in runs]),
+    ]
+    return rows
+
+
+def _dig(value, path):
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _pct(value) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def _phases_text(phases) -> str:
+    if not phases:
+        return "–"
+    short = {"startup_to_first_page": "start", "crawl": "crawl", "parse": "parse", "checks_and_write": "write", "exit": "exit"}
+    return " / ".join(f"{short.get(k, k)} {v}" for k, v in phases.items())
+
+
+def _dict_text(value) -> str:
+    return "–" if not value else ", ".join(f"{k} {v}" for k, v in value.items())
+
+
+def growth(report: dict) -> dict | None:
+    runs = [r for r in report["runs"] if r.get("first_run", {}).get("exit_code") == 0]
+    if len(runs) < 2:
+        return None
+    a, b = runs[0], runs[1]
+    ratio = lambda *path: round(_dig(b, path) / _dig(a, path), 2) if _dig(a, path) and _dig(b, path) else None  # noqa: E731
+    return {"pages": ratio("first_run", "pages"), "first_run_wall": ratio("first_run", "wall_seconds"),
+            "second_run_wall": ratio("second_run", "wall_seconds"),
+            "peak_rss_tree": ratio("first_run", "peak_rss_tree_mb"),
+            "peak_rss_largest_process": ratio("first_run", "peak_rss_largest_process_mb")}
+
+
+def targets(report: dict) -> dict:
+    r = report["runs"][0]
+    checks = {
+        "pages_per_second >= 150": _dig(r, ("first_run", "pages_per_second")),
+        "speedup_vs_baseline >= 3": _dig(r, ("pipeline_over_baseline", "speedup")),
+        "second_run_share <= 0.15": _dig(r, ("second_run_share",)),
+        "peak_rss_tree_mb <= 500": _dig(r, ("first_run", "peak_rss_tree_mb")),
+    }
+    limits = {"pages_per_second >= 150": (150, True), "speedup_vs_baseline >= 3": (3, True),
+              "second_run_share <= 0.15": (0.15, False), "peak_rss_tree_mb <= 500": (500, False)}
+    out = {}
+    for name, value in checks.items():
+        limit, higher = limits[name]
+        out[name] = {"measured": value, "met": None if value is None else (value >= limit if higher else value <= limit)}
+    out["note"] = "targets are stated for 5000 pages" if r["pages_requested"] != 5000 else ""
+    return out
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    runs = report["runs"]
+    lines = [f"# esf-pipeline benchmark, {report['date']}, N={report['settings']['pages']}", "",
+             f"Machine: {m['nproc']} CPUs ({m['cpus_usable']} usable), {m['cpu_model']}, {m['ram_gb']} GB RAM, "
+             f"Linux {m['kernel']}, Python {m['python']}; "
+             + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".", "",
+             f"Settings: `esf-pipeline run --delay 0 --concurrency {report['settings']['concurrency']}` as a subprocess; "
+             f"site seed {report['settings']['seed']}; parse-only sample {report['settings']['parse_sample'] or 'all'} pages. "
+             f"Server: {runs[0].get('server', {}).get('kind')} ({runs[0].get('server', {}).get('why')}).", "",
+             "| figure | " + " | ".join(f"N={r['pages_requested']}" for r in runs) + " |",
+             "|---|" + "---|" * len(runs)]
+    for name, values in table_rows(report):
+        lines.append(f"| {name} | " + " | ".join(v.replace("|", "/") for v in values) + " |")
+    if report.get("growth"):
+        g = report["growth"]
+        lines += ["", f"Growth from N to 2N: pages x{g['pages']}, first-run wall time x{g['first_run_wall']}, "
+                      f"second-run wall time x{g['second_run_wall']}, peak RSS (tree) x{g['peak_rss_tree']}, "
+                      f"peak RSS (largest process) x{g['peak_rss_largest_process']}."]
+    lines += ["", "Targets (for reference; stated for 5000 pages):", ""]
+    for name, check in report["targets"].items():
+        if name == "note":
+            continue
+        verdict = {True: "met", False: "not met", None: "not measured"}[check["met"]]
+        lines.append(f"- {name}: measured {check['measured']} – {verdict}")
+    prof = runs[0].get("profile")
+    if prof:
+        lines += ["", f"## Where parse time goes (cProfile, {prof['pages']} project pages, "
+                      f"{prof['ms_per_page_under_profiler']} ms/page under the profiler)", "",
+                  "Share of parse_page time by step: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in prof["steps_share"].items()),
+                  "", "| function | calls | tottime s | cumtime s |", "|---|---|---|---|"]
+        for e in prof["top_by_tottime"]:
+            lines.append(f"| `{e['function']}` | {e['calls']} | {e['tottime_s']} | {e['cumtime_s']} |")
+    lines += ["", "Notes:", "",
+              "- pages/s end to end = rows in pages.parquet (projects + listing pages) / wall time of the CLI process, "
+              "including interpreter start, Dagster start-up, crawl, parse, checks and writing.",
+              "- Peak RSS (tree) is the sum over the CLI process and its children (the parse process pool), sampled "
+              "from /proc every 100 ms; the largest single process is from /usr/bin/time -v.",
+              "- Parse-only runs parse_page in one process over bodies already read into memory.",
+              "- The baseline (bench/baseline.py) does far less work (no chrome removal, no normalisation, no raw archive, "
+              "no checks), so the comparison is against a floor, not a like-for-like program.",
+              "- The second run reuses the output directory: listing pages are fetched again, project pages that ended "
+              "over a year ago are left alone by the revisit policy, the others get conditional requests (304).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pages", type=int, default=5000, help="project pages in the site (default 5000)")
+    parser.add_argument("--scale", action="store_true", help="also run 2N to show how time and memory grow")
+    parser.add_argument("--concurrency", type=int, default=16, help="--concurrency passed to esf-pipeline (default 16)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--server", choices=["auto", "nginx", "python"], default="auto")
+    parser.add_argument("--parse-sample", type=int, default=1000,
+                        help="pages timed in the parse-only step, spread evenly (0 = all; default 1000)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    parser.add_argument("--scale-baseline", action="store_true", help="with --scale, run the baseline at 2N too")
+    parser.add_argument("--keep", action="store_true", help="keep bench/site/<N> and bench/work/<N> afterwards")
+    parser.add_argument("--results", type=Path, default=BENCH / "results")
+    args = parser.parse_args(argv)
+
+    work = BENCH / "work"
+    started = time.perf_counter()
+    report = {"date": date.today().isoformat(), "started_at": datetime.now().isoformat(timespec="seconds"),
+              "machine": machine_info(),
+              "settings": {"pages": args.pages, "scale": args.scale, "concurrency": args.concurrency, "seed": args.seed,
+                           "parse_sample": args.parse_sample, "parse_workers": min(os.cpu_count() or 1, 8),
+                           "server": args.server},
+              "runs": []}
+    sizes = [args.pages, 2 * args.pages] if args.scale else [args.pages]
+    try:
+        for i, size in enumerate(sizes):
+            report["runs"].append(bench_size(size, args, work, full=(i == 0)))
+    finally:
+        if not args.keep:
+            for size in sizes:
+                shutil.rmtree(work / str(size), ignore_errors=True)
+            if work.exists() and not any(work.iterdir()):
+                work.rmdir()
+            site_root = BENCH / "site"
+            if site_root.exists() and not any(site_root.iterdir()):
+                site_root.rmdir()
+    report["growth"] = growth(report)
+    report["targets"] = targets(report)
+    report["bench_seconds"] = round(time.perf_counter() - started, 1)
+
+    args.results.mkdir(parents=True, exist_ok=True)
+    stem = args.results / f"{report['date']}-{args.pages}"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    text = markdown(report)
+    stem.with_suffix(".md").write_text(text, encoding="utf-8")
+    print()
+    width = max(len(name) for name, _ in table_rows(report))
+    header = "figure".ljust(width) + " | " + " | ".join(f"N={r['pages_requested']}" for r in report["runs"])
+    print(header)
+    print("-" * len(header))
+    for name, values in table_rows(report):
+        print(name.ljust(width) + " | " + " | ".join(values))
+    if report["growth"]:
+        print(f"growth N -> 2N: {report['growth']}")
+    for name, check in report["targets"].items():
+        if name != "note":
+            print(f"target {name}: {check['measured']} -> {'met' if check['met'] else 'not met' if check['met'] is False else 'n/a'}")
+    print(f"\nresults: {stem}.json, {stem}.md  (bench took {report['bench_seconds']} s)")
+    failed = any(r.get("first_run", {}).get("exit_code") not in (0, None) for r in report["runs"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
