@@ -64,13 +64,20 @@ def test_blocking_check_keeps_previous_tables(tmp_path, demo_output, monkeypatch
     monkeypatch.setattr(rows_module, "_record_rows", corrupt)
     import pipeline.parse_step as step
     monkeypatch.setattr(step, "deduplicate_projects", lambda rows: None)
-    from pipeline.definitions import defs
-    job = defs.get_job_def("reparse_from_raw")
-    from pipeline.resources import OutputResource
-    result = job.execute_in_process(resources={"output": OutputResource(path=str(out))}, raise_on_error=False,
-                                    instance=dg.DagsterInstance.ephemeral())
+    result = _reparse_job(out).execute_in_process(raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
     assert not result.success
     assert (out / "projects.parquet").read_bytes() == before
+
+
+def _reparse_job(output):
+    """The project's own re-parse job, bound to resources that point at ``output``."""
+    from pipeline.definitions import ALL_ASSETS, defs, reparse
+    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+
+    assert defs.get_job_def("reparse_from_raw") is not None
+    bound = dg.Definitions(assets=ALL_ASSETS, jobs=[reparse], resources={
+        "output": OutputResource(path=str(output)), "crawler": CrawlerResource(), "sources": SourcesResource()})
+    return bound.get_job_def("reparse_from_raw")
 
 
 def test_reparse_job_reads_raw_pages_and_makes_no_http_request(tmp_path, demo_output, monkeypatch):
@@ -84,10 +91,7 @@ def test_reparse_job_reads_raw_pages_and_makes_no_http_request(tmp_path, demo_ou
     monkeypatch.setattr(httpx.AsyncClient, "send", no_network)
     monkeypatch.setattr(httpx.Client, "send", no_network)
     (out / "projects.parquet").unlink()
-    from pipeline.definitions import defs
-    from pipeline.resources import OutputResource
-    result = defs.get_job_def("reparse_from_raw").execute_in_process(
-        resources={"output": OutputResource(path=str(out))}, instance=dg.DagsterInstance.ephemeral())
+    result = _reparse_job(out).execute_in_process(instance=dg.DagsterInstance.ephemeral())
     assert result.success
     rebuilt = pq.read_table(out / "projects.parquet").to_pandas()
     assert len(rebuilt) == len(pq.read_table(demo_output / "projects.parquet"))
