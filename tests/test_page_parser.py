@@ -1,0 +1,165 @@
+"""Small tests of the page parser, one behaviour each: labels in every shape, strictness, chrome."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from parsers.page import parse_page
+
+URL = "http://127.0.0.1/projektbanken/projekt/x.html"
+
+
+def parse(body: str):
+    return parse_page(f"<html><body>{body}</body></html>".encode(), URL, "text/html; charset=utf-8")
+
+
+def one(body: str):
+    result = parse(body)
+    assert len(result.records) == 1, result
+    return result.records[0]
+
+
+FIELDS = [
+    ("dl", "<dl><dt>Projektnummer:</dt><dd>2018/00123</dd><dt>Region:</dt><dd>Västsverige</dd></dl>"),
+    ("table th/td", "<table><tr><th>Projektnummer</th><td>2018/00123</td></tr><tr><th>Region</th><td>Västsverige</td></tr></table>"),
+    ("table td/td", "<table><tr><td>Projektnummer:</td><td>2018/00123</td></tr><tr><td>Region:</td><td>Västsverige</td></tr></table>"),
+    ("sibling divs", "<div>Projektnummer:</div><div>2018/00123</div><div>Region:</div><div>Västsverige</div>"),
+    ("list items", "<ul><li>Projektnummer: 2018/00123</li><li>Region: Västsverige</li></ul>"),
+    ("strong in p", "<p><strong>Projektnummer:</strong> 2018/00123</p><p><b>Region</b> Västsverige</p>"),
+    ("label element", "<p><label>Projektnummer</label>2018/00123</p><p><label>Region</label>Västsverige</p>"),
+    ("br", "<div>Projektnummer:<br>2018/00123<br>Region:<br>Västsverige</div>"),
+    ("glued text", "<p>Projektnummer2018/00123</p><p>RegionVästsverige</p>"),
+    ("spans glued", "<div><span>Projektnummer</span><span>2018/00123</span></div><div><span>Region</span><span>Västsverige</span></div>"),
+    ("odd spelling", "<p>PROJEKT\u00adNUMMER&nbsp;:</p><p>2018/00123</p><p>region  :</p><p>Västsverige</p>"),
+]
+
+
+@pytest.mark.parametrize("markup", [m for _, m in FIELDS], ids=[n for n, _ in FIELDS])
+def test_label_shapes(markup):
+    record = one(markup)
+    assert record.columns["project_number"] == "2018/00123"
+    assert (record.columns["region"], record.columns["region_nuts2"]) == ("Västsverige", "SE23")
+
+
+def test_empty_value_does_not_swallow_the_next_label():
+    record = one("<p>Startdatum:</p><p>Slutdatum:</p><p>Projektperiod:</p><p>2017-12-22 - 2020-06-21</p>"
+                 "<p>Projektnummer:</p><p>2017/00375</p>")
+    assert (record.columns["start_date"], record.columns["end_date"]) == (dt.date(2017, 12, 22), dt.date(2020, 6, 21))
+    assert record.columns["project_number"] == "2017/00375"
+    assert not record.issues
+
+
+def test_explicit_dates_win_over_the_period_and_disagreement_is_reported():
+    record = one("<p>Projektnummer: 2017/00001</p><p>Startdatum: 2018-01-01</p><p>Slutdatum: 2019-06-30</p>"
+                 "<p>Projektperiod: 2017-12-22 - 2020-06-21</p>")
+    assert (record.columns["start_date"], record.columns["end_date"]) == (dt.date(2018, 1, 1), dt.date(2019, 6, 30))
+    assert [i.problem for i in record.issues] == ["conflicting_values"]
+
+
+def test_unknown_label_is_reported_and_kept():
+    record = one("<p>Projektnummer:</p><p>2018/00123</p><p>Kommunkod:</p><p>1780</p><p>Region:</p><p>Stockholm</p>")
+    assert record.extra_fields == {"Kommunkod": "1780"}
+    [issue] = [i for i in record.issues if i.problem == "unknown_label"]
+    assert (issue.field, issue.raw_value) == ("Kommunkod", "1780")
+    assert record.columns["region_nuts2"] == "SE11"
+
+
+def test_value_that_cannot_be_normalised_is_null_with_an_issue():
+    record = one("<p>Projektnummer: 2018/00123</p><p>Beviljat ESF-stöd: ca 45 miljoner kr</p>"
+                 "<p>Total projektbudget: 3 976 183 miljoner kronor</p><p>Unionens medfinansieringsgrad: hälften</p>")
+    assert record.columns.get("esf_grant_sek") is None and record.columns.get("total_budget_sek") is None
+    problems = {(i.field, i.problem, i.raw_value) for i in record.issues}
+    assert ("esf_grant_sek", "approximate_amount", "ca 45 miljoner kr") in problems
+    assert ("total_budget_sek", "malformed_amount", "3 976 183 miljoner kronor") in problems
+    assert ("eu_cofinancing_rate", "unparseable_percentage", "hälften") in problems
+
+
+def test_every_raw_value_is_kept():
+    record = one("<p>Projektnummer: 2018/00123</p><p>Beviljat ESF-stöd: 1\u00a0000 kr</p>")
+    assert [(f.field, f.label, f.raw) for f in record.raw_fields] == [
+        ("project_number", "Projektnummer", "2018/00123"), ("esf_grant_sek", "Beviljat ESF-stöd", "1 000 kr")]
+
+
+def test_prose_starting_with_a_label_word_is_not_a_field():
+    record = one("<p>Projektnummer: 2018/00123</p><p>Regionen har länge arbetat med frågan.</p>"
+                 "<p>Region Värmland bildades 2019 och tog över uppdraget.</p>")
+    assert "region" not in record.columns
+    assert record.sections[0].text.startswith("Regionen har länge")
+
+
+@pytest.mark.parametrize("heading", ["<h2>Bakgrund</h2>", "<h4>BAKGRUND</h4>", "<p><strong>Bakgrund</strong></p>",
+                                     "<p>Bakgrund</p>", "<div><b>Bakgrund:</b></div>"])
+def test_heading_shapes(heading):
+    record = one(f"<p>Projektnummer: 2018/00123</p>{heading}<p>Text om bakgrunden.</p><h3>Syfte</h3><p>Syftet.</p>")
+    assert [(s.kind, s.text) for s in record.sections] == [("background", "Text om bakgrunden."), ("purpose", "Syftet.")]
+
+
+def test_chrome_is_ignored_and_never_a_section():
+    body = """<header><nav><a href="/">Start</a> Projektägare: FEL</nav></header>
+    <div class="cookie-banner"><p>Vi använder kakor.</p><p>Bakgrund</p></div>
+    <div style="display:none"><p>Projektägare: DOLD</p></div><p hidden>Region: Stockholm</p>
+    <script>var Projektägare = "x";</script><style>p{}</style><!-- Projektägare: kommentar -->
+    <main><p>Projektnummer: 2018/00123</p><p>Projektägare: Region Gotland</p>
+    <p>Logotyp på utskrifter</p><p>Stäng</p><h2>Syfte</h2><p>Att pröva.</p></main>
+    <footer><p>Bakgrund</p><p>ESF-rådet, Box 47141</p></footer>"""
+    record = one(body)
+    assert record.columns["owner"] == "Region Gotland"
+    assert "region" not in record.columns
+    assert [(s.heading, s.text) for s in record.sections] == [("Syfte", "Att pröva.")]
+
+
+def test_page_without_labels_is_other():
+    result = parse("<h1>Om projektbanken</h1><p>Här finns alla projekt.</p><p><a href='/'>Till start</a></p>")
+    assert (result.kind, result.records) == ("other", [])
+
+
+def test_listing_page():
+    result = parse("<ul><li><a href='a.html'>A</a></li><li><a href='b.html'>B</a></li></ul><a href='s2.html'>Nästa</a>")
+    assert result.kind == "listing"
+    assert [u for u, _ in result.links] == ["http://127.0.0.1/projektbanken/projekt/a.html",
+                                            "http://127.0.0.1/projektbanken/projekt/b.html",
+                                            "http://127.0.0.1/projektbanken/projekt/s2.html"]
+
+
+def test_esf_plus_project_number_and_cci_give_the_programme_period():
+    record = one("<p>Diarienummer: 22-025-S02</p><p>Program CCI: 2021SE05SFPR</p><p>Projektägare: ÖREBRO KOMMUN</p>"
+                 "<p>NUTS-2 kod: SE12</p><p>Projektägare organisationsnummer: 2120001967</p><p>Antal deltagare: 120</p>"
+                 "<p>Stödmottagarens postnummer: 702 11</p><p>Programområde: A</p><p>Specifikt mål: A2A</p>")
+    cols = record.columns
+    assert record.page_family == "esf_plus_2021_2027"
+    assert (cols["programme_period"], cols["region_nuts2"], cols["planned_participants"]) == ("2021-2027", "SE12", 120)
+    assert (cols["owner"], cols["owner_readable"]) == ("ÖREBRO KOMMUN", "Örebro kommun")
+    assert (cols["postal_code"], cols["postal_municipality_code"]) == ("70211", "1880")
+    assert (cols["programme_area"], cols["specific_objective"]) == ("A", "A2A")
+    assert cols["owner_org_number"] == "2120001967"
+
+
+def test_old_layout_programme_area_gives_the_objective_and_call_number():
+    record = one("<p>Programområde</p><p>1.1 Kompetensförsörjning</p><p>Utlysning</p><p>2015/00123</p>"
+                 "<p>Projektnummer</p><p>2015/00999</p>")
+    assert (record.columns["programme_area"], record.columns["specific_objective"]) == ("1", "1.1")
+    assert record.columns["call_number"] == "2015/00123"
+    assert record.page_family == "esf_2014_2020_old"
+
+
+def test_english_summary_and_municipality_list():
+    record = one("<p>ProjektfasGenomförande</p><p>Projektperiod2010-01-01 till 2011-12-31</p><p><a href='#en'>In English</a></p>"
+                 "<p>The project helps young people in Värmland find work and education.</p>"
+                 "<h2>Sammanfattning</h2><p>Projektet hjälper unga.</p><h2>Kommun</h2>"
+                 "<ul><li>Karlstad</li><li>UpplandsVäsby</li><li>Atlantis</li></ul>")
+    assert [(s.kind, s.language) for s in record.sections] == [("english_summary", "en"), ("summary", "sv")]
+    assert [(m["municipality_name"], m["municipality_code"]) for m in record.municipalities] == [
+        ("Karlstad", "1780"), ("UpplandsVäsby", "0114"), ("Atlantis", None)]
+    assert [i.raw_value for i in record.issues if i.problem == "unknown_municipality"] == ["Atlantis"]
+
+
+def test_extra_fields_survive_into_the_projects_row():
+    from pipeline.crawler import FetchedPage
+    from pipeline.rows import page_rows
+
+    result = parse("<p>Projektnummer: 2018/00123</p><p>Nytt fält: värde</p>")
+    rows = page_rows(FetchedPage(URL, "s", 200, None, "0" * 64), result)
+    assert json.loads(rows.projects[0]["extra_fields"]) == {"Nytt fält": "värde"}
+    assert ("Nytt fält", "unknown_label") in {(i["field"], i["problem"]) for i in rows.parse_issues}
