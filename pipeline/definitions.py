@@ -47,18 +47,24 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     ASSETS_WITH_CODE_REFERENCES = dg.with_source_code_references(ALL_ASSETS)
 
+# Environment variables with their defaults; the resources read them through EnvVar, so the UI shows
+# where each value comes from.
+ENV_DEFAULTS = {"ESF_OUTPUT_DIR": "data", "ESF_DELAY_SECONDS": "1.0", "ESF_CONCURRENCY": "2", "ESF_PERSONAL_DATA": "true",
+                "ESF_USER_AGENT": CrawlerResource.model_fields["user_agent"].default}
+for _name, _default in ENV_DEFAULTS.items():
+    os.environ.setdefault(_name, _default)
+
 defs = dg.Definitions(
     assets=ASSETS_WITH_CODE_REFERENCES,
     jobs=[crawl_and_publish, reparse],
     schedules=[nightly],
     resources={
-        "output": OutputResource(
-            path=os.environ.get("ESF_OUTPUT_DIR", "data"),
-            personal_data=os.environ.get("ESF_PERSONAL_DATA", "true").lower() != "false",
-        ),
+        "output": OutputResource(path=dg.EnvVar("ESF_OUTPUT_DIR"),
+                                 personal_data=os.environ["ESF_PERSONAL_DATA"].lower() != "false"),
         "crawler": CrawlerResource(
-            delay_seconds=float(os.environ.get("ESF_DELAY_SECONDS", "1.0")),
-            concurrency=int(os.environ.get("ESF_CONCURRENCY", "2")),
+            user_agent=dg.EnvVar("ESF_USER_AGENT"),
+            delay_seconds=float(os.environ["ESF_DELAY_SECONDS"]),
+            concurrency=dg.EnvVar.int("ESF_CONCURRENCY"),
         ),
         "sources": SourcesResource(start_urls=_demo_start_urls()),
     },
