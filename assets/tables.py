@@ -32,15 +32,7 @@ def _preview(arrow: pa.Table, rows: int = 5) -> str:
     text_columns = [c for c in frame.columns if frame[c].dtype == object]
     for c in text_columns:
         frame[c] = frame[c].map(lambda x: x if not isinstance(x, str) or len(x) < 60 else x[:57] + "…")
-    return frame.to_markdown(index=False) if hasattr(frame, "to_markdown") and _has_tabulate() else frame.to_string()
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return frame.to_markdown(index=False)
 
 
 @dg.multi_asset(
@@ -69,7 +61,8 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
     rows.projects, changes = apply_history(rows.projects, previous_projects, parsed.seen_ids, parsed.removed_ids, now)
     changes_path = out.table_path(CHANGES)
     rows.project_changes = (pq.read_table(changes_path).to_pylist() if changes_path.exists() else []) + changes
-    outcomes = {o.name: o for o in project_checks(rows.projects, rows.parse_issues, previous_count)}
+    outcomes = {o.name: o for o in project_checks(rows.projects, rows.parse_issues, previous_count,
+                                                            output.max_project_drop, output.max_unknown_label_share)}
     blocked = [o for o in outcomes.values() if o.blocking and not o.passed]
     if blocked:
         raise dg.Failure(

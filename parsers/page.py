@@ -147,13 +147,9 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             break
         if token.kind == "label":
             seen_label, section, in_municipalities = True, None, False
-            value = token.value
-            if value is None:
-                value = ""
-                nxt = tokens[i] if i < len(tokens) else None
-                if nxt is not None and nxt.kind == "text" and len(nxt.line.text) <= MAX_FIELD_LINE:
-                    value = nxt.line.text
-                    i += 1
+            value = _label_value(tokens, i - 1)
+            if token.value is None and value:
+                i += 1  # the value was the next line
             body.raw_fields.append(RawField(token.field, token.label or "", value))
             continue
         if token.kind == "municipalities":
@@ -309,7 +305,8 @@ def _initiative_page(tokens: list[Token], url: str) -> list[ProjectRecord] | Non
     if start is None:
         return None
     text_before = [t.line.text for t in tokens[: start + 1]]
-    published = next((t.value for t in tokens if t.kind == "label" and t.field == "published_date"), None)
+    published = next((_label_value(tokens, i) for i, t in enumerate(tokens)
+                      if t.kind == "label" and t.field == "published_date"), None)
     year = re.search(spec["year_pattern"], tokens[start].line.text, re.I)
     publisher = re.search(spec["publisher_pattern"], " ".join(text_before))
     funder = next((m["funder"] for line in text_before if (m := re.search(spec["funder_pattern"], line))), None)
@@ -351,6 +348,15 @@ def _initiative_page(tokens: list[Token], url: str) -> list[ProjectRecord] | Non
         records[-1].issues.append(Issue(None, "\n\n".join(trailing), "unassigned_text", "info",
                                         "article text after the last initiative"))
     return records
+
+
+def _label_value(tokens: list[Token], index: int) -> str:
+    """The value of the label at ``index``: inline, or on the next line."""
+    token = tokens[index]
+    if token.value is not None:
+        return token.value
+    nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+    return nxt.line.text if nxt is not None and nxt.kind == "text" and len(nxt.line.text) <= MAX_FIELD_LINE else ""
 
 
 def _more_headings_follow(tokens: list[Token], k: int) -> bool:

@@ -29,6 +29,9 @@ class OutputResource(dg.ConfigurableResource):
     path: str = Field(default="data", description="Directory the tables and the raw page archive are written to.")
     personal_data: bool = Field(default=True, description="Write project_contacts (names, e-mail, phone). "
                                 "False leaves the table out of the output.")
+    max_project_drop: float = Field(default=0.5, description="Blocking check: the project count may not fall more "
+                                    "than this share below the previous run's.")
+    max_unknown_label_share: float = Field(default=0.2, description="Warning check: unknown labels per project.")
 
     def directory(self) -> OutputDir:
         return OutputDir(self.path)

@@ -200,3 +200,13 @@ def test_definitions_load():
     done = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipeline.definitions"],
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_cli_without_personal_data_leaves_contacts_out(tmp_path, demo_output):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(demo_output, out)  # an older contacts file must not survive either
+    done = _cli("demo", "--output", str(out), "--without-personal-data")
+    assert done.returncode == 0, done.stderr
+    assert not (out / "project_contacts.parquet").exists()
+    assert (out / "projects.parquet").exists()
