@@ -74,10 +74,10 @@ def _reparse_job(output):
     from pipeline.definitions import ALL_ASSETS, defs, reparse
     from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
 
-    assert defs.get_job_def("reparse_from_raw") is not None
+    assert defs.resolve_job_def("reparse_from_raw") is not None
     bound = dg.Definitions(assets=ALL_ASSETS, jobs=[reparse], resources={
         "output": OutputResource(path=str(output)), "crawler": CrawlerResource(), "sources": SourcesResource()})
-    return bound.get_job_def("reparse_from_raw")
+    return bound.resolve_job_def("reparse_from_raw")
 
 
 def test_reparse_job_reads_raw_pages_and_makes_no_http_request(tmp_path, demo_output, monkeypatch):
