@@ -8,6 +8,7 @@ meet), whether it is a heading element, wholly bold, a list item or wholly a lin
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urldefrag
@@ -90,36 +91,46 @@ _NEVER_CONTENT = {
     "audio",
 }
 _BOLD = {"strong", "b"}
+_CONTENT = {"article", "main"}
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
+@functools.cache
 def _chrome_pattern() -> re.Pattern[str]:
     return re.compile(vocabulary()["chrome"]["chrome_class_pattern"], re.I)
 
 
-def _is_chrome(tag: Tag, chrome: re.Pattern[str]) -> bool:
+def _is_chrome(tag: Tag, chrome: re.Pattern[str], in_content: bool) -> bool:
+    """``in_content``: the tag is inside an article or main element, where a header holds the title."""
     name = tag.name
     if name in _NEVER_CONTENT:
         return True
     attrs = tag.attrs
+    if not attrs:
+        return name in ("header", "footer") and not in_content
     if "hidden" in attrs or attrs.get("aria-hidden") == "true" or _HIDDEN_STYLE.search(attrs.get("style", "") or ""):
         return True
-    if attrs.get("role") in ("navigation", "banner", "contentinfo", "search", "dialog", "alertdialog"):
-        return name in ("header", "footer") or attrs.get("role") in ("navigation", "search", "dialog", "alertdialog") \
-            or tag.find_parent(["article", "main"]) is None
+    role = attrs.get("role")
+    if role in ("navigation", "search", "dialog", "alertdialog"):
+        return True
+    if role in ("banner", "contentinfo") and not in_content:
+        return True
     classes = attrs.get("class") or []
     ident = " ".join([*(classes if isinstance(classes, list) else [classes]), attrs.get("id", "") or ""])
     if ident and chrome.search(ident):
         return True
     # The page's own header and footer are chrome; an article's header holds its title.
-    if name in ("header", "footer") and tag.find_parent(["article", "main"]) is None:
-        return True
-    return False
+    return name in ("header", "footer") and not in_content
+
+
+# Elements whose content is never text of the page; <script> and <style> cannot nest, so a regular
+# expression removes them exactly, before BeautifulSoup has to build nodes for them.
+_RAW_TEXT_ELEMENTS = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 
 
 def parse_document(html: str) -> BeautifulSoup:
-    return BeautifulSoup(html, "lxml")
+    return BeautifulSoup(_RAW_TEXT_ELEMENTS.sub(" ", html), "lxml")
 
 
 def page_title(soup: BeautifulSoup) -> str:
@@ -134,7 +145,7 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
     root = soup.body or soup
     lines: list[Line] = []
     runs: list[tuple[str, int | None, bool, bool, bool]] = []  # text, heading, bold, item, link
-    context = {"heading": [], "bold": 0, "item": 0, "link": 0}
+    context = {"heading": [], "bold": 0, "item": 0, "link": 0, "content": 0}
 
     def flush() -> None:
         if not runs:
@@ -161,6 +172,8 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
             tag = node[1]
             if tag.name in _BLOCK:
                 flush()
+            if tag.name in _CONTENT:
+                context["content"] -= 1
             if tag.name in _HEADINGS:
                 context["heading"].pop()
             elif tag.name in _BOLD:
@@ -181,8 +194,10 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
             heading = context["heading"][-1] if context["heading"] else None
             runs.append((text, heading, context["bold"] > 0, context["item"] > 0, context["link"] > 0))
             continue
-        if not isinstance(node, Tag) or _is_chrome(node, chrome):
+        if not isinstance(node, Tag) or _is_chrome(node, chrome, context["content"] > 0):
             continue
+        if node.name in _CONTENT:
+            context["content"] += 1
         if node.name in _BLOCK:
             flush()
         if node.name in _HEADINGS:

@@ -68,7 +68,6 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
     title = page_title(soup)
     lines = visible_lines(soup)
     tokens = tokenize(lines)
-    page_links = links(soup, url)
     h1 = next((t.line.text for t in tokens if t.line.heading == 1), None)
     records: list[ProjectRecord] = []
     family = None
@@ -83,6 +82,8 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
     elif (initiatives := _initiative_page(tokens, url)) is not None:
         family, records = "skr_initiatives", initiatives
     kind = "project" if records else ("listing" if _is_listing(lines) else "other")
+    # Links matter for listings; resolving every menu link of a project page is wasted work.
+    page_links = links(soup, url) if not records else []
     return PageResult(kind, family, records, [], page_links, encoding, title)
 
 
