@@ -113,6 +113,31 @@ def _tree(root: int, table: dict[int, tuple[int, int, int]]) -> list[int]:
     return found
 
 
+def cpu_busy_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine since boot, from /proc/stat."""
+    with open("/proc/stat") as handle:
+        fields = [int(x) for x in handle.readline().split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
+
+
+def machine_load(seconds: float = 1.0) -> float:
+    """Cores kept busy by whatever runs on the machine, measured over ``seconds``."""
+    busy0, _ = cpu_busy_seconds()
+    time.sleep(seconds)
+    busy1, _ = cpu_busy_seconds()
+    return (busy1 - busy0) / seconds
+
+
+def wait_idle(max_seconds: float, threshold: float = 0.25) -> dict:
+    """Wait (up to max_seconds) until other work on the machine uses less than ``threshold`` cores."""
+    started = time.monotonic()
+    load = machine_load()
+    while load > threshold and time.monotonic() - started < max_seconds:
+        load = machine_load(2.0)
+    return {"cores_busy_before": round(load, 2), "waited_seconds": round(time.monotonic() - started, 1)}
+
+
 class TreeSampler(threading.Thread):
     """Samples the summed RSS of a process and all its descendants every ``interval`` seconds."""
 
@@ -308,31 +333,104 @@ def _log_times(stderr: str) -> list[float]:
     return stamps
 
 
-def run_pipeline(start_url: str, output: Path, concurrency: int, log_prefix: Path) -> dict:
+STALL_WINDOW = 120.0  # seconds
+STALL_PAGES = 10  # fewer pages than this done in the window, with pages still queued, is a stall
+
+
+def _progress(stderr: str) -> list[tuple[float, int, int]]:
+    """(timestamp, pages done, queued) from the CLI's plain progress log lines."""
+    out = []
+    for match in re.finditer(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3}) (\d+) pages done, (\d+) queued",
+                             stderr, re.M):
+        stamp = datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S").timestamp() + int(match[2]) / 1000
+        out.append((stamp, int(match[3]), int(match[4])))
+    return out
+
+
+def _stalled(stderr_path: Path) -> str | None:
+    """The crawl still has pages queued but has done almost nothing for STALL_WINDOW seconds."""
+    progress = _progress(stderr_path.read_text(errors="replace"))
+    if not progress or progress[-1][2] == 0:
+        return None
+    now = time.time()
+    recent = [p for p in progress if p[0] >= now - STALL_WINDOW]
+    before = [p for p in progress if p[0] < now - STALL_WINDOW]
+    if not before:
+        return None
+    done_in_window = progress[-1][1] - before[-1][1]
+    if done_in_window < STALL_PAGES:
+        return (f"crawl stalled: {done_in_window} pages done in the last {STALL_WINDOW:.0f} s with "
+                f"{progress[-1][2]} still queued (at {progress[-1][1]} pages done; {len(recent)} log lines in window)")
+    return None
+
+
+def _terminate_tree(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL, to the process we started and its descendants (by pid)."""
+    import signal
+    pids = _tree(proc.pid, _proc_table())
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in reversed(pids):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        try:
+            proc.wait(5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_pipeline(start_url: str, output: Path, concurrency: int, log_prefix: Path, timeout: float = 900.0) -> dict:
     cmd = [esf_pipeline_cli(), "run", "--start-url", start_url, "--output", str(output), "--delay", "0",
            "--concurrency", str(concurrency)]
     full = ([TIME, "-v"] if TIME else []) + cmd
     before = os.times()
+    busy0, steal0 = cpu_busy_seconds()
     started_wall = time.time()
     started = time.perf_counter()
+    stopped_because = None
     with open(f"{log_prefix}.stdout", "wb") as out, open(f"{log_prefix}.stderr", "wb") as err:
         proc = subprocess.Popen(full, stdout=out, stderr=err, cwd=ROOT)
         sampler = TreeSampler(proc.pid)
         sampler.start()
-        code = proc.wait()
+        while True:
+            try:
+                code = proc.wait(timeout=2.0)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            elapsed = time.perf_counter() - started
+            if elapsed > timeout:
+                stopped_because = f"timed out after {timeout:.0f} s"
+            elif elapsed > STALL_WINDOW + 10:
+                stopped_because = _stalled(Path(f"{log_prefix}.stderr"))
+            if stopped_because:
+                print(f"bench: stopping the pipeline run: {stopped_because}", file=sys.stderr, flush=True)
+                _terminate_tree(proc)
+                code = proc.wait()
+                break
         sampler.stop()
     wall = time.perf_counter() - started
     after = os.times()
+    busy1, steal1 = cpu_busy_seconds()
     stderr = Path(f"{log_prefix}.stderr").read_text(errors="replace")
+    progress = _progress(stderr)
     result: dict = {"command": " ".join(cmd), "exit_code": code, "wall_seconds": round(wall, 3),
+                    "stopped_by_bench": stopped_because,
+                    "progress": [[round(t - started_wall, 1), done, queued] for t, done, queued in progress],
                     "peak_rss_tree_mb": round(sampler.peak_bytes / 2**20, 1),
                     "peak_processes": sampler.peak_processes, "rss_samples": sampler.samples}
     timed = _time_v(stderr) if TIME else {}
     if "max_rss_kb" in timed:
         result["peak_rss_largest_process_mb"] = round(timed["max_rss_kb"] / 1024, 1)
+        # Sampling every 100 ms can miss a short peak: the tree is at least its largest process.
+        result["peak_rss_tree_mb"] = max(result["peak_rss_tree_mb"], result["peak_rss_largest_process_mb"])
     result["cpu_seconds"] = round(timed["user_s"] + timed["system_s"], 2) if "user_s" in timed else \
         round((after.children_user - before.children_user) + (after.children_system - before.children_system), 2)
     result["cpu_utilisation"] = round(result["cpu_seconds"] / wall, 2)
+    result["machine_busy_cpu_seconds"] = round(busy1 - busy0, 2)
+    result["steal_cpu_seconds"] = round(steal1 - steal0, 2)
     if code != 0:
         result["error_tail"] = stderr.strip().splitlines()[-5:]
         return result
@@ -409,13 +507,16 @@ def parse_only(output: Path, sample: int) -> dict:
         step = len(pages) / sample
         pages = [pages[int(i * step)] for i in range(sample)]
     parse_page(pages[0][0], pages[0][1], pages[0][2])  # warm the vocabulary and lookup caches
+    busy0, _ = cpu_busy_seconds()
     started = time.perf_counter()
     kinds: dict[str, int] = {}
     for body, url, content_type, _ in pages:
         result = parse_page(body, url, content_type)
         kinds[result.kind] = kinds.get(result.kind, 0) + 1
     seconds = time.perf_counter() - started
+    busy1, _ = cpu_busy_seconds()
     return {"pages": len(pages), "seconds": round(seconds, 3), "pages_per_second": round(len(pages) / seconds, 1),
+            "machine_cores_busy": round((busy1 - busy0) / seconds, 2),
             "ms_per_page": round(1000 * seconds / len(pages), 2), "kinds": kinds, "processes": 1,
             "bytes_mean": int(sum(len(p[0]) for p in pages) / len(pages))}
 
@@ -464,6 +565,7 @@ def _short(file: str) -> str:
 
 def run_baseline(start_url: str, output: Path, log_prefix: Path) -> dict:
     cmd = [sys.executable, "-m", "bench.baseline", "--start-url", start_url, "--output", str(output)]
+    busy0, _ = cpu_busy_seconds()
     started = time.perf_counter()
     with open(f"{log_prefix}.stderr", "wb") as err:
         proc = subprocess.Popen(([TIME, "-v"] if TIME else []) + cmd, stdout=subprocess.PIPE, stderr=err, cwd=ROOT)
@@ -472,8 +574,13 @@ def run_baseline(start_url: str, output: Path, log_prefix: Path) -> dict:
         stdout, _ = proc.communicate()
         sampler.stop()
     wall = time.perf_counter() - started
+    busy1, _ = cpu_busy_seconds()
+    stderr = Path(f"{log_prefix}.stderr").read_text(errors="replace")
+    timed = _time_v(stderr) if TIME else {}
     result = {"command": " ".join(cmd[1:]), "exit_code": proc.returncode, "wall_seconds": round(wall, 3),
-              "peak_rss_tree_mb": round(sampler.peak_bytes / 2**20, 1)}
+              "peak_rss_tree_mb": round(sampler.peak_bytes / 2**20, 1),
+              "cpu_seconds": round(timed["user_s"] + timed["system_s"], 2) if "user_s" in timed else None,
+              "machine_busy_cpu_seconds": round(busy1 - busy0, 2)}
     if proc.returncode != 0:
         result["error_tail"] = Path(f"{log_prefix}.stderr").read_text(errors="replace").strip().splitlines()[-5:]
         return result
@@ -496,6 +603,7 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> 
           f"{summary['bytes_total'] / 2**20:.0f} MB (median {summary['bytes_median'] / 1024:.0f} KB) "
           f"in {summary['generate_seconds']} s", flush=True)
     result: dict = {"pages_requested": pages, "site": summary}
+    fingerprints = [code_fingerprint()]
     server = start_server(site, args.server)
     try:
         start_url = f"{server.url}/{sitegen.SITE_DIR}/"
@@ -508,12 +616,21 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> 
         size_dir.mkdir(parents=True)
         output = size_dir / "out"
         for label in ("first_run", "second_run"):
+            if args.wait_idle:
+                result.setdefault("idle_wait", {})[label] = wait_idle(args.wait_idle)
             cpu0 = server.cpu_seconds()
-            run = run_pipeline(start_url, output, args.concurrency, size_dir / label)
+            run = run_pipeline(start_url, output, args.concurrency, size_dir / label, args.timeout)
+            run["code_fingerprint_after"] = code_fingerprint()
+            fingerprints.append(run["code_fingerprint_after"])
             run["server_cpu_seconds"] = round(server.cpu_seconds() - cpu0, 2)
+            # CPU used on the machine by anything else during the run (other jobs, this bench's sampler):
+            run["other_cpu_seconds"] = round(max(0.0, run["machine_busy_cpu_seconds"] - run["cpu_seconds"]
+                                                 - run["server_cpu_seconds"]), 2)
             result[label] = run
             if run["exit_code"] != 0:
-                print(f"pipeline {label} FAILED (exit {run['exit_code']}): {run.get('error_tail')}", flush=True)
+                print(f"pipeline {label} FAILED (exit {run['exit_code']}"
+                      f"{'; ' + run['stopped_by_bench'] if run.get('stopped_by_bench') else ''}): "
+                      f"{run.get('error_tail')}", flush=True)
                 break
             print(f"pipeline {label}: {run['pages']} pages in {run['wall_seconds']} s = {run['pages_per_second']} pages/s, "
                   f"peak RSS {run['peak_rss_tree_mb']} MB (tree), phases {run['phases_seconds']}", flush=True)
@@ -522,11 +639,20 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> 
         if result["first_run"]["exit_code"] == 0 and "second_run" in result and result["second_run"]["exit_code"] == 0:
             result["second_run_share"] = round(result["second_run"]["wall_seconds"] / result["first_run"]["wall_seconds"], 3)
         if full and (output / "pages.parquet").exists():
+            if args.wait_idle:
+                result.setdefault("idle_wait", {})["parse_only"] = wait_idle(args.wait_idle)
             result["parse_only"] = parse_only(output, args.parse_sample)
+            result["parse_only"]["code_fingerprint_after"] = code_fingerprint()
             print(f"parse-only (one process): {result['parse_only']['pages_per_second']} pages/s "
                   f"over {result['parse_only']['pages']} pages", flush=True)
             result["profile"] = profile_parse(output)
+        fingerprints.append(code_fingerprint())
+        # The pipeline runs, parse-only and profile above all measured this code (the baseline does not use it).
+        result["code_fingerprint_measured"] = fingerprints[0]
+        result["code_changed_while_measured"] = len(set(fingerprints)) > 1
         if (full or args.scale_baseline) and not args.no_baseline:
+            if args.wait_idle:
+                result.setdefault("idle_wait", {})["baseline"] = wait_idle(args.wait_idle)
             result["baseline"] = run_baseline(start_url, size_dir / "baseline", size_dir / "baseline")
             b = result["baseline"]
             if b["exit_code"] == 0:
@@ -543,6 +669,19 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> 
 
 
 # ---------------------------------------------------------------- machine, report
+
+def code_fingerprint() -> str:
+    """A hash of the code being measured (pipeline/, parsers/, assets/ and the vocabulary), so results from
+    different code can be told apart without asking git."""
+    import hashlib
+    digest = hashlib.sha256()
+    files = sorted([*ROOT.glob("pipeline/*.py"), *ROOT.glob("parsers/*.py"), *ROOT.glob("assets/*.py"),
+                    *ROOT.glob("parsers/data/*.toml"), ROOT / "pyproject.toml"])
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
 
 def machine_info() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -574,6 +713,7 @@ def table_rows(report: dict) -> list[tuple[str, list[str]]]:
         ("project pages + listing pages", [f"{get(r, 'site', 'project_pages')} + {get(r, 'site', 'listing_pages')}" for r in runs]),
         ("site size (median page)", [f"{get(r, 'site', 'bytes_total') / 2**20:.0f} MB ({get(r, 'site', 'bytes_median') / 1024:.0f} KB)" for r in runs]),
         ("server / fetch-only ceiling", [f"{get(r, 'server', 'kind')} / {_fmt(get(r, 'server', 'fetch_only_ceiling', 'pages_per_second'))} pages/s" for r in runs]),
+        ("1st run: status", [_status(get(r, "first_run")) for r in runs]),
         ("1st run: wall time", [_fmt(get(r, "first_run", "wall_seconds"), " s") for r in runs]),
         ("1st run: pages in pages.parquet", [_fmt(get(r, "first_run", "pages")) for r in runs]),
         ("1st run: pages/s end to end", [_fmt(get(r, "first_run", "pages_per_second")) for r in runs]),
@@ -582,6 +722,8 @@ def table_rows(report: dict) -> list[tuple[str, list[str]]]:
         ("1st run: peak RSS, process tree (sum)", [_fmt(get(r, "first_run", "peak_rss_tree_mb"), " MB") for r in runs]),
         ("1st run: peak RSS, largest process", [_fmt(get(r, "first_run", "peak_rss_largest_process_mb"), " MB") for r in runs]),
         ("1st run: server CPU s", [_fmt(get(r, "first_run", "server_cpu_seconds")) for r in runs]),
+        ("1st run: other CPU s on the machine (steal)", [f"{_fmt(get(r, 'first_run', 'other_cpu_seconds'))} ({_fmt(get(r, 'first_run', 'steal_cpu_seconds'))})" for r in runs]),
+        ("2nd run: status", [_status(get(r, "second_run")) for r in runs]),
         ("2nd run (unchanged site): wall time", [_fmt(get(r, "second_run", "wall_seconds"), " s") for r in runs]),
         ("2nd run: share of 1st", [_pct(get(r, "second_run_share")) for r in runs]),
         ("2nd run: fetch outcomes", [_dict_text(get(r, "second_run", "pages_by_outcome")) for r in runs]),
@@ -591,6 +733,7 @@ def table_rows(report: dict) -> list[tuple[str, list[str]]]:
         ("baseline: wall time", [_fmt(get(r, "baseline", "wall_seconds"), " s") for r in runs]),
         ("baseline: pages/s", [_fmt(get(r, "baseline", "pages_per_second")) for r in runs]),
         ("baseline: peak RSS", [_fmt(get(r, "baseline", "peak_rss_tree_mb"), " MB") for r in runs]),
+        ("baseline: CPU s", [_fmt(get(r, "baseline", "cpu_seconds")) for r in runs]),
         ("pipeline / baseline speed (time ratio)", [f"{_fmt(get(r, 'pipeline_over_baseline', 'speedup'), 'x')} ({_fmt(get(r, 'pipeline_over_baseline', 'time_ratio'))})" for r in runs]),
         ("output: raw / parquet", [f"{_fmt(get(r, 'output_size', 'raw_mb'), ' MB')} / {_fmt(get(r, 'output_size', 'parquet_mb'), ' MB')}" for r in runs]),
     ]
@@ -603,6 +746,14 @@ def _dig(value, path):
             return None
         value = value[key]
     return value
+
+
+def _status(run) -> str:
+    if not run:
+        return "not run"
+    if run.get("stopped_by_bench"):
+        return f"STOPPED: {run['stopped_by_bench']}"
+    return "ok" if run.get("exit_code") == 0 else f"FAILED (exit {run.get('exit_code')})"
 
 
 def _pct(value) -> str:
@@ -657,6 +808,10 @@ def markdown(report: dict) -> str:
              f"Machine: {m['nproc']} CPUs ({m['cpus_usable']} usable), {m['cpu_model']}, {m['ram_gb']} GB RAM, "
              f"Linux {m['kernel']}, Python {m['python']}; "
              + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".", "",
+             f"Code fingerprint (sha256 of pipeline/, parsers/, assets/, vocabulary) measured: "
+             f"{', '.join(sorted({str(r.get('code_fingerprint_measured')) for r in runs}))}"
+             + (" – CHANGED during the bench, figures mix code versions" if report.get("code_changed_during_bench") else "")
+             + ".", "",
              f"Settings: `esf-pipeline run --delay 0 --concurrency {report['settings']['concurrency']}` as a subprocess; "
              f"site seed {report['settings']['seed']}; parse-only sample {report['settings']['parse_sample'] or 'all'} pages. "
              f"Server: {runs[0].get('server', {}).get('kind')} ({runs[0].get('server', {}).get('why')}).", "",
@@ -691,6 +846,9 @@ def markdown(report: dict) -> str:
               "- Parse-only runs parse_page in one process over bodies already read into memory.",
               "- The baseline (bench/baseline.py) does far less work (no chrome removal, no normalisation, no raw archive, "
               "no checks), so the comparison is against a floor, not a like-for-like program.",
+              "- \"Other CPU s\" is CPU time the machine spent on anything but the pipeline and the server during the "
+              "run (other jobs; this bench's /proc sampler costs a little). A large figure means the run was "
+              "slowed by other work and its times are pessimistic; steal is time the hypervisor gave elsewhere.",
               "- The second run reuses the output directory: listing pages are fetched again, project pages that ended "
               "over a year ago are left alone by the revisit policy, the others get conditional requests (304).", ""]
     return "\n".join(lines)
@@ -707,6 +865,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="pages timed in the parse-only step, spread evenly (0 = all; default 1000)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     parser.add_argument("--scale-baseline", action="store_true", help="with --scale, run the baseline at 2N too")
+    parser.add_argument("--wait-idle", type=float, default=120.0, metavar="SECONDS",
+                        help="before each timed step wait up to this long for other work on the machine to stop "
+                             "(0 = do not wait; default 120)")
+    parser.add_argument("--timeout", type=float, default=900.0, metavar="SECONDS",
+                        help="stop a pipeline run that takes longer (default 900); a crawl that does fewer than "
+                             f"{STALL_PAGES} pages in {STALL_WINDOW:.0f} s with pages queued is stopped as stalled")
     parser.add_argument("--keep", action="store_true", help="keep bench/site/<N> and bench/work/<N> afterwards")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     args = parser.parse_args(argv)
@@ -714,7 +878,8 @@ def main(argv: list[str] | None = None) -> int:
     work = BENCH / "work"
     started = time.perf_counter()
     report = {"date": date.today().isoformat(), "started_at": datetime.now().isoformat(timespec="seconds"),
-              "machine": machine_info(),
+              "machine": machine_info(), "machine_cores_busy_at_start": round(machine_load(), 2),
+              "code_fingerprint": code_fingerprint(),
               "settings": {"pages": args.pages, "scale": args.scale, "concurrency": args.concurrency, "seed": args.seed,
                            "parse_sample": args.parse_sample, "parse_workers": min(os.cpu_count() or 1, 8),
                            "server": args.server},
@@ -732,6 +897,12 @@ def main(argv: list[str] | None = None) -> int:
             site_root = BENCH / "site"
             if site_root.exists() and not any(site_root.iterdir()):
                 site_root.rmdir()
+    report["code_fingerprint_at_end"] = code_fingerprint()
+    report["code_changed_during_bench"] = any(r.get("code_changed_while_measured") for r in report["runs"]) or \
+        len({r.get("code_fingerprint_measured") for r in report["runs"]}) > 1
+    if report["code_changed_during_bench"]:
+        print("bench: WARNING: pipeline/parsers code changed while the pipeline was measured; figures mix versions",
+              file=sys.stderr)
     report["growth"] = growth(report)
     report["targets"] = targets(report)
     report["bench_seconds"] = round(time.perf_counter() - started, 1)

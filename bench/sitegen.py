@@ -106,9 +106,10 @@ def paragraph(rnd: random.Random, sentences: tuple[int, int] = (3, 7)) -> str:
     return " ".join(sentence(rnd) for _ in range(rnd.randint(*sentences)))
 
 
-def person(rnd: random.Random) -> tuple[str, str]:
+def person(rnd: random.Random) -> tuple[str, str, str]:
+    """(full name, first name, last name)."""
     first, last = rnd.choice(FIRST), rnd.choice(LAST)
-    return f"{first} {last}", first, last  # type: ignore[return-value]
+    return f"{first} {last}", first, last
 
 
 def ascii_fold(text: str) -> str:

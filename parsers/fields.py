@@ -160,7 +160,7 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
     by_cci = codes()["programme_cci"].get(cols.get("programme_cci", ""))
     if cols.get("programme_cci") and not by_cci:
         out.issues.append(Issue("programme_cci", cols["programme_cci"], "unknown_code", "warning"))
-    by_number = "2021-2027" if re.fullmatch(r"\d{2}-\d{3}-S\d{2}", cols.get("project_number") or "") else None
+    by_number = _period_of_number(cols.get("project_number") or "")
     labelled = cols.pop("programme_period_label", None)
     candidates = [p for p in (labelled, by_cci, by_number) if p]
     if candidates:
@@ -185,6 +185,16 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
         # Reported next to the decided rate, never instead of it (the rate is the EU share as decided).
         cols["grant_share_of_budget"] = (grant / budget).quantize(Decimal("0.000001"))
     return out
+
+
+def _period_of_number(number: str) -> str | None:
+    """``22-025-S02`` is ESF+; ``2016/00418`` belongs to the period its year falls in."""
+    if re.fullmatch(r"\d{2}-\d{3}-S\d{2}", number):
+        return "2021-2027"
+    if match := re.fullmatch(r"(\d{4})/\d{5}", number):
+        year = int(match[1])
+        return "2014-2020" if 2014 <= year <= 2020 else "2007-2013" if 2007 <= year <= 2013 else None
+    return None
 
 
 def _region(cols: dict[str, Any], out: Normalised) -> None:

@@ -73,6 +73,7 @@ class Line:
     bold: bool = False  # the whole line is strong/b
     item: bool = False  # inside a list item
     link: bool = False  # the whole line is link text
+    block: int = 0  # the block element the line stands in: lines split by <br> share it
 
     @property
     def emphasised(self) -> bool:
@@ -89,6 +90,7 @@ _NEVER_CONTENT = {
     "script", "style", "noscript", "template", "svg", "iframe", "nav", "button", "select", "option", "input",
     "textarea", "head", "title", "meta", "link", "object", "embed", "canvas", "map", "dialog", "picture", "video",
     "audio",
+    "aside",  # sidebars: related projects, share boxes, staff contacts; never the project's own facts
 }
 _BOLD = {"strong", "b"}
 _CONTENT = {"article", "main"}
@@ -146,6 +148,8 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
     root = soup.body or soup
     lines: list[Line] = []
     runs: list[tuple[str, int | None, bool, bool, bool]] = []  # text, heading, bold, item, link
+    blocks: list[int] = [0]  # innermost block element, by a running number
+    counter = [0]
     context = {"heading": [], "bold": 0, "item": 0, "link": 0, "content": 0}
 
     def flush() -> None:
@@ -162,6 +166,7 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
                 bold=all(r[2] for r in visible),
                 item=any(r[3] for r in visible),
                 link=all(r[4] for r in visible),
+                block=blocks[-1],
             ))
         runs.clear()
 
@@ -173,6 +178,8 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
             tag = node[1]
             if tag.name in _BLOCK:
                 flush()
+                if tag.name != "br":
+                    blocks.pop()
             if tag.name in _CONTENT:
                 context["content"] -= 1
             if tag.name in _HEADINGS:
@@ -201,6 +208,9 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
             context["content"] += 1
         if node.name in _BLOCK:
             flush()
+            if node.name != "br":
+                counter[0] += 1
+                blocks.append(counter[0])
         if node.name in _HEADINGS:
             context["heading"].append(_HEADINGS[node.name])
         elif node.name in _BOLD:

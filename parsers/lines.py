@@ -22,6 +22,7 @@ class Token:
     label: str | None = None  # label or heading as printed
     value: str | None = None  # inline value or inline first paragraph; None when it is on the next line
     section: str | None = None  # heading: section kind, None for an unknown heading
+    glued: bool = False  # label: glued to its value with no separator (the 2007–2013 text shape)
 
 
 @functools.cache
@@ -40,18 +41,25 @@ def _label_regex(label: str) -> str:
     return r"\s+".join(parts).replace(r"\-", r"\s*-\s*").replace("/", r"\s*/\s*")
 
 
+# Short labels ("Tel", "Fas") glued to a value would match the start of too many ordinary words.
+MIN_GLUED_LABEL = 6
+
+
 @functools.cache
 def _glued_labels() -> re.Pattern[str]:
-    """Every field label, longest first, for labels glued to their value (``Projektperiod2009-08-03``)."""
-    labels = sorted({lab for spec in vocabulary()["fields"].values() for lab in spec["labels"]}, key=len, reverse=True)
-    return re.compile("^(" + "|".join(_label_regex(lab) for lab in labels) + ")", re.I)
+    """Every field label as printed (case-sensitive), longest first, for labels glued to their value
+    (``Projektperiod2009-08-03``): the 2007–2013 text shape."""
+    labels = sorted({lab for spec in vocabulary()["fields"].values() for lab in spec["labels"]
+                     if len(lab) >= MIN_GLUED_LABEL}, key=len, reverse=True)
+    return re.compile("^(" + "|".join(_label_regex(lab) for lab in labels) + ")")
 
 
-def _glue_plausible(field: str, rest: str) -> bool:
-    """A glued value must not read as the rest of a word: ``RegionNorra`` yes, ``Regionen`` no."""
-    if not rest or rest[0] in " :":
+def _glue_plausible(field: str, label: str, rest: str) -> bool:
+    """A glued value must start where a new word visibly starts: ``RegionNorra`` and
+    ``Telefonnummer054`` yes; ``Regionen`` and ``KONTAKTER`` no."""
+    if not rest or rest[0] in " :" or not label[-1].islower():
         return False
-    if not rest[0].islower():
+    if rest[0].isupper() or rest[0].isdigit():
         return True
     return vocabulary()["fields"][field]["kind"] == "email" and "@" in rest
 
@@ -63,6 +71,9 @@ def classify(line: Line) -> Token:
     if key in boiler_lines or any(p.fullmatch(text) for p in boiler_patterns):
         return Token("boiler", line)
     labels, headings = label_index(), heading_index()
+    # A heading line of its own that ends the content ("Kontakt", "Läs vidare"); "Kontakt: Namn" is a label.
+    if line.emphasised and key in end_headings and not text.rstrip().endswith(":"):
+        return Token("end", line, label=text)
     # 1. The first element of the line is a whole label: <b>Region</b> Norra Mellansverige.
     if len(line.runs) >= 2 and len(text) <= MAX_FIELD_LINE:
         first = label_key(line.runs[0])
@@ -86,14 +97,16 @@ def classify(line: Line) -> Token:
             head_key = label_key(head)
             if head_key in labels and len(text) <= MAX_FIELD_LINE:
                 return Token("label", line, labels[head_key], head.strip(), rest)
-            if head_key in headings and headings[head_key] != "municipalities":
-                return Token("heading", line, label=head.strip(), value=rest or None, section=headings[head_key])
+            if head_key in headings:
+                kind = headings[head_key]
+                return Token("municipalities" if kind == "municipalities" else "heading", line, label=head.strip(),
+                             value=rest or None, section=None if kind == "municipalities" else kind)
     # 4. A label glued to its value with no separator (the 2007–2013 text shape).
     if len(text) <= MAX_FIELD_LINE and (match := _glued_labels().match(text)):
         field = labels.get(label_key(match[1]))
         rest = text[match.end():]
-        if field and _glue_plausible(field, rest):
-            return Token("label", line, field, match[1], rest.strip())
+        if field and _glue_plausible(field, match[1], rest):
+            return Token("label", line, field, match[1], rest.strip(), glued=True)
     if line.emphasised and not line.item:
         return Token("heading", line, label=text, section=None)
     return Token("text", line)

@@ -110,8 +110,16 @@ _TITLE_NUMBER = re.compile(r"^(?P<number>\d{4}/\d{5}|\d{2}-\d{3}-S\d{2})\s*[-–
 
 def _project_page(tokens: list[Token], url: str, title: str, h1: str | None) -> tuple[str, ProjectRecord]:
     body = _read_body(tokens, allow_untitled=True)
-    fields = {f.field for f in body.raw_fields if f.field}
-    family = _detect_family(fields)
+    markers = {f.field for f in body.raw_fields if f.field}
+    if any(s.kind == "english_summary" for s in body.sections) or any(t.section == "english_summary" for t in tokens):
+        markers.add("layout:english_summary")
+    if body.municipality_names:
+        markers.add("layout:municipality_list")
+    if any(f.field == "programme_area" and f.raw.casefold().startswith("programområde") for f in body.raw_fields):
+        markers.add("layout:programme_area_prefixed")
+    if any(t.kind == "label" and t.glued for t in tokens):
+        markers.add("layout:glued_labels")
+    family = _detect_family(markers)
     # Name and number fall back on the page heading ("2016/00418 - LiV-spåret"), then the title.
     fallback_name, fallback_number = None, None
     for candidate in (h1, body.preamble[-1] if body.preamble else None, title):
@@ -145,16 +153,19 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
         if token.kind in ("boiler",):
             continue
         if token.kind in ("end", "group"):
+            if not seen_label:
+                continue  # a share box or contact box above the facts is furniture, not the end
             break
         if token.kind == "label":
             seen_label, section, in_municipalities = True, None, False
-            value = _label_value(tokens, i - 1)
-            if token.value is None and value:
-                i += 1  # the value was the next line
+            value, used = _label_value(tokens, i - 1)
+            i += used  # lines taken as the value
             body.raw_fields.append(RawField(token.field, token.label or "", value))
             continue
         if token.kind == "municipalities":
             in_municipalities, section = True, None
+            if token.value:
+                body.municipality_names.extend(n for n in re.split(r"\s*[,;]\s*", token.value) if n)
             continue
         if token.kind == "heading" and (token.section or (seen_label and not _all_caps(token.line.text))):
             if token.line.heading == 1 and not seen_label:
@@ -175,7 +186,12 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             section.paragraphs.append(text)
             continue
         if not seen_label:
-            body.preamble.append(text)
+            if allow_untitled:
+                body.preamble.append(text)  # the page's title area
+            else:
+                section = Section(None, "summary")  # a theme page project's ingress
+                body.sections.append(section)
+                section.paragraphs.append(text)
             continue
         if (unknown := unknown_label(token.line)) and not body.sections:
             label, value = unknown
@@ -265,14 +281,19 @@ def _language(section: Section) -> str:
 def _theme_heading(tokens: list[Token], owner_index: int) -> int | None:
     """The index of the "Region: Title" line that opens the project whose owner label is at ``owner_index``."""
     pattern = re.compile(vocabulary()["theme_page"]["heading_pattern"])
-    for j in range(owner_index - 1, max(-1, owner_index - 4), -1):
+    plain = None
+    # A short ingress may stand between the heading and the owner; an emphasised heading wins.
+    for j in range(owner_index - 1, max(-1, owner_index - 5), -1):
         token = tokens[j]
         if token.kind == "boiler":
             continue
-        if token.kind in ("text", "heading") and len(token.line.text) <= 200 and pattern.match(token.line.text):
-            return j
-        return None
-    return None
+        if token.kind not in ("text", "heading"):
+            break
+        if len(token.line.text) <= 200 and pattern.match(token.line.text):
+            if token.line.emphasised:
+                return j
+            plain = j if plain is None else plain
+    return plain
 
 
 def _theme_page(tokens: list[Token], owner_positions: list[int], url: str) -> list[ProjectRecord]:
@@ -302,11 +323,11 @@ def _theme_page(tokens: list[Token], owner_positions: list[int], url: str) -> li
 def _initiative_page(tokens: list[Token], url: str) -> list[ProjectRecord] | None:
     spec = vocabulary()["initiative_page"]
     intro = re.compile(spec["intro_pattern"], re.I)
-    start = next((i for i, t in enumerate(tokens) if t.kind == "text" and intro.search(t.line.text)), None)
+    start = next((i for i, t in enumerate(tokens) if t.kind in ("text", "heading") and intro.search(t.line.text)), None)
     if start is None:
         return None
     text_before = [t.line.text for t in tokens[: start + 1]]
-    published = next((_label_value(tokens, i) for i, t in enumerate(tokens)
+    published = next((_label_value(tokens, i)[0] for i, t in enumerate(tokens)
                       if t.kind == "label" and t.field == "published_date"), None)
     year = re.search(spec["year_pattern"], tokens[start].line.text, re.I)
     publisher = re.search(spec["publisher_pattern"], " ".join(text_before))
@@ -351,13 +372,33 @@ def _initiative_page(tokens: list[Token], url: str) -> list[ProjectRecord] | Non
     return records
 
 
-def _label_value(tokens: list[Token], index: int) -> str:
-    """The value of the label at ``index``: inline, or on the next line."""
+def _value_line(token: Token | None) -> bool:
+    """Can this line be a label's value? Plain text, or a bold line that is no known heading
+    (``<td><b>4 627 244</b></td>``)."""
+    if token is None or len(token.line.text) > MAX_FIELD_LINE:
+        return False
+    return token.kind == "text" or (token.kind == "heading" and token.section is None and token.line.heading is None)
+
+
+def _label_value(tokens: list[Token], index: int) -> tuple[str, int]:
+    """The value of the label at ``index`` and how many following lines it took: inline, or the next
+    line, joined by the lines that share that line's own block (``<dd>A<br>B</dd>``)."""
     token = tokens[index]
     if token.value is not None:
-        return token.value
+        return token.value, 0
     nxt = tokens[index + 1] if index + 1 < len(tokens) else None
-    return nxt.line.text if nxt is not None and nxt.kind == "text" and len(nxt.line.text) <= MAX_FIELD_LINE else ""
+    if not _value_line(nxt):
+        return "", 0
+    assert nxt is not None
+    parts, used = [nxt.line.text], 1
+    if nxt.line.block != token.line.block:
+        while index + 1 + used < len(tokens):
+            more = tokens[index + 1 + used]
+            if more.line.block != nxt.line.block or not _value_line(more):
+                break
+            parts.append(more.line.text)
+            used += 1
+    return ", ".join(parts), used
 
 
 def _more_headings_follow(tokens: list[Token], k: int) -> bool:

@@ -227,7 +227,8 @@ def parse_date(raw: str | None) -> Parsed[date]:
 
 
 _ISO_ANYWHERE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_RANGE_SEPARATOR = re.compile(r"\s+(?:-|–|—|till|to|t\.o\.m\.?)\s+|\s*[–—]\s*|(?<=[0-9]{4})-(?=[0-9]{4}$)", re.I)
+_RANGE_SEPARATOR = re.compile(
+    r"\s+(?:--?|–|—|till och med|till|to|t\.o\.m\.?|tom)\s+|\s*(?:--|[–—])\s*|(?<=[0-9]{4})-(?=[0-9]{4}$)", re.I)
 
 
 def parse_period(raw: str | None) -> Parsed[Period]:
@@ -237,7 +238,8 @@ def parse_period(raw: str | None) -> Parsed[Period]:
         return Parsed()
     text = one_line(raw)
     isos = _ISO_ANYWHERE.findall(text)
-    if len(isos) == 2 and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\s*(?:-|–|—|till|to)?\s*[0-9]{4}-[0-9]{2}-[0-9]{2}", text, re.I):
+    if len(isos) == 2 and re.fullmatch(
+            r"[0-9]{4}-[0-9]{2}-[0-9]{2}\s*(?:--?|–|—|till och med|till|to|t\.o\.m\.?)?\s*[0-9]{4}-[0-9]{2}-[0-9]{2}", text, re.I):
         parts = isos
     else:
         parts = _RANGE_SEPARATOR.split(text)

@@ -163,3 +163,92 @@ def test_extra_fields_survive_into_the_projects_row():
     rows = page_rows(FetchedPage(URL, "s", 200, None, "0" * 64), result)
     assert json.loads(rows.projects[0]["extra_fields"]) == {"Nytt fält": "värde"}
     assert ("Nytt fält", "unknown_label") in {(i["field"], i["problem"]) for i in rows.parse_issues}
+
+
+# ---------------------------------------------------------------- shapes found by an outside review
+
+def test_share_box_above_the_facts_does_not_end_the_page():
+    record = one("<main><div><p>Dela sidan</p><p>Skriv ut</p></div><h1>2017/00222 - Jobbstart</h1><dl>"
+                 "<dt>Projektägare:</dt><dd>Borås Stad</dd><dt>Region:</dt><dd>Västsverige</dd></dl></main>")
+    assert (record.columns["owner"], record.columns["region_nuts2"]) == ("Borås Stad", "SE23")
+
+
+def test_sidebar_of_related_projects_is_chrome():
+    record = one("<aside class='related'><p>Region: Stockholm</p><p>Projektperiod: 2016-01-01 - 2017-12-31</p></aside>"
+                 "<main><dl><dt>Projektnummer:</dt><dd>2019/00777</dd><dt>Region:</dt><dd>Övre Norrland</dd>"
+                 "<dt>Projektperiod:</dt><dd>2019-05-01 - 2021-04-30</dd></dl></main>")
+    assert record.columns["region_nuts2"] == "SE33" and record.columns["start_date"] == dt.date(2019, 5, 1)
+    assert not record.issues
+
+
+def test_contact_box_heading_ends_the_content_and_keeps_the_family():
+    record = one("<dl><dt>Projektnummer:</dt><dd>2019/00901</dd><dt>Projektägare:</dt><dd>Kils kommun</dd></dl>"
+                 "<h2>Syfte</h2><p>Fler i arbete.</p><div class='infobox'><h3>Kontakt</h3><p>ESF-rådets växel</p>"
+                 "<p>Telefon: 08-579 171 00</p></div>")
+    assert record.page_family == "esf_2014_2020" and record.columns["programme_period"] == "2014-2020"
+    assert record.contacts == [] and [s.text for s in record.sections] == ["Fler i arbete."]
+
+
+@pytest.mark.parametrize("owner", ["TELGE TILLVÄXT AB", "FASTIGHETSBRANSCHENS UTBILDNINGSNÄMND", "REGIONENS HUS"])
+def test_uppercase_values_are_not_glued_labels(owner):
+    record = one(f"<p>Diarienummer:</p><p>23-200-S01</p><div>Projektägare</div><div>{owner}</div>")
+    assert record.columns["owner"] == owner
+    assert not record.issues
+
+
+def test_allcaps_subheading_stays_in_its_section():
+    record = one("<p>ProjektfasGenomförande</p><p>ProjektägareKarlstads kommun</p><h2>Bakgrund</h2><p>Text.</p>"
+                 "<p>KONTAKTER MED NÄRINGSLIVET</p><p>Mer text.</p>")
+    assert [(s.kind, s.text) for s in record.sections] == [("background", "Text.\n\nKONTAKTER MED NÄRINGSLIVET\n\nMer text.")]
+    assert record.contacts == []
+
+
+def test_2007_2013_page_without_phase_is_recognised_by_its_layout():
+    record = one("<p>ProgramområdeProgramområde 2 Ökat arbetskraftsutbud</p><p>ProjektägareGnosjö kommun</p>"
+                 "<p>Projektperiod2008-09-01 till 2010-08-31</p><h2>Kommun</h2><ul><li>Gnosjö</li></ul>")
+    assert record.page_family == "esf_2007_2013" and record.columns["programme_period"] == "2007-2013"
+    assert record.columns["programme_area_name"] == "Ökat arbetskraftsutbud"
+
+
+def test_bold_values():
+    record = one("<table><tr><th>Projektnummer</th><td><strong>2016/00600</strong></td></tr>"
+                 "<tr><th>Beviljat ESF-stöd</th><td><b>4 627 244</b></td></tr></table>")
+    assert record.columns["project_number"] == "2016/00600" and record.columns["esf_grant_sek"] == 4627244
+    assert record.sections == []
+
+
+def test_value_over_several_lines_of_its_own_block():
+    record = one("<dl><dt>Projektnummer:</dt><dd>2018/00301</dd><dt>Projektägare:</dt>"
+                 "<dd>Region Värmland<br>Regionens kansli</dd></dl>")
+    assert record.columns["owner"] == "Region Värmland, Regionens kansli"
+
+
+def test_inline_municipality_list():
+    record = one("<p>ProjektfasGenomförande</p><p><b>Kommun:</b> Arvika, Eda, Kil</p>")
+    assert [m["municipality_code"] for m in record.municipalities] == ["1784", "1730", "1715"]
+
+
+def test_page_furniture_lines_are_not_content():
+    record = one("<p>Projektnummer: 2018/00123</p><h2>Mål</h2><p>Fler i arbete.</p><p>Facebook Twitter</p>"
+                 "<p>Senast uppdaterad: 2021-03-04</p><h2>Kommun</h2><ul><li>Kil</li></ul><p>Skriv ut sidan</p>")
+    assert [s.text for s in record.sections] == ["Fler i arbete."]
+    assert [m["municipality_name"] for m in record.municipalities] == ["Kil"]
+
+
+def test_screen_reader_text_does_not_corrupt_values():
+    record = one("<p>Projektnummer: 2018/00123</p><p>Kontaktperson: Anna Berg</p><p>E-post: <a href='mailto:a@b.se'>"
+                 "anna.berg@region.se<span class='sr-only'> (öppnar e-postprogram)</span></a></p>")
+    assert record.contacts[0]["email"] == "anna.berg@region.se"
+
+
+def test_theme_page_project_with_an_ingress_and_a_bold_initiative_intro():
+    result = parse("<h2>Örebro: Integration i regional kompetensförsörjning</h2><p>Projektägare: Region Örebro</p>"
+                   "<p>Projektperiod: 2018-2020</p><h2>Västmanland - Förstärkning integration</h2>"
+                   "<p>Ett samverkansprojekt i länet.</p><p>Projektägare: Region Västmanland</p><p>Projektperiod: 2019-2021</p>")
+    assert [r.columns["name"] for r in result.records] == ["Integration i regional kompetensförsörjning",
+                                                          "Förstärkning integration"]
+    assert result.records[1].sections[0].text == "Ett samverkansprojekt i länet."
+    skr = parse("<p>Publicerad: 14 mars 2019</p><p><strong>För 2019 har SKL beviljats medel för följande insatser:"
+                "</strong></p><h2>Introduktion i äldreomsorgen</h2><p>Ett material tas fram.</p>"
+                "<h2>Snabbspår för socionomer</h2><p>Ett snabbspår utvecklas.</p>")
+    assert skr.family == "skr_initiatives" and len(skr.records) == 2
