@@ -139,6 +139,7 @@ class _HostGate:
 
     def __init__(self, concurrency: int, delay: float) -> None:
         self.semaphore = asyncio.Semaphore(max(1, concurrency))
+        self.base_delay = delay
         self.delay = delay
         self.next_start = 0.0
         self.lock = asyncio.Lock()
@@ -154,6 +155,11 @@ class _HostGate:
 
     def slow_down(self, seconds: float) -> None:
         self.delay = min(max(self.delay * 2, seconds, 0.5), 60.0)
+
+    def recover(self) -> None:
+        """A normal answer: step back towards the configured delay (a stall must not last the run)."""
+        if self.delay > self.base_delay:
+            self.delay = max(self.base_delay, self.delay * 0.8 if self.delay * 0.8 > 0.05 else self.base_delay)
 
 
 def _retry_after(value: str | None, cap: float) -> float | None:
@@ -290,6 +296,8 @@ class Crawler:
                     if time.monotonic() - began > s.slow_response_seconds:
                         # The host is struggling: space our requests further apart.
                         gate.slow_down(min(time.monotonic() - began, s.max_retry_after))
+                    elif status is not None and status < 400:
+                        gate.recover()
             if status is not None and 300 <= status < 400 and headers.get("location"):
                 target = normalise_url(httpx.URL(current).join(headers["location"]).__str__())
                 if target in visited:

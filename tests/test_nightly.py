@@ -303,3 +303,19 @@ def test_sigkill_mid_run_leaves_previous_tables_and_next_run_completes(tmp_path)
     projects = pd.read_parquet(out / "projects.parquet").set_index("project_id")
     assert len(projects) == 120
     assert projects.loc["2024/00001", "owner"] == "Ändrad 3.5"
+
+
+def test_host_gate_slows_down_and_recovers():
+    from pipeline.crawler import _HostGate
+
+    async def scenario():
+        gate = _HostGate(2, 0.0)
+        gate.slow_down(5.0)
+        slowed = gate.delay
+        for _ in range(40):
+            gate.recover()
+        return slowed, gate.delay
+
+    import asyncio
+    slowed, recovered = asyncio.run(scenario())
+    assert slowed == 5.0 and recovered == 0.0
