@@ -131,9 +131,19 @@ def _is_chrome(tag: Tag, chrome: re.Pattern[str], in_content: bool) -> bool:
 _RAW_TEXT_ELEMENTS = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.I | re.S)
 
 
-def parse_document(html: str) -> BeautifulSoup:
+# Navigation menus are chrome and often most of a page's elements (mega-menus of hundreds of links).
+# Removed before the tree is built, innermost first, so a nested menu cannot leak its outer part.
+_NAVIGATION = re.compile(r"<nav\b(?:(?!<nav\b).)*?</nav\s*>", re.I | re.S)
+
+
+def parse_document(html: str, keep_navigation: bool = False) -> BeautifulSoup:
+    """The tree of a page for reading its content. ``keep_navigation`` keeps <nav> menus, for link
+    discovery (pagination often sits in a <nav>)."""
+    html = _RAW_TEXT_ELEMENTS.sub(" ", html)
+    if not keep_navigation:
+        html = _NAVIGATION.sub(" ", html)
     # Class lists stay plain strings: splitting them costs 15% of the tree building and is not needed.
-    return BeautifulSoup(_RAW_TEXT_ELEMENTS.sub(" ", html), "lxml", multi_valued_attributes=None)
+    return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
 
 
 def page_title(soup: BeautifulSoup) -> str:

@@ -342,7 +342,7 @@ class Crawler:
         if content_type is None or "html" in content_type.lower():
             text, _ = decode_html(body, content_type)
             if not _PROJECT_HINT.search(text):
-                found = [link for link, _ in links(parse_document(text), current)]
+                found = [link for link, _ in links(parse_document(text, keep_navigation=True), current)]
         return page, found
 
     async def _get(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes, bool]:

@@ -252,3 +252,13 @@ def test_theme_page_project_with_an_ingress_and_a_bold_initiative_intro():
                 "</strong></p><h2>Introduktion i äldreomsorgen</h2><p>Ett material tas fram.</p>"
                 "<h2>Snabbspår för socionomer</h2><p>Ett snabbspår utvecklas.</p>")
     assert skr.family == "skr_initiatives" and len(skr.records) == 2
+
+
+def test_pagination_inside_nav_is_followed_by_the_crawler_but_menus_are_not_content():
+    from parsers.html import links, parse_document
+
+    html = ("<nav class='menu'><nav><a href='/a'>A</a></nav><a href='/b'>Bakgrund</a></nav>"
+            "<p>Projektnummer: 2018/00123</p><nav class='pager'><a href='sida-2.html'>Nästa</a></nav>")
+    assert [u for u, _ in links(parse_document(html, keep_navigation=True), URL)][-1].endswith("/sida-2.html")
+    record = one(html)
+    assert record.sections == [] and record.columns["project_number"] == "2018/00123"
