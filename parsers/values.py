@@ -340,26 +340,28 @@ def parse_phone(raw: str | None) -> Parsed[str]:
     return Parsed("+46" + national)
 
 
-_PROJECT_NUMBER = re.compile(r"^(?:[0-9]{4}/[0-9]{5}|[0-9]{2}-[0-9]{3}-S[0-9]{2})$")
+_PROJECT_NUMBER = re.compile(r"(?:[0-9]{4}/[0-9]{5}|[0-9]{2}-[0-9]{3}-S[0-9]{2})")
+_CALL_NUMBER = re.compile(r"[0-9]{4}/[0-9]{5}")
+
+
+def _identifier(raw: str | None, shape: re.Pattern[str], problem: str) -> Parsed[str]:
+    """An identifier of a known shape, spaces removed; another shape is kept as printed but reported."""
+    if _empty(raw):
+        return Parsed()
+    text = one_line(raw).replace(" ", "")
+    if not shape.fullmatch(text):
+        return Parsed(one_line(raw), problem, "kept as printed", "warning")
+    return Parsed(text)
 
 
 def parse_project_number(raw: str | None) -> Parsed[str]:
-    """``2016/00418`` (2007–2020) or ``22-025-S02`` (ESF+); another shape is kept but reported."""
-    if _empty(raw):
-        return Parsed()
-    text = one_line(raw).replace(" ", "")
-    if not _PROJECT_NUMBER.match(text):
-        return Parsed(one_line(raw), "unexpected_project_number", "kept as printed", "warning")
-    return Parsed(text)
+    """``2016/00418`` (2007–2020) or ``22-025-S02`` (ESF+)."""
+    return _identifier(raw, _PROJECT_NUMBER, "unexpected_project_number")
 
 
 def parse_call_number(raw: str | None) -> Parsed[str]:
-    if _empty(raw):
-        return Parsed()
-    text = one_line(raw).replace(" ", "")
-    if not re.fullmatch(r"[0-9]{4}/[0-9]{5}", text):
-        return Parsed(one_line(raw), "unexpected_call_number", "kept as printed", "warning")
-    return Parsed(text)
+    """``2015/00123``."""
+    return _identifier(raw, _CALL_NUMBER, "unexpected_call_number")
 
 
 def parse_yes_no(raw: str | None) -> Parsed[bool]:
