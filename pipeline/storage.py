@@ -8,7 +8,8 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, BinaryIO, Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -45,7 +46,7 @@ class OutputDir:
         path = self.raw_path(sha)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, body)
+            atomic_write_bytes(path, body, durable=False)
         return sha
 
     def get_raw(self, sha: str) -> bytes:
@@ -53,8 +54,10 @@ class OutputDir:
 
     # ------------------------------------------------------------ internal state between assets
     def save_state(self, name: str, value: Any) -> Path:
+        """Pickled straight into a temporary file (no second copy in memory), then renamed into place."""
         path = self.state_dir / f"{name}.pickle"
-        atomic_write_bytes(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        with atomic_file(path) as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         return path
 
     def has_state(self, name: str) -> bool:
@@ -64,7 +67,8 @@ class OutputDir:
         path = self.state_dir / f"{name}.pickle"
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: materialise the upstream asset first")
-        return pickle.loads(path.read_bytes())
+        with open(path, "rb") as handle:
+            return pickle.load(handle)
 
     # ------------------------------------------------------------ tables
     def table_path(self, table: Table) -> Path:
@@ -100,14 +104,24 @@ def _temp_name(path: Path) -> Path:
     return Path(name)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+@contextmanager
+def atomic_file(path: Path, durable: bool = True) -> Iterator[BinaryIO]:
+    """Write to a temporary file beside ``path``, then rename it into place: readers see the old
+    file or the whole new one, never a part, even if the process is killed. ``durable`` also
+    flushes it to disk (against power loss); raw pages skip that, being cheap to fetch again."""
     tmp = _temp_name(path)
     try:
         with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    with atomic_file(path, durable) as handle:
+        handle.write(data)
