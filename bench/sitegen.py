@@ -326,7 +326,7 @@ def project_2007_2013(n: int, rnd: random.Random, variant: str, prose: int) -> t
         ("Projektperiod", f"{start.isoformat()} till {end.isoformat()}"), ("Region", region),
     ]
     kommuner = "".join(f"<li>{m}</li>" for m in rnd.sample(MUNICIPALITIES, rnd.randint(1, 6)))
-    english = f'<p><a href="#english">In English</a></p>' if rnd.random() < 0.5 else ""
+    english = '<p><a href="#english">In English</a></p>' if rnd.random() < 0.5 else ""
     body = (f'<article class="project"><p class="print-logo">Logotyp på utskrifter</p><h1>{html.escape(name)}</h1>'
             + _label_block(pairs, variant, colon=False) + english
             + _sections(rnd, ["Sammanfattning", "Bakgrund", "Syfte", "Målsättning"]
