@@ -126,6 +126,12 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
     for item in raw_fields:
         if item.field is None or not one_line(item.raw):
             continue
+        if item.field.startswith("contact_"):
+            # Several people may be listed: each value is checked here, grouped into contacts by the page.
+            checked = NORMALISERS[kinds[item.field]](item.raw)
+            if checked.problem:
+                out.issues.append(Issue(item.field, item.raw, checked.problem, checked.severity, checked.note))
+            continue
         value = out.take(item.field, item.raw, NORMALISERS[kinds[item.field]](item.raw))
         parsed.setdefault(item.field, value)
     cols = out.columns

@@ -245,12 +245,9 @@ def _record(body: Body, family: str, url: str, fallback_name: str | None, fallba
         if f.field is None:
             extra[f.label] = f.raw
             issues.append(Issue(f.label, f.raw, "unknown_label", "warning", "value kept in extra_fields"))
-    contacts = []
-    if any(cols.get(k) for k in ("contact_name", "contact_email", "contact_phone")):
-        contacts.append({"name": cols.pop("contact_name", None), "email": cols.pop("contact_email", None),
-                         "phone": cols.pop("contact_phone", None)})
-    for key in ("contact_name", "contact_email", "contact_phone"):
-        cols.pop(key, None)
+    for key in CONTACT_FIELDS.values():
+        cols.pop(key, None)  # personal data: kept apart, in contacts
+    contacts = _contacts(raw_fields)
     municipalities = []
     for name in body.municipality_names:
         found = lookup_municipality(name)
@@ -262,6 +259,29 @@ def _record(body: Body, family: str, url: str, fallback_name: str | None, fallba
     for section in sections:
         section.language = _language(section)  # type: ignore[attr-defined]
     return ProjectRecord(project_id, family, url, cols, raw_fields, sections, municipalities, contacts, extra, issues)
+
+
+CONTACT_FIELDS = {"name": "contact_name", "email": "contact_email", "phone": "contact_phone"}
+
+
+def _contacts(raw_fields: list[RawField]) -> list[dict[str, Any]]:
+    """One contact per person, in page order: a second name, e-mail or phone starts the next person.
+    (Values that do not normalise are issues already, from normalise_fields.)"""
+    by_field = {field: key for key, field in CONTACT_FIELDS.items()}
+    parse = {"name": v.parse_text, "email": v.parse_email, "phone": v.parse_phone}
+    contacts: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    for item in raw_fields:
+        key = by_field.get(item.field or "")
+        if key is None or not one_line(item.raw):
+            continue
+        if current.get(key) is not None:
+            contacts.append(current)
+            current = {}
+        current[key] = parse[key](item.raw).value
+    if any(value is not None for value in current.values()):
+        contacts.append(current)
+    return [{key: c.get(key) for key in CONTACT_FIELDS} for c in contacts]
 
 
 def _language(section: Section) -> str:

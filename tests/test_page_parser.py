@@ -262,3 +262,13 @@ def test_pagination_inside_nav_is_followed_by_the_crawler_but_menus_are_not_cont
     assert [u for u, _ in links(parse_document(html, keep_navigation=True), URL)][-1].endswith("/sida-2.html")
     record = one(html)
     assert record.sections == [] and record.columns["project_number"] == "2018/00123"
+
+
+def test_several_contacts_in_page_order():
+    record = one("<p>Projektnummer: 2018/00123</p><p>Kontaktperson: Anna Berg</p><p>E-post: Anna.Berg@Kil.se</p>"
+                 "<p>Kontaktperson: Olof Lind</p><p>Telefon: 054-614310</p><p>E-post: olof.lind@kil.se</p>")
+    assert record.contacts == [
+        {"name": "Anna Berg", "email": "anna.berg@kil.se", "phone": None},
+        {"name": "Olof Lind", "email": "olof.lind@kil.se", "phone": "+4654614310"},
+    ]
+    assert not record.issues
