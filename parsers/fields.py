@@ -33,10 +33,14 @@ class Normalised:
     columns: dict[str, Any] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
 
-    def take(self, name: str, raw: str, parsed: v.Parsed[Any]) -> Any:
-        """Record a parsed value (first one wins) and its issue, if any."""
+    def report(self, name: str, raw: str, parsed: v.Parsed[Any]) -> None:
+        """The issue of a parsed value, if it has one."""
         if parsed.problem:
             self.issues.append(Issue(name, raw, parsed.problem, parsed.severity, parsed.note))
+
+    def take(self, name: str, raw: str, parsed: v.Parsed[Any]) -> Any:
+        """Record a parsed value (first one wins) and its issue, if any."""
+        self.report(name, raw, parsed)
         if parsed.value is not None:
             self.set(name, parsed.value, raw)
         return parsed.value
@@ -122,18 +126,14 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
     period) are filled only from what the page shows."""
     out = Normalised()
     kinds = {name: spec["kind"] for name, spec in vocabulary()["fields"].items()}
-    parsed: dict[str, Any] = {}
     for item in raw_fields:
         if item.field is None or not one_line(item.raw):
             continue
         if item.field.startswith("contact_"):
             # Several people may be listed: each value is checked here, grouped into contacts by the page.
-            checked = NORMALISERS[kinds[item.field]](item.raw)
-            if checked.problem:
-                out.issues.append(Issue(item.field, item.raw, checked.problem, checked.severity, checked.note))
+            out.report(item.field, item.raw, NORMALISERS[kinds[item.field]](item.raw))
             continue
-        value = out.take(item.field, item.raw, NORMALISERS[kinds[item.field]](item.raw))
-        parsed.setdefault(item.field, value)
+        out.take(item.field, item.raw, NORMALISERS[kinds[item.field]](item.raw))
     cols = out.columns
 
     # The programme area value may carry the specific objective too ("1.1 Kompetensförsörjning").

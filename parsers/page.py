@@ -245,9 +245,7 @@ def _record(body: Body, family: str, url: str, fallback_name: str | None, fallba
         if f.field is None:
             extra[f.label] = f.raw
             issues.append(Issue(f.label, f.raw, "unknown_label", "warning", "value kept in extra_fields"))
-    for key in CONTACT_FIELDS.values():
-        cols.pop(key, None)  # personal data: kept apart, in contacts
-    contacts = _contacts(raw_fields)
+    contacts = _contacts(raw_fields)  # personal data: never in cols, kept apart
     municipalities = []
     for name in body.municipality_names:
         found = lookup_municipality(name)
