@@ -4,6 +4,7 @@ import dagster as dg
 
 from pipeline import resources
 from pipeline.crawler import CrawlStats
+from pipeline.parse_step import ParsePool
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
 
 
@@ -19,7 +20,8 @@ class CrawlConfig(dg.Config):
     kinds={"python"},
     owners=["team:data-engineering"],
     description="Crawl every source (listing pages, pagination, project pages) and store each body under "
-                "raw/<sha256>.html, so that parsing can be re-run without fetching.",
+                "raw/<sha256>.html, so that parsing can be re-run without fetching. In a large crawl, new bodies "
+                "are parsed into the parse cache by a process pool while the crawl goes on.",
 )
 def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output: OutputResource,
                   crawler: CrawlerResource, sources: SourcesResource) -> dg.MaterializeResult:
@@ -41,13 +43,20 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
             context.log.info(f"{stats.done} pages done, {stats.queued} queued, {stats.failed} failed, {stats.rate:.1f}/s")
 
     previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
-    pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous)
+    # New bodies go to the parse pool as they arrive (large crawls only), so parsing overlaps the crawl.
+    pool = ParsePool(out)
+    try:
+        pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous,
+                                     on_page=lambda page: pool.add(page.url, page.content_sha256, page.content_type))
+    finally:
+        parsed = pool.finish(parse_rest_here=False)
     unreachable = [p for p in pages if p.is_start and p.status is None]
     if unreachable:
         # Nothing is written: the previous output stays as it was.
         raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})")
     out.save_state("crawl", pages)
     out.save_state("crawl_sources", [s.name for s in source_list])
+    out.save_state("crawl_parsed", parsed)
     return dg.MaterializeResult(metadata={
         "pages_fetched": sum(p.status is not None for p in pages),
         "pages_failed": sum(p.error is not None for p in pages),
@@ -55,5 +64,6 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
         "pages_left_alone_by_revisit_policy": sum(p.outcome == "revisit_skipped" for p in pages),
         "pages_disallowed_by_robots": sum(p.outcome == "disallowed" for p in pages),
         "retries": stats.retried,
+        "pages_parsed_during_crawl": len(parsed),
         "sources": ", ".join(s.start_url for s in source_list),
     })

@@ -26,15 +26,17 @@ def parsed_records(context: dg.AssetExecutionContext, config: ParseConfig, outpu
     pages = out.load_state("crawl")
     previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
     crawled = set(out.load_state("crawl_sources")) if out.has_state("crawl_sources") else None
-    outcome = parse_pages(pages, out, previous, reparse_all=config.reparse_all, crawled_sources=crawled)
+    during_crawl = out.load_state("crawl_parsed") if out.has_state("crawl_parsed") else {}
+    outcome = parse_pages(pages, out, previous, reparse_all=config.reparse_all, crawled_sources=crawled,
+                          parsed_during_crawl=during_crawl)
     out.save_state("parsed", outcome)
-    rows = outcome.rows
-    families = Counter(p["page_family"] for p in rows.projects)
-    problems = Counter(i["problem"] for i in rows.parse_issues)
+    families: Counter = Counter()
+    for state in outcome.states.values():
+        if state.parsed is not None and state.parsed.project_ids:
+            families[state.parsed.family] += len(state.parsed.project_ids)
     return dg.MaterializeResult(metadata={
-        "pages": len(rows.pages),
+        "pages": sum(entry.page is not None for entry in outcome.entries),
         "pages_by_outcome": dg.MetadataValue.json(dict(outcome.counts)),
-        "projects": len(rows.projects),
+        "projects": sum(families.values()),
         "projects_by_family": dg.MetadataValue.json(dict(families)),
-        "issues_by_problem": dg.MetadataValue.json(dict(problems)),
     })

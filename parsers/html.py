@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urldefrag
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import CData, Comment, Declaration, Doctype, ProcessingInstruction
+from lxml import etree
 
 from parsers.lookups import vocabulary
 from parsers.text import clean, one_line
@@ -103,12 +102,12 @@ def _chrome_pattern() -> re.Pattern[str]:
     return re.compile(vocabulary()["chrome"]["chrome_class_pattern"], re.I)
 
 
-def _is_chrome(tag: Tag, chrome: re.Pattern[str], in_content: bool) -> bool:
+def _is_chrome(tag: etree._Element, chrome: re.Pattern[str], in_content: bool) -> bool:
     """``in_content``: the tag is inside an article or main element, where a header holds the title."""
-    name = tag.name
+    name = tag.tag
     if name in _NEVER_CONTENT:
         return True
-    attrs = tag.attrs
+    attrs = tag.attrib
     if not attrs:
         return name in ("header", "footer") and not in_content
     if "hidden" in attrs or attrs.get("aria-hidden") == "true" or _HIDDEN_STYLE.search(attrs.get("style", "") or ""):
@@ -118,49 +117,67 @@ def _is_chrome(tag: Tag, chrome: re.Pattern[str], in_content: bool) -> bool:
         return True
     if role in ("banner", "contentinfo") and not in_content:
         return True
-    classes = attrs.get("class") or []
-    ident = " ".join([*(classes if isinstance(classes, list) else [classes]), attrs.get("id", "") or ""])
-    if ident and chrome.search(ident):
+    ident = f'{attrs.get("class") or ""} {attrs.get("id") or ""}'
+    if ident != " " and chrome.search(ident):
         return True
     # The page's own header and footer are chrome; an article's header holds its title.
     return name in ("header", "footer") and not in_content
 
 
-# Elements whose content is never text of the page; <script> and <style> cannot nest, so a regular
-# expression removes them exactly, before BeautifulSoup has to build nodes for them.
-_RAW_TEXT_ELEMENTS = re.compile(r"<(script|style|noscript|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+# lxml refuses a str that carries an XML encoding declaration (XHTML pages); the text is decoded already.
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
 
 
-# Navigation menus are chrome and often most of a page's elements (mega-menus of hundreds of links).
-# Removed before the tree is built, innermost first, so a nested menu cannot leak its outer part.
-_NAVIGATION = re.compile(r"<nav\b(?:(?!<nav\b).)*?</nav\s*>", re.I | re.S)
+def parse_document(html: str) -> etree._Element:
+    """The tree of a page (lxml's HTML parser, libxml2: forgiving, and the whole tree is built in C,
+    so menus, scripts and styles cost little; the walk below skips them). A document without any
+    element gives an empty <html>."""
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+    try:
+        root = etree.fromstring(_XML_DECLARATION.sub("", html, count=1), parser)
+    except (etree.ParserError, etree.XMLSyntaxError):
+        root = None
+    return root if root is not None else etree.Element("html")
 
 
-def parse_document(html: str, keep_navigation: bool = False) -> BeautifulSoup:
-    """The tree of a page for reading its content. ``keep_navigation`` keeps <nav> menus, for link
-    discovery (pagination often sits in a <nav>)."""
-    html = _RAW_TEXT_ELEMENTS.sub(" ", html)
-    if not keep_navigation:
-        html = _NAVIGATION.sub(" ", html)
-    # Class lists stay plain strings: splitting them costs 15% of the tree building and is not needed.
-    return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+def _text_of(element: etree._Element) -> str:
+    return "".join(element.itertext())
 
 
-def page_title(soup: BeautifulSoup) -> str:
-    title = soup.find("title")
-    return one_line(title.get_text()) if title else ""
+def page_title(root: etree._Element) -> str:
+    title = root.find(".//title")
+    return one_line(_text_of(title)) if title is not None else ""
 
 
-def visible_lines(soup: BeautifulSoup) -> list[Line]:
-    """The visible text of the page as lines, chrome left out. Iterative, so deeply nested
-    markup cannot exhaust the recursion limit."""
+def _run_text(raw: str) -> str:
+    """A text node as a run: cleaned, but a leading or trailing space stays (it separates words
+    from the neighbouring element's text)."""
+    if not raw.strip():
+        return " "
+    text = clean(raw.replace("\n", " "))
+    if raw[:1].isspace():
+        text = " " + text
+    if raw[-1:].isspace():
+        text = text + " "
+    return text
+
+
+def visible_lines(root: etree._Element) -> list[Line]:
+    """The visible text of the page as lines, chrome left out. One pass of lxml's ``iterwalk``
+    (start and end events), so deeply nested markup cannot exhaust the recursion limit; a text
+    node belongs to the element it is in (``text``) or, after an element ends, to its parent
+    (``tail``)."""
     chrome = _chrome_pattern()
-    root = soup.body or soup
+    body = root.find("body")
+    if body is None:
+        body = root
     lines: list[Line] = []
     runs: list[tuple[str, int | None, bool, bool, bool]] = []  # text, heading, bold, item, link
     blocks: list[int] = [0]  # innermost block element, by a running number
-    counter = [0]
-    context = {"heading": [], "bold": 0, "item": 0, "link": 0, "content": 0}
+    counter = 0
+    headings: list[int] = []
+    bold = item = link = content = 0
+    skipped = None
 
     def flush() -> None:
         if not runs:
@@ -168,11 +185,11 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
         text = one_line("".join(r[0] for r in runs))
         if text:
             visible = [r for r in runs if r[0].strip()]
-            headings = {r[1] for r in visible}
+            levels = {r[1] for r in visible}
             lines.append(Line(
                 text=text,
                 runs=[one_line(r[0]) for r in visible],
-                heading=headings.pop() if len(headings) == 1 else None,
+                heading=levels.pop() if len(levels) == 1 else None,
                 bold=all(r[2] for r in visible),
                 item=any(r[3] for r in visible),
                 link=all(r[4] for r in visible),
@@ -180,70 +197,72 @@ def visible_lines(soup: BeautifulSoup) -> list[Line]:
             ))
         runs.clear()
 
-    # Each stack entry is a node to enter, or a ("exit", tag) marker.
-    stack: list[object] = [child for child in reversed(list(root.children))]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, tuple):
-            tag = node[1]
-            if tag.name in _BLOCK:
-                flush()
-                if tag.name != "br":
-                    blocks.pop()
-            if tag.name in _CONTENT:
-                context["content"] -= 1
-            if tag.name in _HEADINGS:
-                context["heading"].pop()
-            elif tag.name in _BOLD:
-                context["bold"] -= 1
-            elif tag.name == "li":
-                context["item"] -= 1
-            elif tag.name == "a":
-                context["link"] -= 1
+    def add(raw: str | None) -> None:
+        if raw:
+            runs.append((_run_text(raw), headings[-1] if headings else None, bold > 0, item > 0, link > 0))
+
+    walker = etree.iterwalk(body, events=("start", "end"))
+    for event, element in walker:
+        if element is body:
+            if event == "start":
+                add(body.text)
             continue
-        if isinstance(node, NavigableString):
-            if isinstance(node, (Comment, Doctype, Declaration, ProcessingInstruction)) and not isinstance(node, CData):
+        name = element.tag
+        if event == "start":
+            if not isinstance(name, str) or _is_chrome(element, chrome, content > 0):
+                # Skipped with everything inside: its end event follows at once, and the text
+                # after it still belongs to the parent.
+                walker.skip_subtree()
+                skipped = element
                 continue
-            text = clean(str(node).replace("\n", " ")) if str(node).strip() else " "
-            if str(node)[:1].isspace():
-                text = " " + text
-            if str(node)[-1:].isspace():
-                text = text + " "
-            heading = context["heading"][-1] if context["heading"] else None
-            runs.append((text, heading, context["bold"] > 0, context["item"] > 0, context["link"] > 0))
+            if name in _CONTENT:
+                content += 1
+            if name in _BLOCK:
+                flush()
+                if name != "br":
+                    counter += 1
+                    blocks.append(counter)
+            if name in _HEADINGS:
+                headings.append(_HEADINGS[name])
+            elif name in _BOLD:
+                bold += 1
+            elif name == "li":
+                item += 1
+            elif name == "a":
+                link += 1
+            add(element.text)
             continue
-        if not isinstance(node, Tag) or _is_chrome(node, chrome, context["content"] > 0):
+        if element is skipped:
+            add(element.tail)
             continue
-        if node.name in _CONTENT:
-            context["content"] += 1
-        if node.name in _BLOCK:
+        if name in _BLOCK:
             flush()
-            if node.name != "br":
-                counter[0] += 1
-                blocks.append(counter[0])
-        if node.name in _HEADINGS:
-            context["heading"].append(_HEADINGS[node.name])
-        elif node.name in _BOLD:
-            context["bold"] += 1
-        elif node.name == "li":
-            context["item"] += 1
-        elif node.name == "a":
-            context["link"] += 1
-        stack.append(("exit", node))
-        stack.extend(reversed(list(node.children)))
+            if name != "br":
+                blocks.pop()
+        if name in _CONTENT:
+            content -= 1
+        if name in _HEADINGS:
+            headings.pop()
+        elif name in _BOLD:
+            bold -= 1
+        elif name == "li":
+            item -= 1
+        elif name == "a":
+            link -= 1
+        add(element.tail)
     flush()
     return lines
 
 
-def links(soup: BeautifulSoup, base_url: str) -> list[tuple[str, str]]:
+def links(root: etree._Element, base_url: str) -> list[tuple[str, str]]:
     """Every ``<a href>`` as (absolute URL without fragment, link text), in page order."""
-    base = soup.find("base", href=True)
-    base_url = urljoin(base_url, base["href"]) if base else base_url
+    base = root.find(".//base[@href]")
+    base_url = urljoin(base_url, base.get("href").strip()) if base is not None else base_url
     found = []
-    for anchor in soup.find_all("a", href=True):
+    for anchor in root.iter("a"):
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:", "data:")):
             continue
         url, _ = urldefrag(urljoin(base_url, href))
-        found.append((url, one_line(anchor.get_text())))
+        found.append((url, one_line(_text_of(anchor))))
     return found

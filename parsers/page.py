@@ -6,6 +6,7 @@ page), an initiative article is read as one record per initiative, anything else
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -64,9 +65,9 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
         html, encoding = body, "str"
     if not html.strip():
         return PageResult("other", None, [], [Issue(None, None, "empty_page")], [], encoding, "")
-    soup = parse_document(html)
-    title = page_title(soup)
-    lines = visible_lines(soup)
+    root = parse_document(html)
+    title = page_title(root)
+    lines = visible_lines(root)
     tokens = tokenize(lines)
     h1 = next((t.line.text for t in tokens if t.line.heading == 1), None)
     records: list[ProjectRecord] = []
@@ -83,7 +84,7 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
         family, records = "skr_initiatives", initiatives
     kind = "project" if records else ("listing" if _is_listing(lines) else "other")
     # Links matter for listings; resolving every menu link of a project page is wasted work.
-    page_links = links(soup, url) if not records else []
+    page_links = links(root, url) if not records else []
     return PageResult(kind, family, records, [], page_links, encoding, title)
 
 
@@ -282,11 +283,17 @@ def _contacts(raw_fields: list[RawField]) -> list[dict[str, Any]]:
     return [{key: c.get(key) for key in CONTACT_FIELDS} for c in contacts]
 
 
+@functools.cache
+def _language_words() -> tuple[frozenset[str], frozenset[str]]:
+    lang = vocabulary()["language"]
+    return frozenset(lang["sv"]), frozenset(lang["en"])
+
+
 def _language(section: Section) -> str:
     words = re.findall(r"[a-zåäöé]+", section.text.casefold())
-    lang = vocabulary()["language"]
-    sv = sum(w in lang["sv"] for w in words)
-    en = sum(w in lang["en"] for w in words)
+    sv_words, en_words = _language_words()
+    sv = sum(w in sv_words for w in words)
+    en = sum(w in en_words for w in words)
     if en > sv:
         return "en"
     if sv or section.kind != "english_summary":

@@ -1,13 +1,21 @@
 """Small text helpers shared by the HTML reader and the value normalisers."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
-# Characters that render as a space (or nothing) but are not ASCII space.
-_SPACE_LIKE = re.compile("[\u00a0\u2007\u2009\u202f\u2002\u2003\u2004\u2005\u2006\u2008\u200a\u3000\t\r\f\v]")
+# Characters that render as nothing: soft hyphen, zero-width spaces and joiners, BOM.
 _INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
-_MULTI_SPACE = re.compile(r" {2,}")
+
+
+def _visible(text: str) -> str:
+    """NFC, without soft hyphens and zero-width characters (ASCII text has none: the fast path)."""
+    if text.isascii():
+        return text
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return _INVISIBLE.sub("", text)
 
 
 def clean(text: str | None) -> str:
@@ -15,32 +23,32 @@ def clean(text: str | None) -> str:
     zero-width characters, collapse runs of spaces and strip. Newlines are kept."""
     if not text:
         return ""
-    if not text.isascii():
-        if not unicodedata.is_normalized("NFC", text):
-            text = unicodedata.normalize("NFC", text)
-        text = _INVISIBLE.sub("", text)
-    text = _SPACE_LIKE.sub(" ", text)
+    text = _visible(text)
     if "\n" not in text:
-        return _MULTI_SPACE.sub(" ", text).strip()
-    lines = [_MULTI_SPACE.sub(" ", line).strip() for line in text.split("\n")]
+        return " ".join(text.split())
+    lines = [" ".join(line.split()) for line in text.split("\n")]
     return "\n".join(lines).strip()
 
 
 def one_line(text: str | None) -> str:
     """``clean`` and fold all white space, newlines included, into single spaces."""
-    return " ".join(clean(text).split())
+    # str.split() splits at every Unicode space (no-break, thin, ideographic ...) and at newlines.
+    return " ".join(_visible(text).split()) if text else ""
 
 
 _KEY_HYPHEN = re.compile(r"\s*-\s*")
 _KEY_SLASH = re.compile(r"\s*/\s*")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # the same labels and short lines recur on every page
 def label_key(label: str) -> str:
     """The comparison key of a label or heading: case-folded, one-spaced, without the
     trailing colon, with spaces around hyphens and slashes removed (``E- post`` = ``E-post``)."""
     key = one_line(label).rstrip(":").strip().casefold()
-    key = _KEY_HYPHEN.sub("-", key)
-    key = _KEY_SLASH.sub("/", key)
+    if "-" in key:
+        key = _KEY_HYPHEN.sub("-", key)
+    if "/" in key:
+        key = _KEY_SLASH.sub("/", key)
     return key
 
 

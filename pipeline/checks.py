@@ -1,9 +1,9 @@
-"""Data-quality checks on the output tables, as pure functions of the table rows. The Dagster
-asset checks in assets/tables.py call these before anything is published."""
+"""Data-quality checks on the output tables, over the table rows. The Dagster asset checks in
+assets/tables.py run these while the tables are written, and before anything is published."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from pipeline.schema import PROJECTS
 
@@ -19,42 +19,85 @@ class CheckOutcome:
     failures: list[Any] = field(default_factory=list)
 
 
-def _failing(rows: list[dict[str, Any]], predicate: Callable[[dict[str, Any]], bool]) -> list[Any]:
-    return [r.get("project_id") for r in rows if predicate(r)][:20]
+_FAILURES_KEPT = 20
+
+# (name, blocking, description, predicate on one project row): the row-wise checks.
+_ROW_CHECKS: list[tuple[str, bool, str, Callable[[dict[str, Any]], bool]]] = [
+    ("start_not_after_end", True, "start_date <= end_date",
+     lambda r: bool(r.get("start_date") and r.get("end_date") and r["start_date"] > r["end_date"])),
+    ("grant_within_budget", False, "esf_grant_sek <= total_budget_sek",
+     lambda r: r.get("esf_grant_sek") is not None and r.get("total_budget_sek") is not None
+     and r["esf_grant_sek"] > r["total_budget_sek"]),
+    ("rate_is_fraction", True, "eu_cofinancing_rate between 0 and 1",
+     lambda r: r.get("eu_cofinancing_rate") is not None and not 0 <= r["eu_cofinancing_rate"] <= 1),
+    ("participants_not_negative", True, "planned_participants >= 0",
+     lambda r: r.get("planned_participants") is not None and r["planned_participants"] < 0),
+    ("nuts2_known", True, "every region_nuts2 is a known Swedish NUTS-2 code",
+     lambda r: r.get("region_nuts2") is not None and r["region_nuts2"] not in KNOWN_NUTS2),
+]
+
+
+class ProjectChecks:
+    """The checks, fed batch by batch as the tables are written, so the whole table never has to be
+    in memory. Failures keep the first project ids (at most 20 per check)."""
+
+    def __init__(self) -> None:
+        self.required = [f.name for f in PROJECTS.fields if not f.nullable]
+        self.ids: set[str] = set()
+        self.count = 0
+        self.unknown_labels = 0
+        self.duplicates: list[Any] = []
+        self.failures: dict[str, list[Any]] = {name: [] for name in ["required_columns_present"] + [c[0] for c in _ROW_CHECKS]}
+
+    def _fail(self, name: str, project_id: Any) -> None:
+        if len(self.failures[name]) < _FAILURES_KEPT:
+            self.failures[name].append(project_id)
+
+    def add_projects(self, projects: Iterable[dict[str, Any]]) -> None:
+        for row in projects:
+            pid = row.get("project_id")
+            self.count += 1
+            if pid is None or pid in self.ids:
+                if len(self.duplicates) < _FAILURES_KEPT:
+                    self.duplicates.append(pid)
+            else:
+                self.ids.add(pid)
+            if any(row.get(c) is None for c in self.required):
+                self._fail("required_columns_present", pid)
+            for name, _, _, failing in _ROW_CHECKS:
+                if failing(row):
+                    self._fail(name, pid)
+
+    def add_issues(self, issues: Iterable[dict[str, Any]]) -> None:
+        self.unknown_labels += sum(1 for i in issues if i.get("problem") == "unknown_label")
+
+    def outcomes(self, previous_count: int | None, max_drop: float = 0.5,
+                 max_unknown_label_share: float = 0.2) -> list[CheckOutcome]:
+        required = ", ".join(self.required)
+        outcomes = [
+            CheckOutcome("project_id_unique", not self.duplicates, True, "project_id is unique and never null",
+                         sorted(set(self.duplicates), key=str)),
+            CheckOutcome("required_columns_present", not self.failures["required_columns_present"], True,
+                         f"{required} are never null", self.failures["required_columns_present"]),
+        ]
+        outcomes += [CheckOutcome(name, not self.failures[name], blocking, description, self.failures[name])
+                     for name, blocking, description, _ in _ROW_CHECKS]
+        share = self.unknown_labels / max(1, self.count)
+        outcomes.append(CheckOutcome("unknown_label_share", share <= max_unknown_label_share, False,
+                                     f"unknown labels per project at most {max_unknown_label_share}", [self.unknown_labels]))
+        if previous_count:
+            dropped = self.count < previous_count * (1 - max_drop)
+            outcomes.append(CheckOutcome("project_count_not_collapsed", not dropped, True,
+                                         f"project count not more than {max_drop:.0%} below the previous run ({previous_count})",
+                                         [self.count] if dropped else []))
+        return outcomes
 
 
 def project_checks(projects: list[dict[str, Any]], issues: list[dict[str, Any]],
                    previous_count: int | None, max_drop: float = 0.5,
                    max_unknown_label_share: float = 0.2) -> list[CheckOutcome]:
-    ids = [p["project_id"] for p in projects]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1}) if len(ids) != len(set(ids)) else []
-    required = [f.name for f in PROJECTS.fields if not f.nullable]
-    outcomes = [
-        CheckOutcome("project_id_unique", not duplicates and None not in ids, True,
-                     "project_id is unique and never null", duplicates),
-        CheckOutcome("required_columns_present", True, True, f"{', '.join(required)} are never null",
-                     _failing(projects, lambda r: any(r.get(c) is None for c in required))),
-        CheckOutcome("start_not_after_end", True, True, "start_date <= end_date",
-                     _failing(projects, lambda r: r.get("start_date") and r.get("end_date") and r["start_date"] > r["end_date"])),
-        CheckOutcome("grant_within_budget", True, False, "esf_grant_sek <= total_budget_sek",
-                     _failing(projects, lambda r: r.get("esf_grant_sek") is not None and r.get("total_budget_sek") is not None
-                              and r["esf_grant_sek"] > r["total_budget_sek"])),
-        CheckOutcome("rate_is_fraction", True, True, "eu_cofinancing_rate between 0 and 1",
-                     _failing(projects, lambda r: r.get("eu_cofinancing_rate") is not None and not 0 <= r["eu_cofinancing_rate"] <= 1)),
-        CheckOutcome("participants_not_negative", True, True, "planned_participants >= 0",
-                     _failing(projects, lambda r: r.get("planned_participants") is not None and r["planned_participants"] < 0)),
-        CheckOutcome("nuts2_known", True, True, "every region_nuts2 is a known Swedish NUTS-2 code",
-                     _failing(projects, lambda r: r.get("region_nuts2") is not None and r["region_nuts2"] not in KNOWN_NUTS2)),
-    ]
-    for outcome in outcomes[1:]:
-        outcome.passed = not outcome.failures
-    unknown = sum(1 for i in issues if i.get("problem") == "unknown_label")
-    labelled = max(1, len(projects))
-    outcomes.append(CheckOutcome("unknown_label_share", unknown / labelled <= max_unknown_label_share, False,
-                                 f"unknown labels per project at most {max_unknown_label_share}", [unknown]))
-    if previous_count:
-        dropped = len(projects) < previous_count * (1 - max_drop)
-        outcomes.append(CheckOutcome("project_count_not_collapsed", not dropped, True,
-                                     f"project count not more than {max_drop:.0%} below the previous run ({previous_count})",
-                                     [len(projects)] if dropped else []))
-    return outcomes
+    """All checks over whole lists of rows (the same checks as ``ProjectChecks``)."""
+    checks = ProjectChecks()
+    checks.add_projects(projects)
+    checks.add_issues(issues)
+    return checks.outcomes(previous_count, max_drop, max_unknown_label_share)

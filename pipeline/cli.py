@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 
 from pipeline.crawler import CrawlError, CrawlStats, validate_start_url
 from pipeline.demo import DEMO_START_PATH, serve_directory
@@ -120,9 +119,9 @@ def _failure_message(result) -> str:
 
 def _summary(output: str, seconds: float) -> None:
     out = OutputDir(output)
-    pages = pq.read_table(out.table_path(TABLES["pages"])).to_pylist()
-    projects = pq.read_table(out.table_path(TABLES["projects"]), columns=["page_family"]).to_pylist()
-    issues = pq.read_table(out.table_path(TABLES["parse_issues"]), columns=["severity"]).to_pylist()
+    pages = out.read_table(TABLES["pages"], columns=["status", "error"]).to_pylist()
+    projects = out.read_table(TABLES["projects"], columns=["page_family"]).to_pylist()
+    issues = out.read_table(TABLES["parse_issues"], columns=["severity"]).to_pylist()
     fetched = sum(p["status"] is not None for p in pages)
     failed = sum(p["error"] is not None for p in pages)
     families = Counter(p["page_family"] for p in projects)
@@ -132,7 +131,7 @@ def _summary(output: str, seconds: float) -> None:
     for family, count in sorted(families.items()):
         print(f"  {family}: {count}")
     print("Issues: " + (", ".join(f"{n} {s}" for s, n in sorted(severities.items())) or "none"))
-    print(f"Tables written to {Path(output).resolve()}/ ({', '.join(t + '.parquet' for t in TABLES if out.table_path(TABLES[t]).exists())})")
+    print(f"Tables written to {out.url()}/ ({', '.join(t + '.parquet' for t in TABLES if out.has_table(TABLES[t]))})")
 
 
 class _Progress:

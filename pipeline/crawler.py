@@ -91,6 +91,18 @@ class FetchedPage:
     last_modified: str | None = None
 
 
+@dataclass(frozen=True)
+class ParsedPage:
+    """What one parse of a page's content gave; its rows are in the parse cache under ``key``."""
+    key: str
+    kind: str | None  # project | listing | other; None when parsing failed
+    family: str | None
+    encoding: str | None
+    project_ids: tuple[str, ...] = ()
+    latest_end_date: date | None = None
+    error: str | None = None  # the exception, when the parser failed on the page
+
+
 @dataclass
 class PageState:
     """What the previous successful run knew about one address (kept in _state/ between runs)."""
@@ -102,9 +114,15 @@ class PageState:
     etag: str | None
     last_modified: str | None
     checked_at: datetime | None
-    page_kind: str | None
-    latest_end_date: date | None = None
-    rows: object = None  # pipeline.rows.Rows of the page, carried over when it did not change
+    parsed: ParsedPage | None = None  # the rows of the page, carried over when it did not change
+
+    @property
+    def page_kind(self) -> str | None:
+        return self.parsed.kind if self.parsed else None
+
+    @property
+    def latest_end_date(self) -> date | None:
+        return self.parsed.latest_end_date if self.parsed else None
 
 
 @dataclass
@@ -177,7 +195,8 @@ def _retry_after(value: str | None, cap: float) -> float | None:
 class Crawler:
     def __init__(self, settings: CrawlSettings, store: Callable[[bytes], str],
                  progress: Callable[[CrawlStats], None] | None = None,
-                 previous: dict[str, PageState] | None = None, revisit: RevisitPolicy | None = None) -> None:
+                 previous: dict[str, PageState] | None = None, revisit: RevisitPolicy | None = None,
+                 on_page: Callable[[FetchedPage], None] | None = None) -> None:
         self.settings = settings
         self.previous = previous or {}
         self.revisit = revisit or RevisitPolicy()
@@ -185,6 +204,7 @@ class Crawler:
         self.robots_lock = asyncio.Lock()
         self.store = store  # body -> sha256, persisted
         self.progress = progress or (lambda stats: None)
+        self.on_page = on_page  # called with each page whose new body was stored (to start parsing it)
         self.stats = CrawlStats()
         self.gates: dict[str, _HostGate] = {}
 
@@ -196,7 +216,10 @@ class Crawler:
     async def crawl(self, sources: list[Source]) -> list[FetchedPage]:
         s = self.settings
         timeout = httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
-        limits = httpx.Limits(max_connections=max(4, s.concurrency * max(1, len(sources)) * 2))
+        # No more connections than concurrent requests (+1 for robots.txt): httpcore's pool does work per
+        # connection on every request, so idle connections cost CPU.
+        connections = s.concurrency * max(1, len(sources)) + 1
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         headers = {"User-Agent": s.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
                    "Accept-Language": "sv,en;q=0.5"}
         results: list[FetchedPage] = []
@@ -220,6 +243,8 @@ class Crawler:
                 for task in finished:
                     page, found = task.result()
                     results.append(page)
+                    if self.on_page and page.outcome == "fetched" and page.content_sha256 and not page.error:
+                        self.on_page(page)
                     for link in found:
                         link = normalise_url(link)
                         if link not in seen and page_source(sources, page.source).in_scope(link):
@@ -342,7 +367,7 @@ class Crawler:
         if content_type is None or "html" in content_type.lower():
             text, _ = decode_html(body, content_type)
             if not _PROJECT_HINT.search(text):
-                found = [link for link, _ in links(parse_document(text, keep_navigation=True), current)]
+                found = [link for link, _ in links(parse_document(text), current)]
         return page, found
 
     async def _get(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes, bool]:

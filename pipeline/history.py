@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterator
+
+import pyarrow as pa
 
 from pipeline.schema import PROJECTS
 
@@ -27,45 +29,65 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def apply_history(projects: list[dict[str, Any]], previous: list[dict[str, Any]], seen_ids: set[str],
-                  removed_ids: set[str], now: datetime) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Fill the history columns of this run's projects and list what changed since ``previous``."""
-    before = {p["project_id"]: p for p in previous}
-    changes: list[dict[str, Any]] = []
-    out: list[dict[str, Any]] = []
-    current_ids = set()
-    for project in projects:
-        pid = project["project_id"]
-        current_ids.add(pid)
-        old = before.get(pid)
-        removed = pid in removed_ids
-        changed = False
-        if old is not None:
-            for field in TRACKED:
-                if _comparable(old.get(field)) != _comparable(project.get(field)):
-                    changed = True
-                    changes.append({"project_id": pid, "field": field, "old_value": _text(old.get(field)),
-                                    "new_value": _text(project.get(field)), "observed_at": now})
-        status = "removed" if removed else "active"
-        if old is not None and old.get("status") != status:
-            changes.append({"project_id": pid, "field": "status", "old_value": old.get("status"),
-                            "new_value": status, "observed_at": now})
-        project.update(
-            status=status,
-            removed_at=(old.get("removed_at") if old is not None and old.get("status") == "removed" else None)
-            or (now.date() if removed else None),
-            first_seen_at=old.get("first_seen_at") if old is not None else now,
-            last_seen_at=now if pid in seen_ids else (old.get("last_seen_at") if old is not None else None),
-            last_changed_at=now if (old is None or changed) else old.get("last_changed_at"),
-        )
-        out.append(project)
-    for pid, old in before.items():
-        if pid not in current_ids:
-            # Gone without a trace in this run (no page state left): keep the last known row.
-            row = dict(old)
-            if row.get("status") != "removed":
-                changes.append({"project_id": pid, "field": "status", "old_value": row.get("status"),
-                                "new_value": "removed", "observed_at": now})
-                row.update(status="removed", removed_at=now.date())
-            out.append(row)
-    return out, changes
+class History:
+    """Fills the history columns of this run's projects, batch by batch, against the previous run's
+    projects table (kept as Arrow: compact, and only the rows a batch needs become Python objects)."""
+
+    def __init__(self, previous: pa.Table | None, seen_ids: set[str], removed_ids: set[str], now: datetime) -> None:
+        self.previous = previous
+        self.index = {pid: n for n, pid in enumerate(previous.column("project_id").to_pylist())} if previous is not None else {}
+        self.seen_ids, self.removed_ids, self.now = seen_ids, removed_ids, now
+        self.current_ids: set[str] = set()
+
+    def _old(self, pids: list[str]) -> dict[str, dict[str, Any]]:
+        positions = [self.index[pid] for pid in pids if pid in self.index]
+        if not positions or self.previous is None:
+            return {}
+        return {row["project_id"]: row for row in self.previous.take(positions).to_pylist()}
+
+    def apply(self, projects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Set the history columns of ``projects`` in place; returns the changes seen."""
+        before = self._old([p["project_id"] for p in projects])
+        changes: list[dict[str, Any]] = []
+        now = self.now
+        for project in projects:
+            pid = project["project_id"]
+            self.current_ids.add(pid)
+            old = before.get(pid)
+            removed = pid in self.removed_ids
+            changed = False
+            if old is not None:
+                for field in TRACKED:
+                    if _comparable(old.get(field)) != _comparable(project.get(field)):
+                        changed = True
+                        changes.append({"project_id": pid, "field": field, "old_value": _text(old.get(field)),
+                                        "new_value": _text(project.get(field)), "observed_at": now})
+            status = "removed" if removed else "active"
+            if old is not None and old.get("status") != status:
+                changes.append({"project_id": pid, "field": "status", "old_value": old.get("status"),
+                                "new_value": status, "observed_at": now})
+            project.update(
+                status=status,
+                removed_at=(old.get("removed_at") if old is not None and old.get("status") == "removed" else None)
+                or (now.date() if removed else None),
+                first_seen_at=old.get("first_seen_at") if old is not None else now,
+                last_seen_at=now if pid in self.seen_ids else (old.get("last_seen_at") if old is not None else None),
+                last_changed_at=now if (old is None or changed) else old.get("last_changed_at"),
+            )
+        return changes
+
+    def vanished(self, batch_size: int = 2000) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+        """Previous projects with no trace in this run (no page state left): their last known rows,
+        marked removed, with the status changes."""
+        if self.previous is None:
+            return
+        gone = [n for pid, n in self.index.items() if pid not in self.current_ids]
+        for start in range(0, len(gone), batch_size):
+            rows, changes = self.previous.take(gone[start:start + batch_size]).to_pylist(), []
+            for row in rows:
+                if row.get("status") != "removed":
+                    changes.append({"project_id": row["project_id"], "field": "status", "old_value": row.get("status"),
+                                    "new_value": "removed", "observed_at": self.now})
+                    row.update(status="removed", removed_at=self.now.date())
+            yield rows, changes
+

@@ -1,155 +1,240 @@
-"""Parse stored raw pages into table rows, in parallel over processes when there are many.
+"""Parse stored raw pages into the parse cache, and decide which cached rows make up this run.
 
-Incremental: a page whose content did not change since the previous run (a 304, the same content
-hash, or a page the revisit policy left alone) is not parsed again; its rows are carried over. A page
-that fails keeps its previous rows (a failure is never mistaken for a removal); a page that answers
-404/410, or is no longer reached, marks its projects removed while their last known data stays.
+The parse cache (``_parsed/`` in the output location) holds the rows of one page's content under a
+key made of the parser's version, the address, the content hash and the content type. So a page is
+parsed once per content and parser version: during the crawl when the crawl is large (the crawl
+hands each new body to a process pool, so both cores work while the network waits), otherwise in
+the parse asset. A page whose content did not change (a 304, the same hash, or a page the revisit
+policy left alone) is not parsed again; its rows are carried over. A page that fails keeps its
+previous rows (a failure is never mistaken for a removal); a page that answers 404/410, or is no
+longer reached, marks its projects removed while their last known data stays.
 """
 from __future__ import annotations
 
-import copy
+import functools
+import hashlib
+import multiprocessing
 import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from typing import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable
 
 from parsers.page import parse_page
-from pipeline.crawler import FetchedPage, PageState
-from pipeline.rows import Rows, deduplicate_projects, page_row, page_rows
+from pipeline.crawler import FetchedPage, PageState, ParsedPage
+from pipeline.rows import Rows, content_rows, issue_row, page_row
 from pipeline.storage import OutputDir
 
 # Below this many pages a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
+# Pages per task sent to a worker: large enough that the hand-over costs little, small enough to
+# keep both workers busy to the end.
+BATCH_SIZE = 16
 GONE = (404, 410)
+
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Everything that decides what rows a page gives: a change here makes every page parse again.
+_PARSER_CODE = ("parsers/*.py", "parsers/data/*", "pipeline/rows.py", "pipeline/schema.py")
+
+
+@functools.cache
+def parser_version() -> str:
+    digest = hashlib.sha256()
+    for pattern in _PARSER_CODE:
+        for path in sorted(_PROJECT_ROOT.glob(pattern)):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def parse_key(url: str, sha: str, content_type: str | None) -> str:
+    text = "\0".join((parser_version(), url, sha, content_type or ""))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_into_cache(out: OutputDir, url: str, sha: str, content_type: str | None) -> ParsedPage:
+    """Parse one stored page and keep its rows in the cache. Never raises for a bad page: the
+    exception becomes the page's error (a parse_failed issue)."""
+    key = parse_key(url, sha, content_type)
+    try:
+        result = parse_page(out.get_raw(sha), url, content_type)
+        rows = content_rows(result, url)
+        ends = [p["end_date"] for p in rows.projects if p.get("end_date")]
+        summary = ParsedPage(key, result.kind, result.family, result.encoding,
+                             tuple(p["project_id"] for p in rows.projects), max(ends) if ends else None)
+    except Exception as exc:  # a broken page is a row in parse_issues, never the end of the run
+        rows, summary = Rows(), ParsedPage(key, None, None, None, error=f"{type(exc).__name__}: {exc}")
+    out.put_parsed(key, (summary, rows))
+    return summary
+
+
+@functools.lru_cache(maxsize=4)
+def _output(location: str) -> OutputDir:
+    return OutputDir(location)
+
+
+def _parse_batch(location: str, items: list[tuple[str, str, str | None]]) -> list[ParsedPage]:
+    out = _output(location)
+    return [parse_into_cache(out, *item) for item in items]
+
+
+class ParsePool:
+    """Pages handed in one by one are parsed into the cache by worker processes, once there are
+    enough of them to pay for the pool; ``finish`` waits for them (and, if asked, parses the rest
+    in this process)."""
+
+    def __init__(self, out: OutputDir, workers: int | None = None, min_pages: int = PARALLEL_THRESHOLD) -> None:
+        self.out = out
+        self.workers = workers or min(os.cpu_count() or 1, 8)
+        self.min_pages = min_pages
+        self.pending: list[tuple[str, str, str | None]] = []
+        self.futures: list[Future] = []
+        self.pool: ProcessPoolExecutor | None = None
+
+    def add(self, url: str, sha: str, content_type: str | None) -> None:
+        self.pending.append((url, sha, content_type))
+        if self.pool is None and self.workers > 1 and len(self.pending) >= self.min_pages:
+            # forkserver: the workers start from a small clean process, not a copy of this one.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["pipeline.parse_step"])
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        if self.pool is not None:
+            while len(self.pending) >= BATCH_SIZE:
+                batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
+                self.futures.append(self.pool.submit(_parse_batch, self.out.location, batch))
+
+    def finish(self, parse_rest_here: bool) -> dict[str, ParsedPage]:
+        done: dict[str, ParsedPage] = {}
+        if self.pool is not None:
+            if self.pending:
+                self.futures.append(self.pool.submit(_parse_batch, self.out.location, self.pending))
+                self.pending = []
+            try:
+                for future in self.futures:
+                    done.update((p.key, p) for p in future.result())
+            finally:
+                self.pool.shutdown(cancel_futures=True)
+                self.pool = None
+        if parse_rest_here:
+            done.update((p.key, p) for p in _parse_batch(self.out.location, self.pending))
+            self.pending = []
+        return done
+
+
+@dataclass
+class Entry:
+    """One address's part of this run's tables: the cached content rows under ``key``, its pages
+    row (None when it was not reached in this run), and issues of this run (fetch failures ...)."""
+    url: str
+    key: str | None
+    page: dict[str, Any] | None
+    issues: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
 class ParseOutcome:
-    rows: Rows
+    entries: list[Entry]
     states: dict[str, PageState]
     seen_ids: set[str] = field(default_factory=set)  # projects confirmed on the site in this run
     removed_ids: set[str] = field(default_factory=set)  # projects whose page is gone or no longer reached
     counts: Counter = field(default_factory=Counter)
 
 
-def parse_one(page: FetchedPage, output_root: str) -> Rows:
-    if not page.content_sha256 or page.error:
-        return page_rows(page, None)
-    try:
-        body = OutputDir(output_root).get_raw(page.content_sha256)
-        result = parse_page(body, page.url, page.content_type)
-    except Exception as exc:  # a broken page is a row in parse_issues, never the end of the run
-        return page_rows(page, None, f"{type(exc).__name__}: {exc}")
-    return page_rows(page, result)
+def _state(page: FetchedPage, parsed: ParsedPage | None) -> PageState:
+    return PageState(url=page.url, source=page.source, content_sha256=page.content_sha256,
+                     content_type=page.content_type, status=page.status, etag=page.etag,
+                     last_modified=page.last_modified, checked_at=page.fetched_at, parsed=parsed)
 
 
-def _parse_chunk(args: tuple[list[FetchedPage], str]) -> list[Rows]:
-    pages, root = args
-    return [parse_one(page, root) for page in pages]
-
-
-def _parse_all(pages: list[FetchedPage], root: str, workers: int) -> list[Rows]:
-    if workers <= 1 or len(pages) < PARALLEL_THRESHOLD:
-        return _parse_chunk((pages, root))
-    size = max(20, len(pages) // (workers * 8))
-    chunks = [(pages[i:i + size], root) for i in range(0, len(pages), size)]
-    results: list[Rows] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_parse_chunk, chunks):
-            results.extend(part)
-    return results
-
-
-def _carried(page: FetchedPage, previous: PageState, extra_issue: tuple[str, str] | None = None) -> Rows:
-    """The previous rows of a page, with this run's pages row (and an issue when it failed)."""
-    old: Rows = previous.rows  # type: ignore[assignment]
-    rows = copy.copy(old)
-    rows.pages = [page_row(page, kind=previous.page_kind, family=old.pages[0].get("page_family") if old.pages else None,
-                           records=len(old.projects), encoding=old.pages[0].get("encoding") if old.pages else None)]
-    rows.parse_issues = [i for i in old.parse_issues if i.get("problem") not in ("fetch_failed", "page_lost_labels")]
-    if extra_issue:
-        problem, note = extra_issue
-        rows.parse_issues = rows.parse_issues + [{"url": page.url, "problem": problem, "severity": "error",
-                                                  "raw_value": None, "note": note}]
-        rows.pages[0]["error"] = page.error or note
-    return rows
+def _page_row(page: FetchedPage, parsed: ParsedPage | None, parsed_in_run: bool, error: str | None = None) -> dict[str, Any]:
+    return page_row(page, parsed.kind if parsed else None, parsed.family if parsed else None,
+                    len(parsed.project_ids) if parsed else 0, parsed.encoding if parsed else None,
+                    error or (parsed.error if parsed else None), parsed=parsed_in_run)
 
 
 def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[str, PageState] | None = None,
-                reparse_all: bool = False, workers: int | None = None,
-                crawled_sources: set[str] | None = None) -> ParseOutcome:
+                reparse_all: bool = False, workers: int | None = None, crawled_sources: set[str] | None = None,
+                parsed_during_crawl: dict[str, ParsedPage] | None = None) -> ParseOutcome:
     pages = list(pages)
     previous = previous or {}
-    workers = workers or min(os.cpu_count() or 1, 8)
-    by_url: dict[str, Rows] = {}
-    outcome = ParseOutcome(Rows(), {})
-    to_parse: list[FetchedPage] = []
+    known: dict[str, ParsedPage] = {} if reparse_all else dict(parsed_during_crawl or {})
+    fresh = set(known)  # keys parsed in this run (during the crawl, or below)
+    outcome = ParseOutcome([], {})
+    pool = ParsePool(output, workers)
+
+    # 1. Which content each page has, and which of it is not in the cache yet.
+    content_key: dict[str, str] = {}
     for page in pages:
         prev = previous.get(page.url)
-        has_rows = prev is not None and prev.rows is not None
-        unchanged = page.outcome in ("not_modified", "revisit_skipped") or (
-            page.content_sha256 is not None and prev is not None and prev.content_sha256 == page.content_sha256
-            and not page.error)
-        if unchanged and has_rows and not reparse_all:
-            by_url[page.url] = _carried(page, prev)  # type: ignore[arg-type]
-            outcome.counts["carried_over"] += 1
-            if page.outcome != "revisit_skipped":
-                outcome.seen_ids.update(p["project_id"] for p in by_url[page.url].projects)
-        elif page.status in GONE and has_rows:
-            by_url[page.url] = _carried(page, prev, ("page_gone", f"HTTP {page.status}: projects marked removed"))  # type: ignore[arg-type]
-            outcome.removed_ids.update(p["project_id"] for p in by_url[page.url].projects)
-            outcome.counts["removed"] += 1
-        elif page.error and has_rows:
-            by_url[page.url] = _carried(page, prev, ("fetch_failed", f"{page.error}; previous values kept"))  # type: ignore[arg-type]
-            outcome.counts["kept_after_failure"] += 1
-        elif page.content_sha256 and not page.error:
-            to_parse.append(page)
-        else:
-            by_url[page.url] = page_rows(page, None)
-            outcome.counts["failed"] += page.error is not None
-    for page, rows in zip(to_parse, _parse_all(to_parse, str(output.root), workers)):
+        if page.content_sha256 and not page.error:
+            key = parse_key(page.url, page.content_sha256, page.content_type)
+            content_key[page.url] = key
+            if key in known:
+                continue
+            if not reparse_all and prev is not None and prev.parsed is not None and prev.parsed.key == key:
+                known[key] = prev.parsed
+            elif not reparse_all and output.has_parsed(key):
+                known[key] = output.get_parsed(key)[0]  # parsed in an earlier run, e.g. content that came back
+            else:
+                pool.add(page.url, page.content_sha256, page.content_type)
+                known[key] = None  # type: ignore[assignment]  # being parsed
+    parsed_now = pool.finish(parse_rest_here=True)
+    known.update(parsed_now)
+    fresh.update(parsed_now)
+
+    # 2. Each page's entry and state.
+    for page in pages:
         prev = previous.get(page.url)
-        lost = prev is not None and prev.page_kind == "project" and prev.rows is not None and \
-            (not rows.pages or rows.pages[0]["page_kind"] != "project")
-        if lost:
-            # A 200 that is really an error or maintenance page: keep what the page said before.
-            by_url[page.url] = _carried(page, prev, ("page_lost_labels",  # type: ignore[arg-type]
-                                                     "the page no longer shows its project labels; previous values kept"))
+        before = prev.parsed if prev is not None and prev.parsed is not None else None
+        if page.status in GONE and before is not None:
+            outcome.entries.append(Entry(page.url, before.key, _page_row(page, before, False, page.error),
+                                         [issue_row(page.url, "page_gone", f"HTTP {page.status}: projects marked removed")]))
+            outcome.removed_ids.update(before.project_ids)
+            outcome.states[page.url] = _state(page, before)
+            outcome.counts["removed"] += 1
+        elif page.error and before is not None:
+            note = f"{page.error}; previous values kept"
+            outcome.entries.append(Entry(page.url, before.key, _page_row(page, before, False, note),
+                                         [issue_row(page.url, "fetch_failed", note)]))
+            outcome.states[page.url] = replace(prev)  # type: ignore[arg-type]  # validators and hash as they were
             outcome.counts["kept_after_failure"] += 1
-            continue
-        by_url[page.url] = rows
-        outcome.counts["parsed"] += 1
-        outcome.seen_ids.update(p["project_id"] for p in rows.projects)
-    # Addresses known before but not reached in this run: their projects are no longer listed.
+        elif page.url in content_key:
+            now = known[content_key[page.url]]
+            if before is not None and before.kind == "project" and now.kind != "project":
+                # A 200 that is really an error or maintenance page: keep what the page said before.
+                note = "the page no longer shows its project labels; previous values kept"
+                outcome.entries.append(Entry(page.url, before.key, _page_row(page, before, False, note),
+                                             [issue_row(page.url, "page_lost_labels", note)]))
+                outcome.states[page.url] = _state(page, before)
+                outcome.counts["kept_after_failure"] += 1
+                continue
+            parsed_in_run = now.key in fresh
+            issues = [issue_row(page.url, "parse_failed", now.error)] if now.error else []
+            outcome.entries.append(Entry(page.url, now.key, _page_row(page, now, parsed_in_run), issues))
+            outcome.states[page.url] = _state(page, now)
+            outcome.counts["parsed" if parsed_in_run else "carried_over"] += 1
+            if page.outcome != "revisit_skipped":
+                outcome.seen_ids.update(now.project_ids)
+        else:  # failed, disallowed, or an error page never seen before
+            issues = [issue_row(page.url, "fetch_failed", page.error)] if page.error else []
+            outcome.entries.append(Entry(page.url, None, _page_row(page, None, False), issues))
+            if prev is not None:
+                outcome.states[page.url] = replace(prev)
+            elif page.status is not None:
+                outcome.states[page.url] = _state(page, None)
+            outcome.counts["failed"] += page.error is not None
+
+    # 3. Addresses known before but not reached in this run: their projects are no longer listed.
+    reached = {page.url for page in pages}
     for url, prev in previous.items():
-        if url not in by_url and prev.rows is not None and prev.rows.projects:  # type: ignore[attr-defined]
-            carried = copy.copy(prev.rows)
-            carried.pages = []
-            by_url[url] = carried  # type: ignore[assignment]
-            if crawled_sources is None or prev.source in crawled_sources:
-                outcome.removed_ids.update(p["project_id"] for p in carried.projects)  # type: ignore[attr-defined]
-                outcome.counts["no_longer_listed"] += 1
-            else:  # a source not crawled in this run keeps its pages as they were
-                outcome.counts["other_source_kept"] += 1
-    fetched = {p.url: p for p in pages}
-    for url, rows in by_url.items():
-        outcome.rows.extend(rows)
-        page = fetched.get(url)
-        if page is None:
-            outcome.states[url] = previous[url]
+        if url in reached or prev.parsed is None or not prev.parsed.project_ids:
             continue
-        ends = [p["end_date"] for p in rows.projects if p.get("end_date")]
-        outcome.states[url] = PageState(
-            url=url, source=page.source, content_sha256=page.content_sha256, content_type=page.content_type, status=page.status,
-            etag=page.etag, last_modified=page.last_modified, checked_at=page.fetched_at,
-            page_kind=rows.pages[0]["page_kind"] if rows.pages else None,
-            latest_end_date=max(ends) if ends else None, rows=rows,
-        )
-        if page.error and url in previous and page.status not in GONE:
-            # A failed fetch does not replace what we knew (validators, hash) about the page.
-            outcome.states[url] = copy.copy(previous[url])
-            outcome.states[url].rows = rows
+        outcome.entries.append(Entry(url, prev.parsed.key, None))
+        outcome.states[url] = prev
+        if crawled_sources is None or prev.source in crawled_sources:
+            outcome.removed_ids.update(prev.parsed.project_ids)
+            outcome.counts["no_longer_listed"] += 1
+        else:  # a source not crawled in this run keeps its pages as they were
+            outcome.counts["other_source_kept"] += 1
     outcome.seen_ids -= outcome.removed_ids
-    deduplicate_projects(outcome.rows)
     return outcome

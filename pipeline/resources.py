@@ -54,14 +54,15 @@ class CrawlerResource(dg.ConfigurableResource):
 
     def crawl(self, sources: list[Source], store: Callable[[bytes], str],
               progress: Callable[[CrawlStats], None] | None = None,
-              previous: dict[str, PageState] | None = None) -> tuple[list[FetchedPage], CrawlStats]:
+              previous: dict[str, PageState] | None = None,
+              on_page: Callable[[FetchedPage], None] | None = None) -> tuple[list[FetchedPage], CrawlStats]:
         settings = CrawlSettings(
             user_agent=self.user_agent, delay_seconds=self.delay_seconds, concurrency=self.concurrency,
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout, retries=self.retries,
             max_bytes=self.max_bytes, max_pages=self.max_pages, obey_robots=self.obey_robots,
         )
         crawler = Crawler(settings, store, progress, previous,
-                          RevisitPolicy(self.ended_grace_days, self.ended_revisit_days))
+                          RevisitPolicy(self.ended_grace_days, self.ended_revisit_days), on_page)
         return asyncio.run(crawler.crawl(sources)), crawler.stats
 
 

@@ -40,27 +40,23 @@ def page_row(page: FetchedPage, kind: str | None, family: str | None, records: i
     }
 
 
-def page_rows(page: FetchedPage, result: PageResult | None, error: str | None = None) -> Rows:
-    """All rows one fetched page contributes."""
+CONTENT_TABLES = ("projects", "project_contacts", "project_sections", "project_municipalities", "project_fields",
+                  "parse_issues")
+
+
+def content_rows(result: PageResult, url: str) -> Rows:
+    """The rows a page's content gives (everything but its pages row): what the parse cache keeps."""
     rows = Rows()
-    issue_base = {"url": page.url}
-    if page.error:
-        rows.parse_issues.append({**issue_base, "problem": "fetch_failed", "severity": "error",
-                                  "raw_value": None, "note": page.error})
-    if error:
-        rows.parse_issues.append({**issue_base, "problem": "parse_failed", "severity": "error",
-                                  "raw_value": None, "note": error})
-    rows.pages.append(page_row(page, result.kind if result else None, result.family if result else None,
-                               len(result.records) if result else 0, result.encoding if result else None,
-                               page.error or error, parsed=result is not None))
-    if result is None:
-        return rows
     for issue in result.issues:
-        rows.parse_issues.append({**issue_base, "field": issue.field, "raw_value": issue.raw_value,
+        rows.parse_issues.append({"url": url, "field": issue.field, "raw_value": issue.raw_value,
                                   "problem": issue.problem, "severity": issue.severity, "note": issue.note})
     for record in result.records:
         _record_rows(record, rows)
     return rows
+
+
+def issue_row(url: str, problem: str, note: str | None, severity: str = "error") -> dict[str, Any]:
+    return {"url": url, "problem": problem, "severity": severity, "raw_value": None, "note": note}
 
 
 def _record_rows(record: ProjectRecord, rows: Rows) -> None:
@@ -75,38 +71,16 @@ def _record_rows(record: ProjectRecord, rows: Rows) -> None:
         if f.field in _RAW_COLUMNS and project.get(f"{_RAW_COLUMNS[f.field]}_raw") is None and f.raw:
             project[f"{_RAW_COLUMNS[f.field]}_raw"] = f.raw
     rows.projects.append(project)
-    url = record.source_url
-    rows.project_contacts.extend({"project_id": pid, "_url": url, **c} for c in record.contacts)
+    rows.project_contacts.extend({"project_id": pid, **c} for c in record.contacts)
     rows.project_sections.extend(
-        {"project_id": pid, "_url": url, "position": n, "heading": s.heading, "kind": s.kind,
+        {"project_id": pid, "position": n, "heading": s.heading, "kind": s.kind,
          "language": getattr(s, "language", "sv"), "text": s.text}
         for n, s in enumerate(record.sections))
-    rows.project_municipalities.extend({"project_id": pid, "_url": url, **m} for m in record.municipalities)
+    rows.project_municipalities.extend({"project_id": pid, **m} for m in record.municipalities)
     rows.project_fields.extend(
-        {"project_id": pid, "_url": url, "position": n, "field": f.field, "label": f.label, "raw_value": f.raw}
+        {"project_id": pid, "position": n, "field": f.field, "label": f.label, "raw_value": f.raw}
         for n, f in enumerate(record.raw_fields))
     rows.parse_issues.extend(
         {"url": record.source_url, "project_id": pid, "field": i.field, "raw_value": i.raw_value,
          "problem": i.problem, "severity": i.severity, "note": i.note}
         for i in record.issues)
-
-
-def deduplicate_projects(rows: Rows) -> None:
-    """One row per project_id: the same project seen at two addresses is kept once, reported once."""
-    seen: dict[str, dict[str, Any]] = {}
-    kept = []
-    for project in rows.projects:
-        pid = project["project_id"]
-        if pid in seen:
-            rows.parse_issues.append({"url": project["source_url"], "project_id": pid, "field": "project_id",
-                                      "raw_value": pid, "problem": "duplicate_project", "severity": "warning",
-                                      "note": f"also at {seen[pid]['source_url']}; first kept"})
-            continue
-        seen[pid] = project
-        kept.append(project)
-    rows.projects = kept
-    first_url = {pid: p["source_url"] for pid, p in seen.items()}
-    for name in ("project_contacts", "project_sections", "project_municipalities", "project_fields"):
-        table = getattr(rows, name)
-        # Child rows follow the kept project: drop those that came from a duplicate page.
-        setattr(rows, name, [r for r in table if r["_url"] == first_url.get(r["project_id"])])

@@ -1,115 +1,230 @@
-"""The output directory: raw pages by content hash, internal state, and the Parquet tables.
-Every file is written to a temporary name and renamed into place, so a run killed at any moment
-leaves the previous files whole."""
+"""The output location: raw pages by content hash, the parse cache, internal state, and the Parquet
+tables. A location is a local path or any fsspec URL (``file:///data/esf``, ``s3://bucket/esf`` with
+``s3fs`` installed, ``memory://esf`` in tests).
+
+Nothing half-written is ever visible: locally every file is written to a temporary name and renamed
+into place, so a run killed at any moment leaves the previous files whole; on object stores an object
+appears only when its upload completes, and tables are uploaded under a temporary name and moved
+into place only after every table of the run is complete."""
 from __future__ import annotations
 
 import hashlib
 import os
 import pickle
 import tempfile
-from pathlib import Path
+import uuid
 from contextlib import contextmanager
 from typing import Any, BinaryIO, Iterable, Iterator
 
+import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.schema import Table
 
 
 class OutputDir:
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.root = Path(path)
+    def __init__(self, location: str | os.PathLike[str]) -> None:
+        self.location = os.fspath(location)
+        self.fs, root = fsspec.core.url_to_fs(self.location)
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self.root = root.rstrip("/") or "/"
 
-    @property
-    def raw_dir(self) -> Path:
-        return self.root / "raw"
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
 
-    @property
-    def state_dir(self) -> Path:
-        return self.root / "_state"
+    def url(self, *parts: str) -> str:
+        """A path as the user should see it: plain for local files, with the protocol otherwise."""
+        path = self.path(*parts)
+        return path if self.local else self.fs.unstrip_protocol(path)
 
     def ensure(self) -> None:
         """Create the directory tree, or fail with a clear message if it cannot be written."""
-        for directory in (self.root, self.raw_dir, self.state_dir):
-            directory.mkdir(parents=True, exist_ok=True)
-        probe = self.state_dir / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
+        for directory in ("", "raw", "_state", "_parsed"):
+            self.fs.makedirs(self.path(directory) if directory else self.root, exist_ok=True)
+        probe = self.path("_state", f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        self._write(probe, b"")
+        self.fs.rm(probe)
+
+    # ------------------------------------------------------------ bytes, atomically
+    def _write(self, path: str, data: bytes, durable: bool = True) -> None:
+        if self.local:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write_bytes(path, data, durable)
+        else:
+            with self.fs.open(path, "wb") as handle:
+                handle.write(data)
+
+    def _read(self, path: str) -> bytes:
+        if self.local:
+            with open(path, "rb") as handle:
+                return handle.read()
+        return self.fs.cat_file(path)
+
+    def _exists(self, path: str) -> bool:
+        return os.path.exists(path) if self.local else self.fs.exists(path)
 
     # ------------------------------------------------------------ raw pages
-    def raw_path(self, sha: str) -> Path:
-        return self.raw_dir / sha[:2] / f"{sha}.html"
+    def raw_path(self, sha: str) -> str:
+        return self.path("raw", sha[:2], f"{sha}.html")
 
     def put_raw(self, body: bytes) -> str:
         sha = hashlib.sha256(body).hexdigest()
         path = self.raw_path(sha)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, body, durable=False)
+        if not self._exists(path):
+            # No fsync: a raw page lost to a power cut is fetched again next night.
+            self._write(path, body, durable=False)
         return sha
 
     def get_raw(self, sha: str) -> bytes:
-        return self.raw_path(sha).read_bytes()
+        return self._read(self.raw_path(sha))
 
-    # ------------------------------------------------------------ internal state between assets
-    def save_state(self, name: str, value: Any) -> Path:
-        """Pickled straight into a temporary file (no second copy in memory), then renamed into place."""
-        path = self.state_dir / f"{name}.pickle"
-        with atomic_file(path) as handle:
-            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    # ------------------------------------------------------------ parse cache (rows of one page's content)
+    def parsed_path(self, key: str) -> str:
+        return self.path("_parsed", key[:2], f"{key}.pickle")
+
+    def has_parsed(self, key: str) -> bool:
+        return self._exists(self.parsed_path(key))
+
+    def put_parsed(self, key: str, value: Any) -> None:
+        self._write(self.parsed_path(key), pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), durable=False)
+
+    def get_parsed(self, key: str) -> Any:
+        return pickle.loads(self._read(self.parsed_path(key)))
+
+    # ------------------------------------------------------------ internal state between assets and runs
+    def _state_path(self, name: str) -> str:
+        return self.path("_state", f"{name}.pickle")
+
+    def save_state(self, name: str, value: Any) -> str:
+        path = self._state_path(name)
+        if self.local:
+            with atomic_file(path) as handle:  # pickled straight into the file: no second copy in memory
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        else:
+            with self.fs.open(path, "wb") as handle:
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         return path
 
     def has_state(self, name: str) -> bool:
-        return (self.state_dir / f"{name}.pickle").exists()
+        return self._exists(self._state_path(name))
 
     def load_state(self, name: str) -> Any:
-        path = self.state_dir / f"{name}.pickle"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: materialise the upstream asset first")
-        with open(path, "rb") as handle:
+        path = self._state_path(name)
+        if not self._exists(path):
+            raise FileNotFoundError(f"{self.url('_state', name + '.pickle')} is missing: materialise the upstream asset first")
+        with self.fs.open(path, "rb") as handle:
             return pickle.load(handle)
 
     # ------------------------------------------------------------ tables
-    def table_path(self, table: Table) -> Path:
-        return self.root / f"{table.name}.parquet"
+    def table_path(self, table: Table) -> str:
+        return self.path(f"{table.name}.parquet")
 
-    def write_table(self, table: Table, rows: Iterable[dict[str, Any]]) -> pa.Table:
-        arrow = to_arrow(table, rows)
-        path = self.table_path(table)
-        tmp = _temp_name(path)
+    def has_table(self, table: Table) -> bool:
+        return self._exists(self.table_path(table))
+
+    def read_table(self, table: Table, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.table_path(table), columns=columns, filesystem=None if self.local else self.fs)
+
+    def table_batches(self, table: Table, batch_size: int = 4096) -> Iterator[pa.RecordBatch]:
+        """The rows of a published table, a batch at a time (nothing when it does not exist)."""
+        if not self.has_table(table):
+            return
+        with self.fs.open(self.table_path(table), "rb") as handle:
+            yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_size)
+
+    def table_writer(self, table: Table) -> "TableWriter":
+        return TableWriter(self, table)
+
+    def remove_table(self, table: Table) -> None:
+        if self.has_table(table):
+            self.fs.rm(self.table_path(table))
+
+    def write_table(self, table: Table, rows: Iterable[dict[str, Any]]) -> int:
+        """Write a whole table at once (small tables, tests)."""
+        writer = self.table_writer(table)
         try:
-            pq.write_table(arrow, tmp, compression="zstd", write_statistics=True)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return arrow
+            writer.write(rows)
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
+        writer.publish()
+        return writer.rows
 
-    def read_table(self, table: Table) -> pa.Table:
-        return pq.read_table(self.table_path(table))
+
+class TableWriter:
+    """A table written in batches to a temporary file beside its final name; ``publish`` moves it
+    into place, ``abort`` removes it. Memory holds one batch, however large the table."""
+
+    def __init__(self, out: OutputDir, table: Table, batch_rows: int = 2000) -> None:
+        self.out, self.table, self.batch_rows = out, table, batch_rows
+        self.final = out.table_path(table)
+        self.temp = out.path(f".{table.name}.parquet.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        self.rows = 0
+        self._pending: list[dict[str, Any]] = []
+        self._handle = out.fs.open(self.temp, "wb")
+        self._writer = pq.ParquetWriter(self._handle, table.schema, compression="zstd", write_statistics=True)
+
+    def write(self, rows: Iterable[dict[str, Any]]) -> None:
+        self._pending.extend(rows)
+        if len(self._pending) >= self.batch_rows:
+            self._flush()
+
+    def write_arrow(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self._flush()
+        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        self._writer.write_table(table.select(self.table.column_names).cast(self.table.schema))
+        self.rows += table.num_rows
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._writer.write_table(to_arrow(self.table, self._pending), row_group_size=1 << 20)
+            self.rows += len(self._pending)
+            self._pending = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+        self._handle.close()
+
+    def publish(self) -> None:
+        if self.out.local:
+            os.replace(self.temp, self.final)
+        else:
+            self.out.fs.mv(self.temp, self.final)
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+            self._handle.close()
+        except Exception:  # already closed or broken: removing the file is what matters
+            pass
+        if self.out._exists(self.temp):
+            self.out.fs.rm(self.temp)
 
 
 def to_arrow(table: Table, rows: Iterable[dict[str, Any]]) -> pa.Table:
     """Rows -> an Arrow table with the registry's exact schema (also when there are no rows)."""
     rows = list(rows)
-    names = table.column_names
-    columns = {name: [row.get(name) for row in rows] for name in names}
+    columns = {name: [row.get(name) for row in rows] for name in table.column_names}
     return pa.Table.from_pydict(columns, schema=table.schema)
 
 
-def _temp_name(path: Path) -> Path:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _temp_name(path: str) -> str:
+    directory, name = os.path.split(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     os.close(fd)
-    return Path(name)
+    return temp
 
 
 @contextmanager
-def atomic_file(path: Path, durable: bool = True) -> Iterator[BinaryIO]:
+def atomic_file(path: str | os.PathLike[str], durable: bool = True) -> Iterator[BinaryIO]:
     """Write to a temporary file beside ``path``, then rename it into place: readers see the old
     file or the whole new one, never a part, even if the process is killed. ``durable`` also
     flushes it to disk (against power loss); raw pages skip that, being cheap to fetch again."""
-    tmp = _temp_name(path)
+    tmp = _temp_name(os.fspath(path))
     try:
         with open(tmp, "wb") as handle:
             yield handle
@@ -118,10 +233,10 @@ def atomic_file(path: Path, durable: bool = True) -> Iterator[BinaryIO]:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
-def atomic_write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
     with atomic_file(path, durable) as handle:
         handle.write(data)

@@ -57,16 +57,17 @@ def test_blocking_check_keeps_previous_tables(tmp_path, demo_output, monkeypatch
     import pipeline.rows as rows_module
     original = rows_module._record_rows
 
-    def corrupt(record, rows):  # every project gets the same id: project_id_unique must block
-        record.project_id = "same"
+    def corrupt(record, rows):  # an impossible co-financing rate: rate_is_fraction must block
         original(record, rows)
+        rows.projects[-1]["eu_cofinancing_rate"] = 1.5
 
     monkeypatch.setattr(rows_module, "_record_rows", corrupt)
-    import pipeline.parse_step as step
-    monkeypatch.setattr(step, "deduplicate_projects", lambda rows: None)
     result = _reparse_job(out).execute_in_process(raise_on_error=False, instance=dg.DagsterInstance.ephemeral())
     assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error
+    assert "rate_is_fraction" in failure.message + str(failure.cause and failure.cause.message)
     assert (out / "projects.parquet").read_bytes() == before
+    assert not list(out.glob(".*.tmp"))  # the unpublished tables are removed
 
 
 def _reparse_job(output):

@@ -252,12 +252,10 @@ def test_failed_write_leaves_previous_table_intact(tmp_path, monkeypatch):
     out.write_table(PROJECTS, [{"project_id": "a", "page_family": "x", "source_url": "u", "status": "active"}])
     before = (tmp_path / "projects.parquet").read_bytes()
 
-    def broken(table, where, **kwargs):
-        with open(where, "wb") as handle:
-            handle.write(b"PAR1 half a file")
+    def broken(self, table, *args, **kwargs):  # the disk fills up after the new file was started
         raise OSError("disk full")
 
-    monkeypatch.setattr(pq_module, "write_table", broken)
+    monkeypatch.setattr(pq_module.ParquetWriter, "write_table", broken)
     with pytest.raises(OSError):
         out.write_table(PROJECTS, [{"project_id": "b", "page_family": "x", "source_url": "u", "status": "active"}])
     assert (tmp_path / "projects.parquet").read_bytes() == before

@@ -156,11 +156,10 @@ def test_english_summary_and_municipality_list():
 
 
 def test_extra_fields_survive_into_the_projects_row():
-    from pipeline.crawler import FetchedPage
-    from pipeline.rows import page_rows
+    from pipeline.rows import content_rows
 
     result = parse("<p>Projektnummer: 2018/00123</p><p>Nytt fält: värde</p>")
-    rows = page_rows(FetchedPage(URL, "s", 200, None, "0" * 64), result)
+    rows = content_rows(result, URL)
     assert json.loads(rows.projects[0]["extra_fields"]) == {"Nytt fält": "värde"}
     assert ("Nytt fält", "unknown_label") in {(i["field"], i["problem"]) for i in rows.parse_issues}
 
@@ -259,7 +258,7 @@ def test_pagination_inside_nav_is_followed_by_the_crawler_but_menus_are_not_cont
 
     html = ("<nav class='menu'><nav><a href='/a'>A</a></nav><a href='/b'>Bakgrund</a></nav>"
             "<p>Projektnummer: 2018/00123</p><nav class='pager'><a href='sida-2.html'>Nästa</a></nav>")
-    assert [u for u, _ in links(parse_document(html, keep_navigation=True), URL)][-1].endswith("/sida-2.html")
+    assert [u for u, _ in links(parse_document(html), URL)][-1].endswith("/sida-2.html")
     record = one(html)
     assert record.sections == [] and record.columns["project_number"] == "2018/00123"
 
