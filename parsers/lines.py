@@ -12,6 +12,9 @@ from parsers.text import label_key
 
 # A line longer than this is prose, never a label line or a field value.
 MAX_FIELD_LINE = 250
+# No label, heading or boilerplate line is longer than this; longer text is not looked up (prose
+# lines are long and many, and their lookup keys cost time for nothing).
+LONGEST_KEY = 200
 
 
 @dataclass
@@ -26,11 +29,11 @@ class Token:
 
 
 @functools.cache
-def _boilerplate() -> tuple[frozenset[str], tuple[re.Pattern[str], ...], frozenset[str], tuple[re.Pattern[str], ...]]:
+def _boilerplate() -> tuple[frozenset[str], re.Pattern[str], frozenset[str], tuple[re.Pattern[str], ...]]:
     chrome = vocabulary()["chrome"]
     return (
         frozenset(label_key(x) for x in chrome["boilerplate_lines"]),
-        tuple(re.compile(p, re.I) for p in chrome["boilerplate_patterns"]),
+        re.compile("|".join(f"(?:{p})" for p in chrome["boilerplate_patterns"]), re.I),  # one pass, not one per pattern
         frozenset(label_key(x) for x in chrome["end_headings"]),
         tuple(re.compile(p, re.I) for p in chrome["group_heading_patterns"]),
     )
@@ -66,9 +69,9 @@ def _glue_plausible(field: str, label: str, rest: str) -> bool:
 
 def classify(line: Line) -> Token:
     text = line.text
-    key = label_key(text)
+    key = label_key(text) if len(text) <= LONGEST_KEY else ""
     boiler_lines, boiler_patterns, end_headings, group_patterns = _boilerplate()
-    if key in boiler_lines or any(p.fullmatch(text) for p in boiler_patterns):
+    if key in boiler_lines or boiler_patterns.fullmatch(text):
         return Token("boiler", line)
     labels, headings = label_index(), heading_index()
     # A heading line of its own that ends the content ("Kontakt", "Läs vidare"); "Kontakt: Namn" is a label.
@@ -93,6 +96,8 @@ def classify(line: Line) -> Token:
     # 3. "Label: value" in one text node (labels may contain a colon, as in "EU:s ...").
     if ":" in text:
         for match in re.finditer(":", text):
+            if match.start() > LONGEST_KEY:
+                break
             head, rest = text[: match.start()], text[match.end():].strip()
             head_key = label_key(head)
             if head_key in labels and len(text) <= MAX_FIELD_LINE:

@@ -290,10 +290,11 @@ def _language_words() -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _language(section: Section) -> str:
-    words = re.findall(r"[a-zåäöé]+", section.text.casefold())
+    # The first 2000 characters tell the language as well as the whole text.
+    words = re.findall(r"[a-zåäöé]+", section.text[:2000].casefold())
     sv_words, en_words = _language_words()
-    sv = sum(w in sv_words for w in words)
-    en = sum(w in en_words for w in words)
+    sv = len([w for w in words if w in sv_words])
+    en = len([w for w in words if w in en_words])
     if en > sv:
         return "en"
     if sv or section.kind != "english_summary":

@@ -40,16 +40,24 @@ _KEY_HYPHEN = re.compile(r"\s*-\s*")
 _KEY_SLASH = re.compile(r"\s*/\s*")
 
 
-@functools.lru_cache(maxsize=1 << 16)  # the same labels and short lines recur on every page
 def label_key(label: str) -> str:
     """The comparison key of a label or heading: case-folded, one-spaced, without the
     trailing colon, with spaces around hyphens and slashes removed (``E- post`` = ``E-post``)."""
+    # Labels and headings are short and recur on every page; prose lines are long and unique, and
+    # caching them would only grow memory.
+    return _cached_label_key(label) if len(label) <= 80 else _label_key(label)
+
+
+def _label_key(label: str) -> str:
     key = one_line(label).rstrip(":").strip().casefold()
     if "-" in key:
         key = _KEY_HYPHEN.sub("-", key)
     if "/" in key:
         key = _KEY_SLASH.sub("/", key)
     return key
+
+
+_cached_label_key = functools.lru_cache(maxsize=8192)(_label_key)
 
 
 def slug(text: str) -> str:

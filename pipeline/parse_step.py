@@ -83,10 +83,10 @@ class ParsePool:
     enough of them to pay for the pool; ``finish`` waits for them (and, if asked, parses the rest
     in this process)."""
 
-    def __init__(self, out: OutputDir, workers: int | None = None, min_pages: int = PARALLEL_THRESHOLD) -> None:
+    def __init__(self, out: OutputDir, workers: int | None = None, min_pages: int | None = None) -> None:
         self.out = out
         self.workers = workers or min(os.cpu_count() or 1, 8)
-        self.min_pages = min_pages
+        self.min_pages = PARALLEL_THRESHOLD if min_pages is None else min_pages
         self.pending: list[tuple[str, str, str | None]] = []
         self.futures: list[Future] = []
         self.pool: ProcessPoolExecutor | None = None

@@ -1,0 +1,65 @@
+"""The parts that make large crawls fast and the output portable: parsing in worker processes while
+the crawl goes on, and output locations given as URLs (fsspec)."""
+from __future__ import annotations
+
+import fsspec
+import pandas as pd
+import pyarrow.parquet as pq
+
+from tests.conftest import run_assets
+
+# Columns that differ between two runs by design (when they ran).
+RUN_TIME = {"fetched_at", "first_seen_at", "last_seen_at", "last_changed_at", "observed_at"}
+
+
+def _same(frame: pd.DataFrame, expected: pd.DataFrame) -> None:
+    columns = [c for c in expected.columns if c not in RUN_TIME]
+    left = frame[columns].sort_values(columns[:2]).reset_index(drop=True)
+    right = expected[columns].sort_values(columns[:2]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(left, right)
+
+
+def _materialized(result) -> dict:
+    return {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+
+
+def test_pages_parsed_by_worker_processes_during_the_crawl_give_the_same_tables(demo_site_url, demo_tables, tmp_path,
+                                                                                 monkeypatch):
+    import pipeline.parse_step as step
+
+    monkeypatch.setattr(step, "PARALLEL_THRESHOLD", 2)  # the demo site is small; real crawls start at 200
+    monkeypatch.setattr(step, "BATCH_SIZE", 2)
+    result = run_assets([demo_site_url], tmp_path / "out")
+    assert result.success
+    metadata = _materialized(result)
+    assert metadata["crawled_pages"]["pages_parsed_during_crawl"].value >= 6
+    for name in ("projects", "project_sections", "project_contacts", "parse_issues", "pages"):
+        _same(pd.read_parquet(tmp_path / "out" / f"{name}.parquet"), demo_tables[name])
+    pages = pd.read_parquet(tmp_path / "out" / "pages.parquet")
+    assert pages.loc[pages["status"] == 200, "parsed_in_run"].all()
+
+
+def test_output_location_as_a_file_url(demo_site_url, demo_tables, tmp_path):
+    location = (tmp_path / "out").as_uri()  # file:///...
+    assert location.startswith("file:///")
+    assert run_assets([demo_site_url], location).success
+    _same(pd.read_parquet(tmp_path / "out" / "projects.parquet"), demo_tables["projects"])
+    assert list((tmp_path / "out" / "raw").glob("*/*.html"))
+    second = run_assets([demo_site_url], location)  # the state is read back through the URL too
+    assert second.success
+    pages = pd.read_parquet(tmp_path / "out" / "pages.parquet")
+    assert not pages["parsed_in_run"].any()  # unchanged pages: rows carried over from the cache
+
+
+def test_output_location_on_a_non_local_filesystem(demo_site_url, demo_tables):
+    # fsspec's in-memory filesystem takes the code path of object stores (s3://, gs://): no local
+    # paths, no rename, writes through fs.open.
+    fs = fsspec.filesystem("memory")
+    result = run_assets([demo_site_url], "memory://esf-test/out")
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    path = _materialized(result)["projects"]["path"].value
+    assert path.startswith("memory://") and path.endswith("/esf-test/out/projects.parquet")
+    projects = pq.read_table("esf-test/out/projects.parquet", filesystem=fs).to_pandas()
+    _same(projects, demo_tables["projects"])
+    assert not [p for p in fs.find("esf-test/out") if p.endswith(".tmp")]
+    fs.rm("esf-test", recursive=True)
