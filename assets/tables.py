@@ -1,22 +1,16 @@
 """Output layer: the Parquet tables analysts read, published only when the blocking checks pass."""
 
-from collections import Counter
 from datetime import datetime, timezone
-from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
 from assets.parse import parsed_records
+from pipeline.assemble import TableAssembler
 from pipeline.checks import ProjectChecks
 from pipeline.history import History
-from pipeline.parse_step import Entry
 from pipeline.resources import OutputResource
-from pipeline.rows import Rows
 from pipeline.schema import CHANGES, PROJECTS, TABLES, Table
-from pipeline.storage import OutputDir, TableWriter
-
-CHILD_TABLES = ("project_contacts", "project_sections", "project_municipalities", "project_fields")
 
 CHECK_NAMES = {
     "project_id_unique": True, "required_columns_present": True, "start_not_after_end": True,
@@ -116,61 +110,3 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
         if name == "parse_issues":
             metadata["issues_by_problem"] = dg.MetadataValue.json(dict(assembler.problems))
         yield dg.MaterializeResult(asset_key=name, metadata=metadata, check_results=results)
-
-
-class TableAssembler:
-    """Builds the rows of every table from the run's entries (each page's cached rows), one page at
-    a time: a project seen at two addresses is kept once (the first) and reported; projects get
-    their history columns in batches."""
-
-    def __init__(self, out: OutputDir, writers: dict[str, TableWriter], history: History, checks: ProjectChecks,
-                 batch: int = 1000) -> None:
-        self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
-        self.first_url: dict[str, str] = {}
-        self.projects: list[dict[str, Any]] = []
-        self.problems: Counter = Counter()
-
-    def _write(self, name: str, rows: list[dict[str, Any]]) -> None:
-        if name in self.writers and rows:
-            self.writers[name].write(rows)
-
-    def add(self, entry: Entry) -> None:
-        rows = self.out.get_parsed(entry.key)[1] if entry.key else Rows()
-        if entry.page is not None:
-            self._write("pages", [entry.page])
-        issues = rows.parse_issues + entry.issues
-        dropped: set[str] = set()
-        kept_here: set[str] = set()
-        for project in rows.projects:
-            pid = project["project_id"]
-            first = self.first_url.setdefault(pid, entry.url)
-            if first == entry.url and pid not in kept_here:
-                kept_here.add(pid)
-                self.projects.append(project)
-                continue
-            issues.append({"url": project["source_url"], "project_id": pid, "field": "project_id", "raw_value": pid,
-                           "problem": "duplicate_project", "severity": "warning", "note": f"also at {first}; first kept"})
-            if first != entry.url:
-                dropped.add(pid)  # child rows follow the kept project
-        for name in CHILD_TABLES:
-            self._write(name, [r for r in getattr(rows, name) if r["project_id"] not in dropped])
-        self._write("parse_issues", issues)
-        self.checks.add_issues(issues)
-        self.problems.update(i["problem"] for i in issues)
-        if len(self.projects) >= self.batch:
-            self._flush()
-
-    def _flush(self) -> None:
-        changes = self.history.apply(self.projects)
-        self._publish_projects(self.projects, changes)
-        self.projects = []
-
-    def _publish_projects(self, projects: list[dict[str, Any]], changes: list[dict[str, Any]]) -> None:
-        self.checks.add_projects(projects)
-        self._write(PROJECTS.name, projects)
-        self._write(CHANGES.name, changes)
-
-    def finish(self) -> None:
-        self._flush()
-        for rows, changes in self.history.vanished():
-            self._publish_projects(rows, changes)

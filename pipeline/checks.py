@@ -2,6 +2,7 @@
 assets/tables.py run these while the tables are written, and before anything is published."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -68,8 +69,9 @@ class ProjectChecks:
                 if failing(row):
                     self._fail(name, pid)
 
-    def add_issues(self, issues: Iterable[dict[str, Any]]) -> None:
-        self.unknown_labels += sum(1 for i in issues if i.get("problem") == "unknown_label")
+    def add_problem_counts(self, counts: dict[str, int]) -> None:
+        """Issues seen, counted by problem."""
+        self.unknown_labels += counts.get("unknown_label", 0)
 
     def outcomes(self, previous_count: int | None, max_drop: float = 0.5,
                  max_unknown_label_share: float = 0.2) -> list[CheckOutcome]:
@@ -99,5 +101,5 @@ def project_checks(projects: list[dict[str, Any]], issues: list[dict[str, Any]],
     """All checks over whole lists of rows (the same checks as ``ProjectChecks``)."""
     checks = ProjectChecks()
     checks.add_projects(projects)
-    checks.add_issues(issues)
+    checks.add_problem_counts(Counter(i.get("problem") for i in issues))
     return checks.outcomes(previous_count, max_drop, max_unknown_label_share)

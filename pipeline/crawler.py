@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hashlib
 import random
-import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,8 +21,10 @@ import httpx
 from parsers.html import decode_html, links, parse_document
 
 # Words that show a page holds project fields; such pages are read, not followed. Plain substring
-# tests on the lower-cased page: a case-insensitive regular expression took 2 ms on a 44 KB page.
-_PROJECT_HINTS = ("projektägare", "beviljat esf", "projektperiod", "diarienummer", "projektnummer")
+# tests in the spellings pages use: a case-insensitive regular expression took 2 ms on a 44 KB page,
+# lower-casing the page 0.4 ms.
+_PROJECT_HINTS = tuple(shape for word in ("Projektägare", "Beviljat ESF", "Projektperiod", "Diarienummer", "Projektnummer")
+                       for shape in (word, word.lower(), word.upper()))
 
 
 class CrawlError(Exception):
@@ -34,7 +36,7 @@ class Source:
     name: str
     start_url: str
 
-    @property
+    @functools.cached_property
     def scope(self) -> tuple[str, str]:
         """(host with port, directory path): only addresses under both are fetched."""
         parts = urlsplit(self.start_url)
@@ -367,8 +369,7 @@ class Crawler:
         found: list[str] = []
         if content_type is None or "html" in content_type.lower():
             text, _ = decode_html(body, content_type)
-            lowered = text.lower()
-            if not any(hint in lowered for hint in _PROJECT_HINTS):
+            if not any(hint in text for hint in _PROJECT_HINTS):
                 found = [link for link, _ in links(parse_document(text), current)]
         return page, found
 

@@ -16,18 +16,13 @@ _RAW_COLUMNS = {"total_budget_sek": "total_budget_sek", "esf_grant_sek": "esf_gr
 
 @dataclass
 class Rows:
+    """The rows one page's content gives, by table."""
     projects: list[dict[str, Any]] = field(default_factory=list)
     project_contacts: list[dict[str, Any]] = field(default_factory=list)
     project_sections: list[dict[str, Any]] = field(default_factory=list)
     project_municipalities: list[dict[str, Any]] = field(default_factory=list)
     project_fields: list[dict[str, Any]] = field(default_factory=list)
-    pages: list[dict[str, Any]] = field(default_factory=list)
     parse_issues: list[dict[str, Any]] = field(default_factory=list)
-    project_changes: list[dict[str, Any]] = field(default_factory=list)
-
-    def extend(self, other: "Rows") -> None:
-        for name in self.__dataclass_fields__:
-            getattr(self, name).extend(getattr(other, name))
 
 
 def page_row(page: FetchedPage, kind: str | None, family: str | None, records: int, encoding: str | None,
