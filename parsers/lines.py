@@ -71,7 +71,7 @@ def classify(line: Line) -> Token:
     text = line.text
     key = label_key(text) if len(text) <= LONGEST_KEY else ""
     boiler_lines, boiler_patterns, end_headings, group_patterns = _boilerplate()
-    if key in boiler_lines or boiler_patterns.fullmatch(text):
+    if key in boiler_lines or (len(text) <= LONGEST_KEY and boiler_patterns.fullmatch(text)):
         return Token("boiler", line)
     labels, headings = label_index(), heading_index()
     # A heading line of its own that ends the content ("Kontakt", "Läs vidare"); "Kontakt: Namn" is a label.

@@ -23,9 +23,8 @@ from typing import Any, Iterable
 
 from parsers.page import parse_page
 from pipeline.crawler import FetchedPage, PageState, ParsedPage
-from pipeline.rows import CONTENT_TABLES, content_rows, issue_row, page_row
-from pipeline.schema import TABLES
-from pipeline.storage import OutputDir, to_arrow
+from pipeline.rows import Rows, content_rows, issue_row, page_row
+from pipeline.storage import OutputDir
 
 # Below this many pages a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
@@ -60,15 +59,12 @@ def parse_into_cache(out: OutputDir, url: str, sha: str, content_type: str | Non
     try:
         result = parse_page(out.get_raw(sha), url, content_type)
         rows = content_rows(result, url)
-        # Kept as Arrow tables: the conversion happens here, in the parallel workers, not when
-        # publishing; a value the schema cannot hold fails this page, not the run.
-        tables = {name: to_arrow(TABLES[name], getattr(rows, name)) for name in CONTENT_TABLES if getattr(rows, name)}
         ends = [p["end_date"] for p in rows.projects if p.get("end_date")]
         summary = ParsedPage(key, result.kind, result.family, result.encoding,
                              tuple(p["project_id"] for p in rows.projects), max(ends) if ends else None)
     except Exception as exc:  # a broken page is a row in parse_issues, never the end of the run
-        tables, summary = {}, ParsedPage(key, None, None, None, error=f"{type(exc).__name__}: {exc}")
-    out.put_parsed(key, (summary, tables))
+        rows, summary = Rows(), ParsedPage(key, None, None, None, error=f"{type(exc).__name__}: {exc}")
+    out.put_parsed(key, (summary, rows))
     return summary
 
 

@@ -35,10 +35,6 @@ def page_row(page: FetchedPage, kind: str | None, family: str | None, records: i
     }
 
 
-CONTENT_TABLES = ("projects", "project_contacts", "project_sections", "project_municipalities", "project_fields",
-                  "parse_issues")
-
-
 def content_rows(result: PageResult, url: str) -> Rows:
     """The rows a page's content gives (everything but its pages row): what the parse cache keeps."""
     rows = Rows()

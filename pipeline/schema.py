@@ -2,6 +2,7 @@
 descriptions stored in the Parquet metadata), the Dagster column schemas and docs/data-dictionary.md."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -26,7 +27,7 @@ class Table:
     key: tuple[str, ...] = ()
     personal_data: bool = False
 
-    @property
+    @functools.cached_property  # built once: to_arrow asks for it on every batch
     def schema(self) -> pa.Schema:
         return pa.schema(
             [pa.field(f.name, f.type, nullable=f.nullable,
@@ -35,7 +36,7 @@ class Table:
             metadata={"description": self.description, "table": self.name},
         )
 
-    @property
+    @functools.cached_property
     def column_names(self) -> list[str]:
         return [f.name for f in self.fields]
 
