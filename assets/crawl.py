@@ -3,8 +3,8 @@
 import dagster as dg
 
 from pipeline import resources
-from pipeline.crawler import CrawlStats
-from pipeline.parse_step import ParsePool
+from pipeline.crawler import CrawlStats, FetchedPage
+from pipeline.parse_step import ParsePool, parse_key
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
 
 
@@ -45,9 +45,15 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
     previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
     # New bodies go to the parse pool as they arrive (large crawls only), so parsing overlaps the crawl.
     pool = ParsePool(out)
+
+    def hand_over(page: FetchedPage) -> None:
+        before = previous.get(page.url)
+        key = parse_key(page.url, page.content_sha256, page.content_type)
+        if before is None or before.parsed is None or before.parsed.key != key:  # unchanged content is not parsed again
+            pool.add(page.url, page.content_sha256, page.content_type)
+
     try:
-        pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous,
-                                     on_page=lambda page: pool.add(page.url, page.content_sha256, page.content_type))
+        pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous, on_page=hand_over)
     finally:
         parsed = pool.finish(parse_rest_here=False)
     unreachable = [p for p in pages if p.is_start and p.status is None]

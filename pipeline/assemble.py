@@ -3,17 +3,34 @@ holds one batch however large the site. The cache keeps plain rows (dicts): load
 times faster than loading small Arrow tables, and the conversion to Arrow happens once per batch."""
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from pipeline.checks import ProjectChecks
 from pipeline.history import History
-from pipeline.parse_step import Entry
+from pipeline.parse_step import Entry, parser_version
 from pipeline.rows import Rows
 from pipeline.schema import CHANGES, PROJECTS
 from pipeline.storage import OutputDir, TableWriter
 
 CHILD_TABLES = ("project_contacts", "project_sections", "project_municipalities", "project_fields")
+# Tables that depend only on the run's entries (each page's cached rows and this run's issues): when the
+# entries are the same as in the published run, these files are kept as they are.
+REUSABLE_TABLES = (*CHILD_TABLES, "parse_issues")
+
+
+def inputs_fingerprint(entries: list[Entry]) -> str:
+    """What the reusable tables are made of: every entry's address, cache key and run issues, and
+    the code that turns them into rows."""
+    digest = hashlib.sha256(parser_version().encode() + Path(__file__).read_bytes())
+    for entry in entries:
+        digest.update(json.dumps([entry.url, entry.key, entry.issues], default=str, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 class TableAssembler:
@@ -68,6 +85,18 @@ class TableAssembler:
         self.checks.add_projects(projects)
         self._write(PROJECTS.name, projects)
         self._write(CHANGES.name, changes)
+
+    def add_unchanged(self, entries: list[Entry], project_ids: list[str], previous: pa.Table) -> None:
+        """The entries are those of the published run: the reusable tables stay as published, the
+        pages are written again, and the projects are the published rows (the same content) with
+        their history columns brought up to date. Reads no parse cache."""
+        for entry in entries:
+            if entry.page is not None:
+                self._write("pages", [entry.page])
+        current = set(project_ids)
+        for batch in previous.to_batches(max_chunksize=self.batch):
+            projects = [row for row in batch.to_pylist() if row["project_id"] in current]
+            self._publish_projects(projects, self.history.apply(projects))
 
     def finish(self) -> None:
         self._flush()

@@ -56,7 +56,8 @@ class History:
             old = before.get(pid)
             removed = pid in self.removed_ids
             changed = False
-            if old is not None:
+            # Plain equality first (most projects did not change); field by field only when it differs.
+            if old is not None and any(old.get(f) != project.get(f) for f in TRACKED):
                 for field in TRACKED:
                     if _comparable(old.get(field)) != _comparable(project.get(field)):
                         changed = True

@@ -237,4 +237,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         else:  # a source not crawled in this run keeps its pages as they were
             outcome.counts["other_source_kept"] += 1
     outcome.seen_ids -= outcome.removed_ids
+    # Address order, not the order pages happened to arrive in: the same site gives the same tables
+    # (and the same "first kept" among duplicates) in every run.
+    outcome.entries.sort(key=lambda entry: entry.url)
     return outcome

@@ -26,7 +26,7 @@ progress_hook: Callable[[CrawlStats], None] | None = None
 class OutputResource(dg.ConfigurableResource):
     """The output directory: Parquet tables, raw pages under raw/, run state under _state/."""
 
-    path: str = Field(default="data", description="Directory the tables and the raw page archive are written to.")
+    path: str = Field(default="data", description="Directory or fsspec URL (s3://bucket/esf, file:///srv/esf) the tables and the raw page archive are written to.")
     personal_data: bool = Field(default=True, description="Write project_contacts (names, e-mail, phone). "
                                 "False leaves the table out of the output.")
     max_project_drop: float = Field(default=0.5, description="Blocking check: the project count may not fall more "

@@ -107,6 +107,9 @@ class OutputDir:
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         return path
 
+    def remove_state(self, name: str) -> None:
+        self.fs.rm(self._state_path(name))
+
     def has_state(self, name: str) -> bool:
         return self._exists(self._state_path(name))
 
@@ -126,6 +129,10 @@ class OutputDir:
 
     def read_table(self, table: Table, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.table_path(table), columns=columns, filesystem=None if self.local else self.fs)
+
+    def table_rows(self, table: Table) -> int:
+        with self.fs.open(self.table_path(table), "rb") as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
 
     def table_batches(self, table: Table, batch_size: int = 4096) -> Iterator[pa.RecordBatch]:
         """The rows of a published table, a batch at a time (nothing when it does not exist)."""

@@ -63,3 +63,23 @@ def test_output_location_on_a_non_local_filesystem(demo_site_url, demo_tables):
     _same(projects, demo_tables["projects"])
     assert not [p for p in fs.find("esf-test/out") if p.endswith(".tmp")]
     fs.rm("esf-test", recursive=True)
+
+
+def test_a_run_over_an_unchanged_site_keeps_the_published_child_tables(demo_site_url, tmp_path):
+    out = tmp_path / "out"
+    assert run_assets([demo_site_url], out).success
+    sections = (out / "project_sections.parquet").read_bytes()
+    first_projects = pd.read_parquet(out / "projects.parquet")
+    second = run_assets([demo_site_url], out)
+    assert second.success
+    metadata = _materialized(second)
+    for name in ("project_sections", "project_contacts", "project_fields", "project_municipalities", "parse_issues"):
+        assert "kept" in metadata[name], name
+        assert metadata[name]["dagster/row_count"].value == pq.read_metadata(out / f"{name}.parquet").num_rows
+    assert "kept" not in metadata["projects"] and "kept" not in metadata["pages"]
+    assert (out / "project_sections.parquet").read_bytes() == sections
+    projects = pd.read_parquet(out / "projects.parquet")
+    _same(projects, first_projects)  # the same projects, history columns brought up to date
+    assert (projects["last_seen_at"] > first_projects["last_seen_at"]).all() or \
+        (projects["last_seen_at"] >= first_projects["last_seen_at"]).all()
+    assert metadata["parse_issues"]["issues_by_problem"].value  # counted from the kept table
