@@ -11,7 +11,7 @@ import codecs
 import functools
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urljoin, urldefrag
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree
 
@@ -258,11 +258,22 @@ def links(root: etree._Element, base_url: str) -> list[tuple[str, str]]:
     """Every ``<a href>`` as (absolute URL without fragment, link text), in page order."""
     base = root.find(".//base[@href]")
     base_url = urljoin(base_url, base.get("href").strip()) if base is not None else base_url
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
     found = []
     for anchor in root.iter("a"):
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:", "data:")):
             continue
-        url, _ = urldefrag(urljoin(base_url, href))
+        # Menus repeat hundreds of plain absolute and root-relative links; urljoin only for the rest.
+        if "/." in href or "\\" in href:
+            url = urljoin(base_url, href)
+        elif href.startswith(("http://", "https://")):
+            url = href
+        elif href.startswith("/") and not href.startswith("//"):
+            url = origin + href
+        else:
+            url = urljoin(base_url, href)
+        url, _ = urldefrag(url)
         found.append((url, one_line(_text_of(anchor))))
     return found
