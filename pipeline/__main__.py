@@ -1,3 +1,3 @@
-from pipeline.cli import main
+from pipeline.cli import run_and_exit
 
-raise SystemExit(main())
+run_and_exit()

@@ -44,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_and_exit() -> None:
+    """The console script: ``main``, then exit without the interpreter's teardown of the two thousand
+    modules Dagster imports (0.5 to 0.9 s per run, measured). Every file is closed by then."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)

@@ -236,9 +236,16 @@ class Crawler:
         self.stats.queued = len(queue)
         async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
             running: set[asyncio.Task] = set()
+            considered: set[str] = set()  # links as found, so menus repeated on every page are looked at once
+            today = date.today()
             while queue or running:
                 while queue and len(running) < s.concurrency * max(1, len(sources)) * 2 and len(results) + len(running) < s.max_pages:
                     url, source, is_start = queue.popleft()
+                    skipped = None if is_start else self._revisit_skipped(url, source, today)
+                    if skipped is not None:  # no request: recorded at once, without a task
+                        results.append(skipped)
+                        self._count(skipped, len(queue) + len(running))
+                        continue
                     running.add(asyncio.create_task(self._visit(client, url, source, is_start)))
                 if not running:
                     break
@@ -248,25 +255,36 @@ class Crawler:
                     results.append(page)
                     if self.on_page and page.outcome == "fetched" and page.content_sha256 and not page.error:
                         self.on_page(page)
+                    source = page_source(sources, page.source)
                     for link in found:
+                        if link in considered:
+                            continue
+                        considered.add(link)
                         link = normalise_url(link)
-                        if link not in seen and page_source(sources, page.source).in_scope(link):
+                        if link not in seen and source.in_scope(link):
                             seen.add(link)
-                            queue.append((link, page_source(sources, page.source), False))
-                    self.stats.done += 1
-                    self.stats.failed += page.error is not None
-                    self.stats.queued = len(queue) + len(running)
-                    self.progress(self.stats)
+                            queue.append((link, source, False))
+                    self._count(page, len(queue) + len(running))
         return results
+
+    def _count(self, page: FetchedPage, queued: int) -> None:
+        self.stats.done += 1
+        self.stats.failed += page.error is not None
+        self.stats.queued = queued
+        self.progress(self.stats)
+
+    def _revisit_skipped(self, url: str, source: Source, today: date) -> FetchedPage | None:
+        """The page as last seen, when the revisit policy leaves it alone in this run."""
+        previous = self.previous.get(url)
+        if previous is None or not self.revisit.skip(previous, today):
+            return None
+        return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
+                           previous.content_type, outcome="revisit_skipped", etag=previous.etag,
+                           last_modified=previous.last_modified)
 
     async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool) -> tuple[FetchedPage, list[str]]:
         try:
             previous = self.previous.get(url)
-            if not is_start and self.revisit.skip(previous, date.today()):
-                assert previous is not None
-                return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
-                                   previous.content_type, outcome="revisit_skipped", etag=previous.etag,
-                                   last_modified=previous.last_modified), []
             if self.settings.obey_robots and not await self._allowed(client, url):
                 return FetchedPage(url, source.name, None, _now(), error="disallowed by robots.txt",
                                    is_start=is_start, outcome="disallowed"), []
