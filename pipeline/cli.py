@@ -84,6 +84,8 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
         OutputDir(output).ensure()
     except OSError as exc:
         return _fail(f"cannot write output directory {output}: {exc.strerror or exc}")
+    except (ImportError, ValueError) as exc:  # an fsspec protocol without its driver, or an unknown one
+        return _fail(f"cannot use output location {output}: {exc} (drivers: pip install 'esf-pipeline[s3]' or '[gcs]')")
 
     import dagster as dg
 

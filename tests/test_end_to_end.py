@@ -191,6 +191,12 @@ def test_cli_unwritable_output(tmp_path):
     assert done.returncode == 2 and "cannot write output directory" in done.stderr
 
 
+def test_cli_output_url_without_a_driver_is_a_one_line_error(tmp_path):
+    done = _cli("run", "--start-url", "http://127.0.0.1:9/x/", "--output", "nosuchfs://bucket/esf")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "cannot use output location nosuchfs://bucket/esf" in done.stderr
+
+
 def test_definitions_load():
     from pipeline.definitions import defs
 
