@@ -60,12 +60,14 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
     """Write every table in batches to temporary files, then publish them all. A failing blocking
     check stops the run before anything is published, so bad data never replaces good data."""
     out = output.directory()
+    for leftover in out.remove_stale_temp_files():
+        context.log.info(f"removed {leftover}, left by a run that was killed while writing")
     parsed = out.load_state("parsed")
     previous = out.read_table(PROJECTS) if out.has_table(PROJECTS) else None
     now = datetime.now(timezone.utc).replace(microsecond=0)
     checks = ProjectChecks()
     kept = {name: table for name, table in TABLES.items() if output.personal_data or not table.personal_data}
-    fingerprint = inputs_fingerprint(parsed.entries)
+    fingerprint = inputs_fingerprint(parsed.entries, output.personal_data)
     # Unchanged: no page was parsed in this run (a re-parse rewrites the cache under the same keys)
     # and the entries are those of the published run.
     unchanged = (previous is not None and not parsed.counts.get("parsed") and out.has_state("published_inputs")
@@ -76,7 +78,8 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
     try:
         for batch in out.table_batches(CHANGES):  # the history so far, then this run's changes
             writers[CHANGES.name].write_arrow(batch)
-        assembler = TableAssembler(out, writers, History(previous, parsed.seen_ids, parsed.removed_ids, now), checks)
+        assembler = TableAssembler(out, writers, History(previous, parsed.seen_ids, parsed.removed_ids, now), checks,
+                                   personal_data=output.personal_data)
         if unchanged:
             assembler.add_unchanged(parsed.entries, _project_ids(parsed), previous)  # type: ignore[arg-type]
             counts = _problem_counts(out)

@@ -132,7 +132,8 @@ def parse_document(html: str) -> etree._Element:
     """The tree of a page (lxml's HTML parser, libxml2: forgiving, and the whole tree is built in C,
     so menus, scripts and styles cost little; the walk below skips them). A document without any
     element gives an empty <html>."""
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+    # huge_tree: without it libxml2 stops at 256 levels of nesting and silently drops the rest of the page.
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
     try:
         root = etree.fromstring(_XML_DECLARATION.sub("", html, count=1), parser)
     except (etree.ParserError, etree.XMLSyntaxError):

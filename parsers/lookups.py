@@ -46,6 +46,12 @@ def label_index() -> dict[str, str]:
 
 
 @functools.cache
+def personal_fields() -> frozenset[str]:
+    """Fields whose values name a person (``personal = true`` in the vocabulary)."""
+    return frozenset(field for field, spec in vocabulary()["fields"].items() if spec.get("personal"))
+
+
+@functools.cache
 def heading_index() -> dict[str, str]:
     """Heading key -> section kind (``municipalities`` for the municipality list)."""
     index = {label_key(h): kind for kind, headings in vocabulary()["sections"].items() for h in headings}

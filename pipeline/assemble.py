@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from parsers.lookups import personal_fields
 from pipeline.checks import ProjectChecks
 from pipeline.history import History
 from pipeline.parse_step import Entry, parser_version
@@ -24,10 +25,10 @@ CHILD_TABLES = ("project_contacts", "project_sections", "project_municipalities"
 REUSABLE_TABLES = (*CHILD_TABLES, "parse_issues")
 
 
-def inputs_fingerprint(entries: list[Entry]) -> str:
-    """What the reusable tables are made of: every entry's address, cache key and run issues, and
-    the code that turns them into rows."""
-    digest = hashlib.sha256(parser_version().encode() + Path(__file__).read_bytes())
+def inputs_fingerprint(entries: list[Entry], personal_data: bool) -> str:
+    """What the reusable tables are made of: every entry's address, cache key and run issues, the
+    code that turns them into rows, and whether personal data is written."""
+    digest = hashlib.sha256(parser_version().encode() + Path(__file__).read_bytes() + bytes([personal_data]))
     for entry in entries:
         digest.update(json.dumps([entry.url, entry.key, entry.issues], default=str, sort_keys=True).encode())
     return digest.hexdigest()
@@ -39,8 +40,10 @@ class TableAssembler:
     their history columns in batches."""
 
     def __init__(self, out: OutputDir, writers: dict[str, TableWriter], history: History, checks: ProjectChecks,
-                 batch: int = 1000) -> None:
+                 batch: int = 1000, personal_data: bool = True) -> None:
         self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
+        # Without personal data, the contact fields' values stay out of project_fields and parse_issues too.
+        self.personal_fields = frozenset() if personal_data else personal_fields()
         self.first_url: dict[str, str] = {}
         self.projects: list[dict[str, Any]] = []
         self.problems: Counter = Counter()
@@ -68,7 +71,11 @@ class TableAssembler:
             if first != entry.url:
                 dropped.add(pid)  # child rows follow the kept project
         for name in CHILD_TABLES:
-            self._write(name, [r for r in getattr(rows, name) if r["project_id"] not in dropped])
+            self._write(name, [r for r in getattr(rows, name)
+                               if r["project_id"] not in dropped and r.get("field") not in self.personal_fields])
+        if self.personal_fields:
+            issues = [{**i, "raw_value": None, "note": f"{i.get('note') or ''} (value left out: personal data)".lstrip()}
+                      if i.get("field") in self.personal_fields else i for i in issues]
         self._write("parse_issues", issues)
         counts = Counter(i["problem"] for i in issues)
         self.checks.add_problem_counts(counts)

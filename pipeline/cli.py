@@ -96,18 +96,21 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
     display = _Progress(sys.stderr.isatty())
     resources.progress_hook = display.update
     started = time.monotonic()
+    # The instance is disposed of on leaving the block, which removes its temporary directory (the
+    # process ends with os._exit, so nothing would clean up after it).
     try:
-        result = dg.materialize(
-            ALL_ASSETS,
-            resources={
-                "output": OutputResource(path=output, personal_data=not without_personal_data),
-                "crawler": CrawlerResource(delay_seconds=delay, concurrency=concurrency),
-                "sources": SourcesResource(start_urls=start_urls),
-            },
-            instance=dg.DagsterInstance.ephemeral(),
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = dg.materialize(
+                ALL_ASSETS,
+                resources={
+                    "output": OutputResource(path=output, personal_data=not without_personal_data),
+                    "crawler": CrawlerResource(delay_seconds=delay, concurrency=concurrency),
+                    "sources": SourcesResource(start_urls=start_urls),
+                },
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            )
     finally:
         resources.progress_hook = None
         display.close()

@@ -17,9 +17,12 @@ import multiprocessing
 import os
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
+
+from lxml import etree
 
 from parsers.page import parse_page
 from pipeline.crawler import FetchedPage, PageState, ParsedPage
@@ -40,7 +43,8 @@ _PARSER_CODE = ("parsers/*.py", "parsers/data/*", "pipeline/rows.py", "pipeline/
 
 @functools.cache
 def parser_version() -> str:
-    digest = hashlib.sha256()
+    # The HTML parser's own version too: a libxml2 upgrade can build a different tree from the same bytes.
+    digest = hashlib.sha256(repr((etree.LXML_VERSION, etree.LIBXML_VERSION)).encode())
     for pattern in _PARSER_CODE:
         for path in sorted(_PROJECT_ROOT.glob(pattern)):
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
@@ -54,14 +58,21 @@ def parse_key(url: str, sha: str, content_type: str | None) -> str:
 
 def parse_into_cache(out: OutputDir, url: str, sha: str, content_type: str | None) -> ParsedPage:
     """Parse one stored page and keep its rows in the cache. Never raises for a bad page: the
-    exception becomes the page's error (a parse_failed issue)."""
+    exception becomes the page's error (a parse_failed issue). A failure that is not the page's
+    own (the archive cannot be read, memory ran out) is not cached, so the next run tries again."""
     key = parse_key(url, sha, content_type)
     try:
-        result = parse_page(out.get_raw(sha), url, content_type)
+        body = out.get_raw(sha)
+    except OSError as exc:
+        return ParsedPage(key, None, None, None, error=f"raw body not readable: {type(exc).__name__}: {exc}", retry=True)
+    try:
+        result = parse_page(body, url, content_type)
         rows = content_rows(result, url)
         ends = [p["end_date"] for p in rows.projects if p.get("end_date")]
         summary = ParsedPage(key, result.kind, result.family, result.encoding,
                              tuple(p["project_id"] for p in rows.projects), max(ends) if ends else None)
+    except MemoryError as exc:
+        return ParsedPage(key, None, None, None, error=f"MemoryError: {exc}", retry=True)
     except Exception as exc:  # a broken page is a row in parse_issues, never the end of the run
         rows, summary = Rows(), ParsedPage(key, None, None, None, error=f"{type(exc).__name__}: {exc}")
     out.put_parsed(key, (summary, rows))
@@ -86,10 +97,13 @@ class ParsePool:
     def __init__(self, out: OutputDir, workers: int | None = None, min_pages: int | None = None) -> None:
         self.out = out
         self.workers = workers or min(os.cpu_count() or 1, 8)
+        if not out.shared_between_processes:
+            self.workers = 1
         self.min_pages = PARALLEL_THRESHOLD if min_pages is None else min_pages
         self.pending: list[tuple[str, str, str | None]] = []
-        self.futures: list[Future] = []
+        self.futures: list[tuple[Future, list[tuple[str, str, str | None]]]] = []
         self.pool: ProcessPoolExecutor | None = None
+        self.lost: list[tuple[str, str, str | None]] = []  # batches of a worker that died
 
     def add(self, url: str, sha: str, content_type: str | None) -> None:
         self.pending.append((url, sha, content_type))
@@ -101,21 +115,26 @@ class ParsePool:
         if self.pool is not None:
             while len(self.pending) >= BATCH_SIZE:
                 batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
-                self.futures.append(self.pool.submit(_parse_batch, self.out.location, batch))
+                self.futures.append((self.pool.submit(_parse_batch, self.out.location, batch), batch))
 
     def finish(self, parse_rest_here: bool) -> dict[str, ParsedPage]:
         done: dict[str, ParsedPage] = {}
         if self.pool is not None:
             if self.pending:
-                self.futures.append(self.pool.submit(_parse_batch, self.out.location, self.pending))
+                self.futures.append((self.pool.submit(_parse_batch, self.out.location, self.pending), self.pending))
                 self.pending = []
             try:
-                for future in self.futures:
-                    done.update((p.key, p) for p in future.result())
+                for future, batch in self.futures:
+                    try:
+                        done.update((p.key, p) for p in future.result())
+                    except BrokenProcessPool:  # a worker died (killed, out of memory): its pages are parsed later
+                        self.lost.extend(batch)
             finally:
                 self.pool.shutdown(cancel_futures=True)
                 self.pool = None
+                self.futures = []
         if parse_rest_here:
+            self.pending, self.lost = self.lost + self.pending, []
             done.update((p.key, p) for p in _parse_batch(self.out.location, self.pending))
             self.pending = []
         return done
@@ -157,7 +176,9 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                 parsed_during_crawl: dict[str, ParsedPage] | None = None) -> ParseOutcome:
     pages = list(pages)
     previous = previous or {}
-    known: dict[str, ParsedPage] = {} if reparse_all else dict(parsed_during_crawl or {})
+    # What the crawl's workers parsed, except failures that were not the page's own (parsed again here).
+    known: dict[str, ParsedPage] = {} if reparse_all else {
+        key: parsed for key, parsed in (parsed_during_crawl or {}).items() if not parsed.retry}
     fresh = set(known)  # keys parsed in this run (during the crawl, or below)
     outcome = ParseOutcome([], {})
     pool = ParsePool(output, workers)
@@ -200,6 +221,13 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             outcome.counts["kept_after_failure"] += 1
         elif page.url in content_key:
             now = known[content_key[page.url]]
+            if now.retry:  # not the page's fault: what it said before stays, and the next run parses it again
+                note = f"{now.error}; parsed again in the next run" + ("; previous values kept" if before else "")
+                outcome.entries.append(Entry(page.url, before.key if before else None,
+                                             _page_row(page, before, False, note), [issue_row(page.url, "parse_failed", note)]))
+                outcome.states[page.url] = replace(prev) if prev is not None else _state(page, None)  # type: ignore[arg-type]
+                outcome.counts["parse_failed_retry"] += 1
+                continue
             if before is not None and before.kind == "project" and now.kind != "project":
                 # A 200 that is really an error or maintenance page: keep what the page said before.
                 note = "the page no longer shows its project labels; previous values kept"

@@ -12,8 +12,10 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 import uuid
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, BinaryIO, Iterable, Iterator
 
 import fsspec
@@ -30,6 +32,9 @@ class OutputDir:
         self.fs, root = fsspec.core.url_to_fs(self.location)
         self.local = isinstance(self.fs, LocalFileSystem)
         self.root = root.rstrip("/") or "/"
+        # fsspec's memory filesystem lives inside one process: worker processes would not see it.
+        protocols = self.fs.protocol if isinstance(self.fs.protocol, (tuple, list)) else (self.fs.protocol,)
+        self.shared_between_processes = "memory" not in protocols
 
     def path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
@@ -150,6 +155,22 @@ class OutputDir:
         if self.has_table(table):
             self.fs.rm(self.table_path(table))
 
+    def remove_stale_temp_files(self, older_than_seconds: float = 6 * 3600) -> list[str]:
+        """Temporary table and state files left by a run that was killed mid-write (never read, but
+        as large as the tables). Only old ones: a run writing right now keeps its own."""
+        cutoff = time.time() - older_than_seconds
+        removed = []
+        for folder in (self.root, self.path("_state")):
+            if not self._exists(folder):
+                continue
+            for info in self.fs.ls(folder, detail=True):
+                name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+                modified = _modified_at(info)
+                if name.startswith(".") and name.endswith(".tmp") and modified is not None and modified < cutoff:
+                    self.fs.rm(info["name"])
+                    removed.append(self.url(*filter(None, (folder[len(self.root):].strip("/"), name))))
+        return removed
+
     def write_table(self, table: Table, rows: Iterable[dict[str, Any]]) -> int:
         """Write a whole table at once (small tables, tests)."""
         writer = self.table_writer(table)
@@ -212,6 +233,23 @@ class TableWriter:
             pass
         if self.out._exists(self.temp):
             self.out.fs.rm(self.temp)
+
+
+def _modified_at(info: dict[str, Any]) -> float | None:
+    """A listing entry's modification time as a Unix time; the key differs between filesystems
+    (local: mtime, s3fs: LastModified, gcsfs: updated, memory: created)."""
+    for key in ("mtime", "LastModified", "updated", "created"):
+        value = info.get(key)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            except ValueError:
+                continue
+    return None
 
 
 def to_arrow(table: Table, rows: Iterable[dict[str, Any]]) -> pa.Table:

@@ -138,3 +138,54 @@ def test_source_selection_leaves_other_sources_alone(tmp_path):
     projects = pq.read_table(out / "projects.parquet").to_pandas().set_index("project_id")
     assert projects.loc["2021/00002", "status"] == "active"
     assert projects.loc["2021/00001", "status"] == "active"
+
+
+def test_a_page_linked_from_another_source_first_is_still_crawled_by_its_own(tmp_path):
+    from pipeline.demo import serve_directory
+    from tests.test_nightly import project_page
+
+    site = tmp_path / "site"
+    for name in ("a", "b"):
+        (site / name).mkdir(parents=True)
+    # a links to b's project page (out of a's scope) before b's own listing, one page deeper, does.
+    (site / "a" / "index.html").write_text('<a href="p.html">p</a> <a href="../b/q.html">b</a>')
+    (site / "a" / "p.html").write_bytes(project_page("2021/00001", "Källa a"))
+    (site / "b" / "index.html").write_text('<a href="list2.html">next</a>')
+    (site / "b" / "list2.html").write_text('<a href="q.html">q</a>')
+    (site / "b" / "q.html").write_bytes(project_page("2021/00002", "Källa b"))
+    with serve_directory(site) as base:
+        assert run_assets([base + "/a/", base + "/b/"], tmp_path / "out").success
+    projects = pq.read_table(tmp_path / "out" / "projects.parquet").to_pandas()
+    assert sorted(projects["project_id"]) == ["2021/00001", "2021/00002"]
+
+
+def test_without_personal_data_contact_values_are_nowhere(tmp_path):
+    from pipeline.definitions import ALL_ASSETS
+    from pipeline.demo import serve_directory
+    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+    from tests.test_nightly import project_page
+
+    site = tmp_path / "site"
+    site.mkdir()
+    page = project_page("2021/00003", "Region Skåne").replace(
+        b"</dl>", "<dt>Kontaktperson:</dt><dd>Anna Andersson</dd><dt>E-post:</dt><dd>anna vid kommunen</dd></dl>".encode())
+    (site / "p.html").write_bytes(page)
+    (site / "index.html").write_text('<a href="p.html">p</a>')
+    tables = {}
+    with serve_directory(site) as base:
+        for personal in (True, False):
+            out = tmp_path / f"out-{personal}"
+            resources = {"output": OutputResource(path=str(out), personal_data=personal),
+                         "crawler": CrawlerResource(delay_seconds=0), "sources": SourcesResource(start_urls=[base + "/"])}
+            assert dg.materialize(ALL_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral()).success
+            tables[personal] = {name: pq.read_table(out / f"{name}.parquet").to_pandas()
+                                for name in ("project_fields", "parse_issues", "projects", "project_sections")}
+    with_contacts, without = tables[True], tables[False]
+    assert "Anna Andersson" in set(with_contacts["project_fields"]["raw_value"])
+    bad_email = with_contacts["parse_issues"].query("field == 'contact_email'")
+    assert bad_email["raw_value"].tolist() == ["anna vid kommunen"]  # reported, with the raw text
+    assert not {"contact_name", "contact_email"} & set(without["project_fields"]["field"])
+    redacted = without["parse_issues"].query("field == 'contact_email'")
+    assert len(redacted) == 1 and redacted["raw_value"].isna().all() and "personal data" in redacted["note"].iloc[0]
+    for frame in without.values():
+        assert not frame.astype(str).apply(lambda column: column.str.contains("Anna|anna vid")).any().any()

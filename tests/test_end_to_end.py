@@ -152,18 +152,21 @@ def test_broken_page_never_stops_the_run(tmp_path):
     assert "fetch_failed" in set(issues["problem"])
 
 
-def _cli(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def _cli(*args: str, cwd=ROOT, **env_vars: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **env_vars)
     return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=300)
 
 
 def test_cli_demo_prints_a_summary_and_writes_tables(tmp_path):
-    done = _cli("demo", "--output", str(tmp_path / "out"))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    done = _cli("demo", "--output", str(tmp_path / "out"), TMPDIR=str(temp))
     assert done.returncode == 0, done.stderr
     assert "Projects: 14" in done.stdout
     assert "tillvaxtverket_theme: 8" in done.stdout
     assert (tmp_path / "out" / "projects.parquet").exists()
+    assert not list(temp.iterdir())  # Dagster's temporary instance directory is removed
 
 
 @pytest.mark.parametrize("url", ["not a url", "ftp://example.org/x", "http://"])
@@ -216,3 +219,12 @@ def test_cli_without_personal_data_leaves_contacts_out(tmp_path, demo_output):
     assert done.returncode == 0, done.stderr
     assert not (out / "project_contacts.parquet").exists()
     assert (out / "projects.parquet").exists()
+    # Nor are the contact values anywhere else: not among the raw fields, not in the issues.
+    personal = {"contact_name", "contact_email", "contact_phone"}
+    before = pd.read_parquet(demo_output / "project_fields.parquet")
+    assert personal & set(before["field"])  # the demo pages do name contacts
+    fields = pd.read_parquet(out / "project_fields.parquet")
+    assert not personal & set(fields["field"])
+    assert len(fields) == (~before["field"].isin(personal)).sum()
+    issues = pd.read_parquet(out / "parse_issues.parquet")
+    assert issues.loc[issues["field"].isin(personal), "raw_value"].isna().all()

@@ -87,3 +87,17 @@ def test_records_match_expected_values(folder):
                 if key == "section_headings" and value is not None:
                     value = [h for h in value]
                 assert got == value, (variant.name, record.project_id, key)
+
+
+def test_deeply_nested_markup_loses_nothing():
+    # libxml2 stops building the tree at 256 levels unless told otherwise; the labels sit below that.
+    import re
+
+    variant = sorted((FIXTURES / "markup" / "esf_2014_2020").glob("*.html"))[0]
+    html = variant.read_text(encoding="utf-8")
+    nested = re.sub(r"(<body[^>]*>)", r"\1" + "<div>" * 300, html, count=1).replace("</body>", "</div>" * 300 + "</body>")
+    assert nested != html
+    url = "http://127.0.0.1/markup/esf_2014_2020/page.html"
+    want = _comparable(parse_page(html.encode(), url, "text/html"))
+    got = _comparable(parse_page(nested.encode(), url, "text/html"))
+    assert want and got == want

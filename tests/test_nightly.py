@@ -317,3 +317,35 @@ def test_host_gate_slows_down_and_recovers():
     import asyncio
     slowed, recovered = asyncio.run(scenario())
     assert slowed == 5.0 and recovered == 0.0
+
+
+def test_temporary_files_of_a_killed_run_are_removed_later(tmp_path):
+    from pipeline.demo import serve_directory
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text('<a href="p.html">p</a>')
+    (site / "p.html").write_bytes(project_page("2020/00001", "Region Dalarna"))
+    out = tmp_path / "out"
+    (out / "_state").mkdir(parents=True)
+    old_table = out / ".projects.parquet.123-abcd1234.tmp"
+    old_state = out / "_state" / ".pages_state.pickle.x1y2.tmp"
+    recent = out / ".pages.parquet.456-ef567890.tmp"  # another run may be writing it right now
+    for leftover in (old_table, old_state, recent):
+        leftover.write_bytes(b"PAR1 half a table")
+    for old in (old_table, old_state):
+        os.utime(old, (time.time() - 2 * 86400, time.time() - 2 * 86400))
+    with serve_directory(site) as base:
+        assert run_assets([base + "/"], out).success
+    assert not old_table.exists() and not old_state.exists()
+    assert recent.exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("<dt>Projektägare:</dt>", True), ("<dt>beviljat ESF-stöd</dt>", True), ("<b>PROJEKTPERIOD</b>", True),
+    ("<b>DiarieNummer</b>", True), ('<a href="?page=2">Nästa sida</a>', False),
+])
+def test_pages_with_project_labels_are_read_not_followed(text, expected):
+    from pipeline.crawler import looks_like_project_page
+
+    assert looks_like_project_page(f"<html><body>{text}</body></html>") is expected

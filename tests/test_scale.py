@@ -51,9 +51,14 @@ def test_output_location_as_a_file_url(demo_site_url, demo_tables, tmp_path):
     assert not pages["parsed_in_run"].any()  # unchanged pages: rows carried over from the cache
 
 
-def test_output_location_on_a_non_local_filesystem(demo_site_url, demo_tables):
+def test_output_location_on_a_non_local_filesystem(demo_site_url, demo_tables, monkeypatch):
     # fsspec's in-memory filesystem takes the code path of object stores (s3://, gs://): no local
-    # paths, no rename, writes through fs.open.
+    # paths, no rename, writes through fs.open. It lives in one process, so no worker pool is used
+    # even when the crawl is large enough for one.
+    import pipeline.parse_step as step
+
+    monkeypatch.setattr(step, "PARALLEL_THRESHOLD", 2)
+    monkeypatch.setattr(step, "BATCH_SIZE", 2)
     fs = fsspec.filesystem("memory")
     result = run_assets([demo_site_url], "memory://esf-test/out")
     assert result.success, [e.message for e in result.all_events if e.is_failure]
@@ -83,3 +88,57 @@ def test_a_run_over_an_unchanged_site_keeps_the_published_child_tables(demo_site
     assert (projects["last_seen_at"] > first_projects["last_seen_at"]).all() or \
         (projects["last_seen_at"] >= first_projects["last_seen_at"]).all()
     assert metadata["parse_issues"]["issues_by_problem"].value  # counted from the kept table
+
+
+def _stored_pages(out, count: int):
+    from pipeline.crawler import FetchedPage
+    from tests.test_nightly import project_page
+
+    pages = []
+    for n in range(count):
+        sha = out.put_raw(project_page(f"2020/{n + 1:05d}", f"Ägare {n}"))
+        pages.append(FetchedPage(f"http://127.0.0.1/p{n}.html", "start_0", 200, None, sha, "text/html; charset=utf-8"))
+    return pages
+
+
+def test_an_unreadable_raw_body_is_reported_and_parsed_again_next_run(tmp_path):
+    import os
+
+    from pipeline.parse_step import parse_key, parse_pages
+    from pipeline.storage import OutputDir
+
+    out = OutputDir(tmp_path / "out")
+    out.ensure()
+    [page] = _stored_pages(out, 1)
+    raw = out.raw_path(page.content_sha256)
+    body = open(raw, "rb").read()
+    os.remove(raw)  # the archive lost the body (a disk error, a half-restored backup)
+    first = parse_pages([page], out)
+    [entry] = first.entries
+    assert entry.issues and entry.issues[0]["problem"] == "parse_failed" and "not readable" in entry.issues[0]["note"]
+    assert not out.has_parsed(parse_key(page.url, page.content_sha256, page.content_type))  # not cached
+    assert first.states[page.url].parsed is None
+    with open(raw, "wb") as handle:
+        handle.write(body)
+    second = parse_pages([page], out, first.states)
+    assert second.counts["parsed"] == 1 and not second.entries[0].issues
+    assert second.states[page.url].parsed.project_ids == ("2020/00001",)
+
+
+def test_pages_of_a_worker_that_died_are_parsed_in_this_process(tmp_path):
+    import os
+
+    from pipeline.parse_step import ParsePool, parse_key
+    from pipeline.storage import OutputDir
+
+    out = OutputDir(tmp_path / "out")
+    out.ensure()
+    pages = _stored_pages(out, 3)
+    pool = ParsePool(out, workers=2, min_pages=1)
+    pool.add(pages[0].url, pages[0].content_sha256, pages[0].content_type)  # starts the pool
+    assert pool.pool is not None
+    batch = [(p.url, p.content_sha256, p.content_type) for p in pages[1:]]
+    pool.futures.append((pool.pool.submit(os._exit, 1), batch))  # a worker killed while it held these pages
+    done = pool.finish(parse_rest_here=True)
+    assert {parse_key(*item) for item in batch} <= set(done)
+    assert all(done[parse_key(*item)].project_ids for item in batch)
