@@ -11,6 +11,7 @@ import codecs
 import functools
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from lxml import etree
@@ -255,13 +256,12 @@ def visible_lines(root: etree._Element) -> list[Line]:
     return lines
 
 
-def links(root: etree._Element, base_url: str) -> list[tuple[str, str]]:
-    """Every ``<a href>`` as (absolute URL without fragment, link text), in page order."""
+def _anchors(root: etree._Element, base_url: str) -> Iterator[tuple[str, etree._Element]]:
+    """Every ``<a href>`` that leads to a page, as (absolute URL without fragment, the element)."""
     base = root.find(".//base[@href]")
     base_url = urljoin(base_url, base.get("href").strip()) if base is not None else base_url
     parts = urlsplit(base_url)
     origin = f"{parts.scheme}://{parts.netloc}"
-    found = []
     for anchor in root.iter("a"):
         href = (anchor.get("href") or "").strip()
         if not href or href.startswith(("#", "mailto:", "javascript:", "tel:", "data:")):
@@ -275,6 +275,16 @@ def links(root: etree._Element, base_url: str) -> list[tuple[str, str]]:
             url = origin + href
         else:
             url = urljoin(base_url, href)
-        url, _ = urldefrag(url)
-        found.append((url, one_line(_text_of(anchor))))
-    return found
+        if "#" in url:
+            url, _ = urldefrag(url)
+        yield url, anchor
+
+
+def hrefs(root: etree._Element, base_url: str) -> list[str]:
+    """Every link's absolute URL without fragment, in page order (what a crawler follows)."""
+    return [url for url, _ in _anchors(root, base_url)]
+
+
+def links(root: etree._Element, base_url: str) -> list[tuple[str, str]]:
+    """Every ``<a href>`` as (absolute URL without fragment, link text), in page order."""
+    return [(url, one_line(_text_of(anchor))) for url, anchor in _anchors(root, base_url)]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from parsers.lookups import personal_fields
 from pipeline.checks import ProjectChecks
@@ -96,14 +97,17 @@ class TableAssembler:
     def add_unchanged(self, entries: list[Entry], project_ids: list[str], previous: pa.Table) -> None:
         """The entries are those of the published run: the reusable tables stay as published, the
         pages are written again, and the projects are the published rows (the same content) with
-        their history columns brought up to date. Reads no parse cache."""
+        their history columns brought up to date, in Arrow. Reads no parse cache."""
         for entry in entries:
             if entry.page is not None:
                 self._write("pages", [entry.page])
-        current = set(project_ids)
-        for batch in previous.to_batches(max_chunksize=self.batch):
-            projects = [row for row in batch.to_pylist() if row["project_id"] in current]
-            self._publish_projects(projects, self.history.apply(projects))
+        current = previous.filter(pc.is_in(previous.column("project_id"), value_set=pa.array(project_ids, pa.string())))
+        for batch in current.to_batches(max_chunksize=self.batch):
+            projects, changes = self.history.apply_unchanged(pa.Table.from_batches([batch], schema=current.schema))
+            self.checks.add_projects(projects.select(self.checks.columns).to_pylist())
+            if PROJECTS.name in self.writers:
+                self.writers[PROJECTS.name].write_arrow(projects)
+            self._write(CHANGES.name, changes)
 
     def finish(self) -> None:
         self._flush()

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from parsers.html import decode_html, links, parse_document
+from parsers.html import decode_html, hrefs, parse_document
 
 # Words that show a page holds project fields; such pages are read, not followed. Plain substring
 # tests in the spellings pages use: a case-insensitive regular expression took 2 ms on a 44 KB page,
@@ -102,6 +102,7 @@ class FetchedPage:
     outcome: str = "fetched"  # fetched | not_modified | revisit_skipped | disallowed | failed
     etag: str | None = None
     last_modified: str | None = None
+    links: tuple[str, ...] | None = None  # the in-scope addresses this page led to; None when not followed
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class PageState:
     last_modified: str | None
     checked_at: datetime | None
     parsed: ParsedPage | None = None  # the rows of the page, carried over when it did not change
+    links: tuple[str, ...] | None = None  # a followed page's in-scope links, reused when it answers 304
 
     @property
     def page_kind(self) -> str | None:
@@ -247,8 +249,9 @@ class Crawler:
         self.stats.queued = len(queue)
         async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
             running: set[asyncio.Task] = set()
-            # Links as found, per source, so menus repeated on every page are looked at once.
-            considered: set[tuple[str, str]] = set()
+            # Each link as found -> its normalised address if in the source's scope, else None; so the
+            # menus repeated on every page are looked at once.
+            scoped: dict[tuple[str, str], str | None] = {}
             today = date.today()
             while queue or running:
                 while queue and len(running) < s.concurrency * max(1, len(sources)) * 2 and len(results) + len(running) < s.max_pages:
@@ -268,14 +271,20 @@ class Crawler:
                     if self.on_page and page.outcome == "fetched" and page.content_sha256 and not page.error:
                         self.on_page(page)
                     source = page_source(sources, page.source)
+                    in_scope = []
                     for link in found:
-                        if (source.name, link) in considered:
-                            continue
-                        considered.add((source.name, link))
-                        link = normalise_url(link)
-                        if link not in seen and source.in_scope(link):
-                            seen.add(link)
-                            queue.append((link, source, False))
+                        known = (source.name, link)
+                        if known not in scoped:
+                            address = normalise_url(link)
+                            scoped[known] = address if source.in_scope(address) else None
+                        address = scoped[known]
+                        if address is not None:
+                            in_scope.append(address)
+                            if address not in seen:
+                                seen.add(address)
+                                queue.append((address, source, False))
+                    if page.links is not None:  # a followed page: its links are kept for a later 304
+                        page.links = tuple(dict.fromkeys(in_scope))
                     self._count(page, len(queue) + len(running))
         return results
 
@@ -292,7 +301,7 @@ class Crawler:
             return None
         return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
                            previous.content_type, outcome="revisit_skipped", etag=previous.etag,
-                           last_modified=previous.last_modified)
+                           last_modified=previous.last_modified, links=previous.links)
 
     async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool) -> tuple[FetchedPage, list[str]]:
         try:
@@ -329,8 +338,8 @@ class Crawler:
                      previous: PageState | None) -> tuple[FetchedPage, list[str]]:
         s = self.settings
         conditional: dict[str, str] = {}
-        # Listing pages are always fetched in full: new projects push old ones to other pages.
-        if previous is not None and previous.page_kind == "project" and previous.content_sha256:
+        # A project page, or a followed page whose links we kept (a 304 then means the same links).
+        if previous is not None and previous.content_sha256 and (previous.page_kind == "project" or previous.links is not None):
             if previous.etag:
                 conditional["If-None-Match"] = previous.etag
             if previous.last_modified:
@@ -384,7 +393,8 @@ class Crawler:
             return FetchedPage(url, source.name, 304, fetched_at, previous.content_sha256, previous.content_type,
                                retries=attempt, is_start=is_start, outcome="not_modified",
                                etag=headers.get("etag") or previous.etag,
-                               last_modified=headers.get("last-modified") or previous.last_modified), []
+                               last_modified=headers.get("last-modified") or previous.last_modified,
+                               links=previous.links), list(previous.links or ())
         if status is None:
             return FetchedPage(url, source.name, None, fetched_at, error=error, retries=attempt, is_start=is_start), []
         if too_big:
@@ -400,7 +410,8 @@ class Crawler:
         if content_type is None or "html" in content_type.lower():
             text, _ = decode_html(body, content_type)
             if not looks_like_project_page(text):
-                found = [link for link, _ in links(parse_document(text), current)]
+                found = hrefs(parse_document(text), current)
+                page.links = ()  # followed: filled with the in-scope links by the crawl loop
         return page, found
 
     async def _get(self, client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes, bool]:

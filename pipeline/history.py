@@ -52,9 +52,7 @@ class History:
         now = self.now
         for project in projects:
             pid = project["project_id"]
-            self.current_ids.add(pid)
             old = before.get(pid)
-            removed = pid in self.removed_ids
             changed = False
             # Plain equality first (most projects did not change); field by field only when it differs.
             if old is not None and any(old.get(f) != project.get(f) for f in TRACKED):
@@ -63,19 +61,39 @@ class History:
                         changed = True
                         changes.append({"project_id": pid, "field": field, "old_value": _text(old.get(field)),
                                         "new_value": _text(project.get(field)), "observed_at": now})
-            status = "removed" if removed else "active"
-            if old is not None and old.get("status") != status:
-                changes.append({"project_id": pid, "field": "status", "old_value": old.get("status"),
-                                "new_value": status, "observed_at": now})
-            project.update(
-                status=status,
-                removed_at=(old.get("removed_at") if old is not None and old.get("status") == "removed" else None)
-                or (now.date() if removed else None),
-                first_seen_at=old.get("first_seen_at") if old is not None else now,
-                last_seen_at=now if pid in self.seen_ids else (old.get("last_seen_at") if old is not None else None),
-                last_changed_at=now if (old is None or changed) else old.get("last_changed_at"),
-            )
+            project.update(self._history(pid, old, changed, changes))
         return changes
+
+    def apply_unchanged(self, rows: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
+        """Rows of the previous table whose content did not change in this run: the same values, with
+        only the history columns brought up to date (in Arrow: the other columns are not touched)."""
+        columns: dict[str, list[Any]] = {name: [] for name in HISTORY_COLUMNS}
+        changes: list[dict[str, Any]] = []
+        for old in rows.select(["project_id", *HISTORY_COLUMNS]).to_pylist():
+            for name, value in self._history(old["project_id"], old, False, changes).items():
+                columns[name].append(value)
+        for name, values in columns.items():
+            field = PROJECTS.schema.field(name)
+            rows = rows.set_column(rows.schema.get_field_index(name), field, pa.array(values, type=field.type))
+        return rows, changes
+
+    def _history(self, pid: str, old: dict[str, Any] | None, changed: bool, changes: list[dict[str, Any]]) -> dict[str, Any]:
+        """One project's history columns in this run (appending its status change to ``changes``)."""
+        self.current_ids.add(pid)
+        now = self.now
+        removed = pid in self.removed_ids
+        status = "removed" if removed else "active"
+        if old is not None and old.get("status") != status:
+            changes.append({"project_id": pid, "field": "status", "old_value": old.get("status"),
+                            "new_value": status, "observed_at": now})
+        return dict(
+            status=status,
+            removed_at=(old.get("removed_at") if old is not None and old.get("status") == "removed" else None)
+            or (now.date() if removed else None),
+            first_seen_at=old.get("first_seen_at") if old is not None else now,
+            last_seen_at=now if pid in self.seen_ids else (old.get("last_seen_at") if old is not None else None),
+            last_changed_at=now if (old is None or changed) else old.get("last_changed_at"),
+        )
 
     def vanished(self, batch_size: int = 2000) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
         """Previous projects with no trace in this run (no page state left): their last known rows,

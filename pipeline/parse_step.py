@@ -162,7 +162,7 @@ class ParseOutcome:
 def _state(page: FetchedPage, parsed: ParsedPage | None) -> PageState:
     return PageState(url=page.url, source=page.source, content_sha256=page.content_sha256,
                      content_type=page.content_type, status=page.status, etag=page.etag,
-                     last_modified=page.last_modified, checked_at=page.fetched_at, parsed=parsed)
+                     last_modified=page.last_modified, checked_at=page.fetched_at, parsed=parsed, links=page.links)
 
 
 def _page_row(page: FetchedPage, parsed: ParsedPage | None, parsed_in_run: bool, error: str | None = None) -> dict[str, Any]:

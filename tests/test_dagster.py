@@ -41,6 +41,12 @@ def test_each_check_fails_on_crafted_bad_data(bad, check):
     outcomes = _outcomes([GOOD, {**GOOD, **bad}])
     assert not outcomes[check].passed
     assert [name for name, o in outcomes.items() if not o.passed] == [check]
+    # The same outcome from rows holding only the columns the checks declare they read.
+    from pipeline.checks import ProjectChecks
+
+    columns = ProjectChecks().columns
+    narrow = _outcomes([{c: row.get(c) for c in columns} for row in (GOOD, {**GOOD, **bad})])
+    assert {n: o.passed for n, o in narrow.items()} == {n: o.passed for n, o in outcomes.items()}
 
 
 def test_unknown_label_share_and_collapse_checks():

@@ -58,8 +58,9 @@ class FaultSite:
             links = "".join(f'<li><a href="{n}.html">{n}</a></li>' for n in names)
             return self.send(handler, 200, f"<html><body><ul>{links}</ul></body></html>".encode())
         if path == "/stable/":
-            return self.send(handler, 200, b'<a href="a.html">a</a> <a href="b.html">b</a>')
-        if path in ("/stable/a.html", "/stable/b.html"):
+            listing = b'<a href="a.html">a</a> <a href="b.html">b</a> <a href="/elsewhere/">menu</a>'
+            return self.send(handler, 200, listing + (b' <a href="c.html">c</a>' if self.phase >= 3 else b""))
+        if path in ("/stable/a.html", "/stable/b.html", "/stable/c.html"):
             return self.send(handler, 200, project_page("2021/0000" + path[-6], "Region " + path[-6]))
         if path == "/site/p1.html":
             return self.send(handler, 200, project_page("2020/00001", "Region Dalarna"))
@@ -216,11 +217,20 @@ def test_unchanged_site_sends_conditional_requests_and_parses_nothing(fault_site
         page = pages.loc[f"{base}/stable/{name}.html"]
         assert page["status"] == 304 and page["fetch_outcome"] == "not_modified"
     assert not pages["parsed_in_run"].any()
-    assert pages.loc[base + "/stable/", "status"] == 200
     conditional = [path for path, headers in site.requests if "If-None-Match" in headers]
-    assert sorted(conditional) == ["/stable/a.html", "/stable/b.html"]  # listings always fetched in full
+    assert sorted(conditional) == ["/stable/", "/stable/a.html", "/stable/b.html"]
+    # The listing answered 304 too: the links it led to last time are followed again.
+    assert pages.loc[base + "/stable/", "status"] == 304
     projects = pq.read_table(out / "projects.parquet").to_pandas()
-    assert set(projects["status"]) == {"active"}
+    assert set(projects["status"]) == {"active"} and len(projects) == 2
+    site.requests.clear()
+    assert run_assets([base + "/stable/"], out).success  # the links survive a run of 304s
+    assert sorted(path for path, _ in site.requests) == ["/robots.txt", "/stable/", "/stable/a.html", "/stable/b.html"]
+    site.phase = 3  # a new project on the listing: the listing changes, and its new link is followed
+    assert run_assets([base + "/stable/"], out).success
+    projects = pq.read_table(out / "projects.parquet").to_pandas()
+    assert len(projects) == 3 and set(projects["status"]) == {"active"}
+    assert projects["source_url"].str.endswith("/stable/c.html").sum() == 1
 
 
 def test_revisit_policy_leaves_long_ended_projects_alone(tmp_path):

@@ -276,10 +276,14 @@ def test_several_contacts_in_page_order():
 def test_links_resolve_like_urljoin_whatever_the_shape_of_href():
     from urllib.parse import urldefrag, urljoin
 
+    from parsers.html import hrefs as page_hrefs
     from parsers.html import links, parse_document
 
     hrefs = ["/a/b.html", "http://x.se/q?x=1#f", "https://other/p", "rel/c.html", "../up.html", "/a/./b/../c",
              "//cdn/x", "?page=2", "sida-2.html#x", "HTTP://Example.se/A", "/p?q=a b"]
     base = "http://127.0.0.1:8000/projektbanken/lista/index.html"
     html = "".join(f'<a href="{h}">{n}</a>' for n, h in enumerate(hrefs)) + '<a href="#top">top</a>'
-    assert [u for u, _ in links(parse_document(html), base)] == [urldefrag(urljoin(base, h))[0] for h in hrefs]
+    expected = [urldefrag(urljoin(base, h))[0] for h in hrefs]
+    assert [u for u, _ in links(parse_document(html), base)] == expected
+    assert page_hrefs(parse_document(html), base) == expected  # the crawler's variant, without link texts
+    assert [t for _, t in links(parse_document(html), base)] == [str(n) for n in range(len(hrefs))]

@@ -142,3 +142,23 @@ def test_pages_of_a_worker_that_died_are_parsed_in_this_process(tmp_path):
     done = pool.finish(parse_rest_here=True)
     assert {parse_key(*item) for item in batch} <= set(done)
     assert all(done[parse_key(*item)].project_ids for item in batch)
+
+
+def test_history_of_unchanged_rows_in_arrow_matches_the_row_by_row_rule(demo_output):
+    from datetime import datetime, timezone
+
+    from pipeline.history import HISTORY_COLUMNS, History
+    from pipeline.schema import PROJECTS
+
+    previous = pq.read_table(demo_output / "projects.parquet").cast(PROJECTS.schema)
+    ids = previous.column("project_id").to_pylist()
+    seen, removed = set(ids[::2]), {ids[1], ids[3]}  # some seen, some gone, the rest neither
+    now = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    by_rows, by_arrow = History(previous, seen, removed, now), History(previous, seen, removed, now)
+    rows = previous.to_pylist()
+    row_changes = by_rows.apply(rows)
+    table, arrow_changes = by_arrow.apply_unchanged(previous)
+    assert arrow_changes == row_changes and {c["field"] for c in row_changes} == {"status"}
+    assert table.select(list(HISTORY_COLUMNS)).to_pylist() == [{c: r[c] for c in HISTORY_COLUMNS} for r in rows]
+    assert table.drop_columns(list(HISTORY_COLUMNS)).equals(previous.drop_columns(list(HISTORY_COLUMNS)))
+    assert by_rows.current_ids == by_arrow.current_ids == set(ids)
