@@ -3,6 +3,7 @@ the crawl goes on, and output locations given as URLs (fsspec)."""
 from __future__ import annotations
 
 import fsspec
+import pytest
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -162,3 +163,18 @@ def test_history_of_unchanged_rows_in_arrow_matches_the_row_by_row_rule(demo_out
     assert table.select(list(HISTORY_COLUMNS)).to_pylist() == [{c: r[c] for c in HISTORY_COLUMNS} for r in rows]
     assert table.drop_columns(list(HISTORY_COLUMNS)).equals(previous.drop_columns(list(HISTORY_COLUMNS)))
     assert by_rows.current_ids == by_arrow.current_ids == set(ids)
+
+
+@pytest.mark.parametrize("env, expected", [({}, "jemalloc"), ({"ARROW_DEFAULT_MEMORY_POOL": "system"}, "system")])
+def test_arrow_memory_pool_is_chosen_before_pyarrow_loads(env, expected):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | env
+    done = subprocess.run([sys.executable, "-c", "import pipeline.cli, pyarrow; print(pyarrow.default_memory_pool().backend_name)"],
+                          capture_output=True, text=True, cwd=ROOT, env=environment, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == expected
