@@ -317,6 +317,18 @@ def parse_email(raw: str | None) -> Parsed[str]:
     return Parsed(text)
 
 
+# An e-mail address anywhere in a text, also written with [at] or (at).
+_EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\]]+(?:@|\[at\]|\(at\))[^\s@<>()]+\.[^\s@<>().]{2,}", re.I)
+
+
+def looks_like_contact_data(raw: str | None) -> bool:
+    """An e-mail address anywhere in the text, or a text that is a phone number: what a run without
+    personal data leaves out even under a label the vocabulary does not know."""
+    if raw is None or _empty(raw):
+        return False
+    return bool(_EMAIL_IN_TEXT.search(raw)) or parse_phone(raw).value is not None
+
+
 def parse_phone(raw: str | None) -> Parsed[str]:
     """Swedish phone numbers in any common shape -> E.164 (``054-614310`` -> ``+4654614310``)."""
     if _empty(raw):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parsers.lookups import personal_fields
+from parsers.values import looks_like_contact_data
 from pipeline.checks import ProjectChecks
 from pipeline.history import History
 from pipeline.parse_step import Entry, parser_version
@@ -43,8 +45,8 @@ class TableAssembler:
     def __init__(self, out: OutputDir, writers: dict[str, TableWriter], history: History, checks: ProjectChecks,
                  batch: int = 1000, personal_data: bool = True) -> None:
         self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
-        # Without personal data, the contact fields' values stay out of project_fields and parse_issues too.
-        self.personal_fields = frozenset() if personal_data else personal_fields()
+        self.personal_data = personal_data
+        self.personal_fields = personal_fields()
         self.first_url: dict[str, str] = {}
         self.projects: list[dict[str, Any]] = []
         self.problems: Counter = Counter()
@@ -58,6 +60,8 @@ class TableAssembler:
         if entry.page is not None:
             self._write("pages", [entry.page])
         issues = rows.parse_issues + entry.issues
+        if not self.personal_data:
+            rows, issues = self._without_personal_data(rows, issues)
         dropped: set[str] = set()
         kept_here: set[str] = set()
         for project in rows.projects:
@@ -72,17 +76,35 @@ class TableAssembler:
             if first != entry.url:
                 dropped.add(pid)  # child rows follow the kept project
         for name in CHILD_TABLES:
-            self._write(name, [r for r in getattr(rows, name)
-                               if r["project_id"] not in dropped and r.get("field") not in self.personal_fields])
-        if self.personal_fields:
-            issues = [{**i, "raw_value": None, "note": f"{i.get('note') or ''} (value left out: personal data)".lstrip()}
-                      if i.get("field") in self.personal_fields else i for i in issues]
+            self._write(name, [r for r in getattr(rows, name) if r["project_id"] not in dropped])
         self._write("parse_issues", issues)
         counts = Counter(i["problem"] for i in issues)
         self.checks.add_problem_counts(counts)
         self.problems.update(counts)
         if len(self.projects) >= self.batch:
             self._flush()
+
+    def _personal(self, field: str | None, raw: Any) -> bool:
+        """A contact field's value, or an e-mail address or phone number under any other label (one the
+        vocabulary does not know, say ``Mobil 2``)."""
+        return field in self.personal_fields or (isinstance(raw, str) and looks_like_contact_data(raw))
+
+    def _without_personal_data(self, rows: Rows, issues: list[dict[str, Any]]) -> tuple[Rows, list[dict[str, Any]]]:
+        """The rows with personal data left out: such raw fields dropped, such values in issues and in
+        ``extra_fields`` blanked (the issue and the label stay, so nothing is lost silently)."""
+        projects = []
+        for project in rows.projects:
+            if project.get("extra_fields"):
+                extra = json.loads(project["extra_fields"])
+                if any(self._personal(None, value) for value in extra.values()):
+                    project = {**project, "extra_fields": json.dumps(
+                        {label: None if self._personal(None, value) else value for label, value in extra.items()},
+                        ensure_ascii=False)}
+            projects.append(project)
+        fields = [r for r in rows.project_fields if not self._personal(r.get("field"), r.get("raw_value"))]
+        issues = [{**i, "raw_value": None, "note": f"{i.get('note') or ''} (value left out: personal data)".lstrip()}
+                  if self._personal(i.get("field"), i.get("raw_value")) else i for i in issues]
+        return replace(rows, projects=projects, project_fields=fields, project_contacts=[]), issues
 
     def _flush(self) -> None:
         changes = self.history.apply(self.projects)

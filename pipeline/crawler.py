@@ -103,6 +103,7 @@ class FetchedPage:
     etag: str | None = None
     last_modified: str | None = None
     links: tuple[str, ...] | None = None  # the in-scope addresses this page led to; None when not followed
+    links_scope: tuple[str, str] | None = None  # the source's scope those links were cut to
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class PageState:
     last_modified: str | None
     checked_at: datetime | None
     parsed: ParsedPage | None = None  # the rows of the page, carried over when it did not change
-    links: tuple[str, ...] | None = None  # a followed page's in-scope links, reused when it answers 304
+    links: tuple[str, ...] | None = None  # a followed page's in-scope links, reused when it answers 304 ...
+    links_scope: tuple[str, str] | None = None  # ... and the scope they were cut to (a wider one reads the page again)
 
     @property
     def page_kind(self) -> str | None:
@@ -284,7 +286,7 @@ class Crawler:
                                 seen.add(address)
                                 queue.append((address, source, False))
                     if page.links is not None:  # a followed page: its links are kept for a later 304
-                        page.links = tuple(dict.fromkeys(in_scope))
+                        page.links, page.links_scope = tuple(dict.fromkeys(in_scope)), source.scope
                     self._count(page, len(queue) + len(running))
         return results
 
@@ -301,7 +303,7 @@ class Crawler:
             return None
         return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
                            previous.content_type, outcome="revisit_skipped", etag=previous.etag,
-                           last_modified=previous.last_modified, links=previous.links)
+                           last_modified=previous.last_modified, links=previous.links, links_scope=previous.links_scope)
 
     async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool) -> tuple[FetchedPage, list[str]]:
         try:
@@ -338,8 +340,9 @@ class Crawler:
                      previous: PageState | None) -> tuple[FetchedPage, list[str]]:
         s = self.settings
         conditional: dict[str, str] = {}
-        # A project page, or a followed page whose links we kept (a 304 then means the same links).
-        if previous is not None and previous.content_sha256 and (previous.page_kind == "project" or previous.links is not None):
+        # A project page, or a followed page whose links we kept for this scope (a 304 then means the same links).
+        links_kept = previous is not None and previous.links is not None and previous.links_scope == source.scope
+        if previous is not None and previous.content_sha256 and (previous.page_kind == "project" or links_kept):
             if previous.etag:
                 conditional["If-None-Match"] = previous.etag
             if previous.last_modified:
@@ -394,7 +397,9 @@ class Crawler:
                                retries=attempt, is_start=is_start, outcome="not_modified",
                                etag=headers.get("etag") or previous.etag,
                                last_modified=headers.get("last-modified") or previous.last_modified,
-                               links=previous.links), list(previous.links or ())
+                               links=previous.links if links_kept else None,
+                               links_scope=previous.links_scope if links_kept else None), \
+                list(previous.links or ()) if links_kept else []
         if status is None:
             return FetchedPage(url, source.name, None, fetched_at, error=error, retries=attempt, is_start=is_start), []
         if too_big:

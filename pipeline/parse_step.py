@@ -104,6 +104,7 @@ class ParsePool:
         self.futures: list[tuple[Future, list[tuple[str, str, str | None]]]] = []
         self.pool: ProcessPoolExecutor | None = None
         self.lost: list[tuple[str, str, str | None]] = []  # batches of a worker that died
+        self.broken = False  # the pool lost a worker: the remaining pages are parsed without it
 
     def add(self, url: str, sha: str, content_type: str | None) -> None:
         self.pending.append((url, sha, content_type))
@@ -112,22 +113,30 @@ class ParsePool:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["pipeline.parse_step"])
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
-        if self.pool is not None:
-            while len(self.pending) >= BATCH_SIZE:
-                batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
-                self.futures.append((self.pool.submit(_parse_batch, self.out.location, batch), batch))
+        while self.pool is not None and not self.broken and len(self.pending) >= BATCH_SIZE:
+            batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
+            self._submit(batch)
+
+    def _submit(self, batch: list[tuple[str, str, str | None]]) -> None:
+        try:
+            self.futures.append((self.pool.submit(_parse_batch, self.out.location, batch), batch))  # type: ignore[union-attr]
+        except BrokenProcessPool:  # a worker died (killed, out of memory): no more pages go to the pool
+            self.broken = True
+            self.lost.extend(batch)
 
     def finish(self, parse_rest_here: bool) -> dict[str, ParsedPage]:
+        """The pages parsed so far. Pages of a worker that died, and pages never sent to one, are
+        parsed here when asked; otherwise they are left to the parse step."""
         done: dict[str, ParsedPage] = {}
         if self.pool is not None:
-            if self.pending:
-                self.futures.append((self.pool.submit(_parse_batch, self.out.location, self.pending), self.pending))
-                self.pending = []
+            if self.pending and not self.broken:
+                batch, self.pending = self.pending, []
+                self._submit(batch)
             try:
                 for future, batch in self.futures:
                     try:
                         done.update((p.key, p) for p in future.result())
-                    except BrokenProcessPool:  # a worker died (killed, out of memory): its pages are parsed later
+                    except BrokenProcessPool:
                         self.lost.extend(batch)
             finally:
                 self.pool.shutdown(cancel_futures=True)
@@ -162,7 +171,8 @@ class ParseOutcome:
 def _state(page: FetchedPage, parsed: ParsedPage | None) -> PageState:
     return PageState(url=page.url, source=page.source, content_sha256=page.content_sha256,
                      content_type=page.content_type, status=page.status, etag=page.etag,
-                     last_modified=page.last_modified, checked_at=page.fetched_at, parsed=parsed, links=page.links)
+                     last_modified=page.last_modified, checked_at=page.fetched_at, parsed=parsed, links=page.links,
+                     links_scope=page.links_scope)
 
 
 def _page_row(page: FetchedPage, parsed: ParsedPage | None, parsed_in_run: bool, error: str | None = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@ previous tables, the re-parse job makes no HTTP request, and source selection le
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from decimal import Decimal
 
@@ -174,7 +175,10 @@ def test_without_personal_data_contact_values_are_nowhere(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     page = project_page("2021/00003", "Region Skåne").replace(
-        b"</dl>", "<dt>Kontaktperson:</dt><dd>Anna Andersson</dd><dt>E-post:</dt><dd>anna vid kommunen</dd></dl>".encode())
+        b"</dl>", ("<dt>Kontaktperson:</dt><dd>Anna Andersson</dd><dt>E-post:</dt><dd>anna vid kommunen</dd>"
+                   # Labels the vocabulary does not know: the values still name a person.
+                   "<dt>Mobil 2:</dt><dd>070-765 43 21</dd><dt>Reservkontakt:</dt><dd>anna.annan@kommun.se</dd>"
+                   "<dt>Målgrupp:</dt><dd>Unga vuxna</dd></dl>").encode())
     (site / "p.html").write_bytes(page)
     (site / "index.html").write_text('<a href="p.html">p</a>')
     tables = {}
@@ -193,5 +197,9 @@ def test_without_personal_data_contact_values_are_nowhere(tmp_path):
     assert not {"contact_name", "contact_email"} & set(without["project_fields"]["field"])
     redacted = without["parse_issues"].query("field == 'contact_email'")
     assert len(redacted) == 1 and redacted["raw_value"].isna().all() and "personal data" in redacted["note"].iloc[0]
+    extra = json.loads(with_contacts["projects"]["extra_fields"].iloc[0])
+    assert extra["Mobil 2"] == "070-765 43 21" and extra["Reservkontakt"] == "anna.annan@kommun.se"
+    kept = json.loads(without["projects"]["extra_fields"].iloc[0])
+    assert kept == {**extra, "Mobil 2": None, "Reservkontakt": None}  # labels kept, values left out
     for frame in without.values():
-        assert not frame.astype(str).apply(lambda column: column.str.contains("Anna|anna vid")).any().any()
+        assert not frame.astype(str).apply(lambda column: column.str.contains("Anna|anna|070-765")).any().any()

@@ -359,3 +359,22 @@ def test_pages_with_project_labels_are_read_not_followed(text, expected):
     from pipeline.crawler import looks_like_project_page
 
     assert looks_like_project_page(f"<html><body>{text}</body></html>") is expected
+
+
+def test_a_listing_answering_304_is_read_again_when_the_scope_widened(tmp_path):
+    from pipeline.demo import serve_directory
+
+    site = tmp_path / "site"
+    for folder in ("esf", "arkiv"):
+        (site / folder).mkdir(parents=True)
+    (site / "index.html").write_text('<a href="esf/lista.html">lista</a>')
+    (site / "esf" / "index.html").write_text('<a href="lista.html">lista</a>')
+    (site / "esf" / "lista.html").write_text('<a href="p1.html">1</a> <a href="/arkiv/p2.html">2</a>')
+    (site / "esf" / "p1.html").write_bytes(project_page("2020/00001", "Region Dalarna"))
+    (site / "arkiv" / "p2.html").write_bytes(project_page("2020/00002", "Region Gävleborg"))
+    out = tmp_path / "out"
+    with serve_directory(site) as base:
+        assert run_assets([base + "/esf/index.html"], out).success  # /arkiv/ is out of scope here
+        assert run_assets([base + "/index.html"], out).success  # the same source, now the whole site
+    projects = pq.read_table(out / "projects.parquet").to_pandas()
+    assert sorted(projects["project_id"]) == ["2020/00001", "2020/00002"]

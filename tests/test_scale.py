@@ -126,23 +126,34 @@ def test_an_unreadable_raw_body_is_reported_and_parsed_again_next_run(tmp_path):
     assert second.states[page.url].parsed.project_ids == ("2020/00001",)
 
 
-def test_pages_of_a_worker_that_died_are_parsed_in_this_process(tmp_path):
+@pytest.mark.parametrize("parse_rest_here", [True, False])
+def test_pages_of_a_worker_that_died_are_parsed_in_this_process(tmp_path, monkeypatch, parse_rest_here):
     import os
+    from concurrent.futures.process import BrokenProcessPool
 
+    import pipeline.parse_step as step
     from pipeline.parse_step import ParsePool, parse_key
     from pipeline.storage import OutputDir
 
+    monkeypatch.setattr(step, "BATCH_SIZE", 2)
     out = OutputDir(tmp_path / "out")
     out.ensure()
-    pages = _stored_pages(out, 3)
+    pages = [(p.url, p.content_sha256, p.content_type) for p in _stored_pages(out, 9)]
     pool = ParsePool(out, workers=2, min_pages=1)
-    pool.add(pages[0].url, pages[0].content_sha256, pages[0].content_type)  # starts the pool
+    pool.add(*pages[0])  # starts the pool
     assert pool.pool is not None
-    batch = [(p.url, p.content_sha256, p.content_type) for p in pages[1:]]
-    pool.futures.append((pool.pool.submit(os._exit, 1), batch))  # a worker killed while it held these pages
-    done = pool.finish(parse_rest_here=True)
-    assert {parse_key(*item) for item in batch} <= set(done)
-    assert all(done[parse_key(*item)].project_ids for item in batch)
+    death = pool.pool.submit(os._exit, 1)  # a worker killed (out of memory, say) while it held pages 1 and 2
+    assert isinstance(death.exception(timeout=120), BrokenProcessPool)
+    pool.futures.append((death, pages[1:3]))
+    for page in pages[3:]:
+        pool.add(*page)  # the pool is broken: no error, the pages wait
+    done = pool.finish(parse_rest_here=parse_rest_here)
+    after_death = {parse_key(*page) for page in pages[1:]}
+    if parse_rest_here:  # the parse step: every page parsed, here
+        assert after_death <= set(done) and all(done[key].project_ids for key in after_death)
+    else:  # during the crawl: left to the parse step, which parses what is not in the cache
+        assert not after_death & set(done)
+        assert not any(out.has_parsed(key) for key in after_death)
 
 
 def test_history_of_unchanged_rows_in_arrow_matches_the_row_by_row_rule(demo_output):
