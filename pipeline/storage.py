@@ -237,8 +237,8 @@ class TableWriter:
 
 def _modified_at(info: dict[str, Any]) -> float | None:
     """A listing entry's modification time as a Unix time; the key differs between filesystems
-    (local: mtime, s3fs: LastModified, gcsfs: updated, memory: created)."""
-    for key in ("mtime", "LastModified", "updated", "created"):
+    (local: mtime, s3fs: LastModified, gcsfs: updated, adlfs: last_modified, memory: created)."""
+    for key in ("mtime", "LastModified", "updated", "last_modified", "created"):
         value = info.get(key)
         if isinstance(value, (int, float)):
             return float(value)

@@ -2,10 +2,12 @@
 the crawl goes on, and output locations given as URLs (fsspec)."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import fsspec
-import pytest
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 
 from tests.conftest import run_assets
 
@@ -189,3 +191,16 @@ def test_arrow_memory_pool_is_chosen_before_pyarrow_loads(env, expected):
                           capture_output=True, text=True, cwd=ROOT, env=environment, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("info", [
+    {"mtime": 1_700_000_000.0},  # local
+    {"LastModified": datetime.fromtimestamp(1_700_000_000, timezone.utc)},  # s3fs
+    {"updated": "2023-11-14T22:13:20Z"},  # gcsfs
+    {"last_modified": "2023-11-14T22:13:20+00:00"},  # adlfs
+])
+def test_modification_times_of_every_filesystem_are_read(info):
+    from pipeline.storage import _modified_at
+
+    assert _modified_at(info) == 1_700_000_000.0
+    assert _modified_at({"size": 3}) is None
