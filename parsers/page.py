@@ -71,21 +71,39 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
     tokens = tokenize(lines)
     h1 = next((t.line.text for t in tokens if t.line.heading == 1), None)
     records: list[ProjectRecord] = []
+    issues: list[Issue] = []
     family = None
     owner_positions = [i for i, t in enumerate(tokens) if t.kind == "label" and t.field == "owner"]
     has_number = any(t.kind == "label" and t.field == "project_number" for t in tokens)
     if owner_positions and not has_number and _theme_heading(tokens, owner_positions[0]) is not None:
         family = "tillvaxtverket_theme"
         records = _theme_page(tokens, owner_positions, url)
+    elif (card_field := _card_listing_field(tokens)) is not None:
+        issues.append(Issue(card_field, None, "labels_on_listing", "info",
+                            f"'{card_field}' has several values, one per card: read as a list of projects "
+                            "(each is read from its own page), not as one project"))
     elif any(t.kind == "label" and t.field not in ("published_date",) for t in tokens):
         family, record = _project_page(tokens, url, title, h1)
         records = [record]
     elif (initiatives := _initiative_page(tokens, url)) is not None:
         family, records = "skr_initiatives", initiatives
-    kind = "project" if records else ("listing" if _is_listing(lines) else "other")
+    kind = "project" if records else ("listing" if issues or _is_listing(lines) else "other")
     # Links matter for listings; resolving every menu link of a project page is wasted work.
     page_links = links(root, url) if not records else []
-    return PageResult(kind, family, records, [], page_links, encoding, title)
+    return PageResult(kind, family, records, issues, page_links, encoding, title)
+
+
+def _card_listing_field(tokens: list[Token]) -> str | None:
+    """The project field a list of project cards repeats with different values, if the page is one."""
+    listing = vocabulary()["listing"]
+    values: dict[str, set[str]] = {}
+    for n, t in enumerate(tokens):
+        if t.kind == "label" and t.field in listing["card_fields"]:
+            following = tokens[n + 1] if n + 1 < len(tokens) and tokens[n + 1].kind == "text" else None
+            value = t.value or (following.line.text if following is not None else None)
+            if value:
+                values.setdefault(t.field, set()).add(value)
+    return next((f for f in listing["card_fields"] if len(values.get(f, ())) >= listing["min_card_values"]), None)
 
 
 def _is_listing(lines: list) -> bool:

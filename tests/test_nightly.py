@@ -354,6 +354,9 @@ def test_temporary_files_of_a_killed_run_are_removed_later(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     ("<dt>Projektägare:</dt>", True), ("<dt>beviljat ESF-stöd</dt>", True), ("<b>PROJEKTPERIOD</b>", True),
     ("<b>DiarieNummer</b>", True), ('<a href="?page=2">Nästa sida</a>', False),
+    # A listing whose cards each name the owner is followed (its pagination too).
+    ("".join(f"<li><a href='p{n}.html'>P{n}</a> Projektägare: Region {n}</li>" for n in range(6)), False),
+    ("".join(f"<li>PROJEKTPERIOD: 2020-202{n}</li>" for n in range(6)), False),
 ])
 def test_pages_with_project_labels_are_read_not_followed(text, expected):
     from pipeline.crawler import looks_like_project_page
@@ -378,3 +381,23 @@ def test_a_listing_answering_304_is_read_again_when_the_scope_widened(tmp_path):
         assert run_assets([base + "/index.html"], out).success  # the same source, now the whole site
     projects = pq.read_table(out / "projects.parquet").to_pandas()
     assert sorted(projects["project_id"]) == ["2020/00001", "2020/00002"]
+
+
+def test_a_listing_whose_cards_name_project_labels_is_followed_page_by_page(tmp_path):
+    from pipeline.demo import serve_directory
+
+    site = tmp_path / "site"
+    site.mkdir()
+    for page, numbers in ((1, range(1, 7)), (2, range(7, 13))):
+        cards = "".join(f'<li><h3><a href="p{n}.html">Projekt {n}</a></h3><p>Projektägare: Kommun {n}</p></li>'
+                        for n in numbers)
+        pager = '<a href="sida-2.html">Nästa</a>' if page == 1 else '<a href="index.html">Föregående</a>'
+        (site / ("index.html" if page == 1 else "sida-2.html")).write_text(f"<ul>{cards}</ul>{pager}", encoding="utf-8")
+        for n in numbers:
+            (site / f"p{n}.html").write_bytes(project_page(f"2020/{n:05d}", f"Kommun {n}"))
+    with serve_directory(site) as base:
+        assert run_assets([base + "/"], tmp_path / "out").success
+    pages = pq.read_table(tmp_path / "out" / "pages.parquet").to_pandas()
+    assert {f"{base}/p{n}.html" for n in range(1, 13)} <= set(pages["url"])  # page 2's projects too
+    projects = pq.read_table(tmp_path / "out" / "projects.parquet").to_pandas()
+    assert {f"2020/{n:05d}" for n in range(1, 13)} <= set(projects["project_id"])

@@ -287,3 +287,17 @@ def test_links_resolve_like_urljoin_whatever_the_shape_of_href():
     assert [u for u, _ in links(parse_document(html), base)] == expected
     assert page_hrefs(parse_document(html), base) == expected  # the crawler's variant, without link texts
     assert [t for _, t in links(parse_document(html), base)] == [str(n) for n in range(len(hrefs))]
+
+
+@pytest.mark.parametrize("card", [
+    '<li><h3><a href="p{n}.html">Projekt {n}</a></h3><p>Projektägare: Kommun {n}</p></li>',
+    '<dl><dt><a href="p{n}.html">Projekt {n}</a></dt><dt>Beviljat ESF-stöd:</dt><dd>{n}00 000 kr</dd></dl>',
+])
+def test_a_list_of_project_cards_is_a_listing_not_one_project(card):
+    from parsers.page import parse_page
+
+    html = "<html><body><ul>" + "".join(card.format(n=n) for n in range(1, 7)) + '</ul><a href="?sida=2">Nästa</a></body></html>'
+    result = parse_page(html.encode(), "http://127.0.0.1/lista/", "text/html; charset=utf-8")
+    assert result.kind == "listing" and not result.records
+    assert [i.problem for i in result.issues] == ["labels_on_listing"]
+    assert {u for u, _ in result.links} >= {f"http://127.0.0.1/lista/p{n}.html" for n in range(1, 7)}
