@@ -28,9 +28,10 @@ _PROJECT_HINT_SHAPES = (_PROJECT_HINT_WORDS, tuple(w.lower() for w in _PROJECT_H
                         tuple(w.upper() for w in _PROJECT_HINT_WORDS))
 
 
-# A listing that prints the project labels on every card names one of them this often or more; a
-# project page names each once to three times (the label, a title, a meta description).
-_LISTING_REPEATS = 5
+# A listing that prints the project labels on every card names one of them this often or more (the
+# parser reads three different values of a card field as a listing too); a project page usually names
+# each once or twice. A project page that says it three times has its links read: a little work, no harm.
+_LISTING_REPEATS = 3
 
 
 def looks_like_project_page(text: str) -> bool:

@@ -357,6 +357,8 @@ def test_temporary_files_of_a_killed_run_are_removed_later(tmp_path):
     # A listing whose cards each name the owner is followed (its pagination too).
     ("".join(f"<li><a href='p{n}.html'>P{n}</a> Projektägare: Region {n}</li>" for n in range(6)), False),
     ("".join(f"<li>PROJEKTPERIOD: 2020-202{n}</li>" for n in range(6)), False),
+    ("".join(f"<li>Projektägare: Region {n}</li>" for n in range(3)), False),  # three cards: as the parser says
+    ("<title>Projektägare</title><dt>Projektägare:</dt><dd>Region Kalmar</dd>", True),
 ])
 def test_pages_with_project_labels_are_read_not_followed(text, expected):
     from pipeline.crawler import looks_like_project_page
