@@ -324,7 +324,7 @@ _EMAIL_IN_TEXT = re.compile(r"[^\s@<>()\[\]]+(?:@|\[at\]|\(at\))[^\s@<>()]+\.[^\
 def looks_like_contact_data(raw: str | None) -> bool:
     """An e-mail address anywhere in the text, or a text that is a phone number: what a run without
     personal data leaves out even under a label the vocabulary does not know."""
-    if raw is None or _empty(raw):
+    if _empty(raw):
         return False
     return bool(_EMAIL_IN_TEXT.search(raw)) or parse_phone(raw).value is not None
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +96,14 @@ class TableAssembler:
         for project in rows.projects:
             if project.get("extra_fields"):
                 extra = json.loads(project["extra_fields"])
-                if any(self._personal(None, value) for value in extra.values()):
-                    project = {**project, "extra_fields": json.dumps(
-                        {label: None if self._personal(None, value) else value for label, value in extra.items()},
-                        ensure_ascii=False)}
+                kept = {label: None if self._personal(None, value) else value for label, value in extra.items()}
+                if kept != extra:
+                    project = {**project, "extra_fields": json.dumps(kept, ensure_ascii=False)}
             projects.append(project)
         fields = [r for r in rows.project_fields if not self._personal(r.get("field"), r.get("raw_value"))]
         issues = [{**i, "raw_value": None, "note": f"{i.get('note') or ''} (value left out: personal data)".lstrip()}
                   if self._personal(i.get("field"), i.get("raw_value")) else i for i in issues]
-        return replace(rows, projects=projects, project_fields=fields, project_contacts=[]), issues
+        return replace(rows, projects=projects, project_fields=fields), issues
 
     def _flush(self) -> None:
         changes = self.history.apply(self.projects)

@@ -105,12 +105,9 @@ class OutputDir:
 
     def save_state(self, name: str, value: Any) -> str:
         path = self._state_path(name)
-        if self.local:
-            with atomic_file(path) as handle, gc_paused():  # pickled straight into the file: no second copy in memory
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        else:
-            with self.fs.open(path, "wb") as handle, gc_paused():
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        # Pickled straight into the file: no second copy in memory.
+        with atomic_file(path) if self.local else self.fs.open(path, "wb") as handle, gc_paused():
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
         return path
 
     def remove_state(self, name: str) -> None:
@@ -169,7 +166,7 @@ class OutputDir:
                 modified = _modified_at(info)
                 if name.startswith(".") and name.endswith(".tmp") and modified is not None and modified < cutoff:
                     self.fs.rm(info["name"])
-                    removed.append(self.url(*filter(None, (folder[len(self.root):].strip("/"), name))))
+                    removed.append(self.url(info["name"][len(self.root):].strip("/")))
         return removed
 
     def write_table(self, table: Table, rows: Iterable[dict[str, Any]]) -> int:
