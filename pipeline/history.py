@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.schema import PROJECTS
 
@@ -66,15 +67,31 @@ class History:
 
     def apply_unchanged(self, rows: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
         """Rows of the previous table whose content did not change in this run: the same values, with
-        only the history columns brought up to date (in Arrow: the other columns are not touched)."""
-        columns: dict[str, list[Any]] = {name: [] for name in HISTORY_COLUMNS}
-        changes: list[dict[str, Any]] = []
-        for old in rows.select(["project_id", *HISTORY_COLUMNS]).to_pylist():
-            for name, value in self._history(old["project_id"], old, False, changes).items():
-                columns[name].append(value)
-        for name, values in columns.items():
+        only the history columns brought up to date. This is ``_history``'s rule for a project that has
+        an old row and did not change, column by column in Arrow (a twentieth of the time of the row
+        by row rule; tests/test_scale.py holds the two equal)."""
+        pids = rows.column("project_id")
+        self.current_ids.update(pids.to_pylist())
+        removed = pc.is_in(pids, value_set=pa.array(list(self.removed_ids), pa.string()))
+        seen = pc.is_in(pids, value_set=pa.array(list(self.seen_ids), pa.string()))
+        old_status = rows.column("status")
+        status = pc.if_else(removed, "removed", "active")
+        was_removed = pc.fill_null(pc.equal(old_status, "removed"), False)
+        today = pa.scalar(self.now.date(), PROJECTS.schema.field("removed_at").type)
+        now = pa.scalar(self.now, PROJECTS.schema.field("last_seen_at").type)
+        new_columns = {
+            "status": status,
+            "removed_at": pc.coalesce(pc.if_else(was_removed, rows.column("removed_at"), pa.scalar(None, today.type)),
+                                      pc.if_else(removed, today, pa.scalar(None, today.type))),
+            "last_seen_at": pc.if_else(seen, now, rows.column("last_seen_at")),
+        }  # first_seen_at and last_changed_at stay as they were
+        for name, values in new_columns.items():
             field = PROJECTS.schema.field(name)
-            rows = rows.set_column(rows.schema.get_field_index(name), field, pa.array(values, type=field.type))
+            rows = rows.set_column(rows.schema.get_field_index(name), field, values.cast(field.type))
+        moved = pc.invert(pc.fill_null(pc.equal(old_status, status), False))
+        changes = [{"project_id": pid, "field": "status", "old_value": old, "new_value": new, "observed_at": self.now}
+                   for pid, old, new in zip(pc.filter(pids, moved).to_pylist(), pc.filter(old_status, moved).to_pylist(),
+                                            pc.filter(status, moved).to_pylist())]
         return rows, changes
 
     def _history(self, pid: str, old: dict[str, Any] | None, changed: bool, changes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -59,7 +59,8 @@ class FaultSite:
             return self.send(handler, 200, f"<html><body><ul>{links}</ul></body></html>".encode())
         if path == "/stable/":
             listing = b'<a href="a.html">a</a> <a href="b.html">b</a> <a href="/elsewhere/">menu</a>'
-            return self.send(handler, 200, listing + (b' <a href="c.html">c</a>' if self.phase >= 3 else b""))
+            return self.send(handler, 200, listing + (b' <a href="c.html">c</a>' if self.phase >= 3 else b""),
+                             extra={"Set-Cookie": "session=abc123; Path=/"})
         if path in ("/stable/a.html", "/stable/b.html", "/stable/c.html"):
             return self.send(handler, 200, project_page("2021/0000" + path[-6], "Region " + path[-6]))
         if path == "/site/p1.html":
@@ -210,6 +211,8 @@ def test_unchanged_site_sends_conditional_requests_and_parses_nothing(fault_site
     site, base = fault_site
     out = tmp_path / "out"
     assert run_assets([base + "/stable/"], out).success
+    # The listing sets a session cookie; the crawler keeps none, so no page depends on what came before.
+    assert [path for path, headers in site.requests if "cookie" in {k.lower() for k in headers}] == []
     site.requests.clear()
     assert run_assets([base + "/stable/"], out).success
     pages = pq.read_table(out / "pages.parquet").to_pandas().set_index("url")

@@ -164,9 +164,20 @@ def test_history_of_unchanged_rows_in_arrow_matches_the_row_by_row_rule(demo_out
     from pipeline.history import HISTORY_COLUMNS, History
     from pipeline.schema import PROJECTS
 
+    import pyarrow as pa
+    from datetime import date
+
     previous = pq.read_table(demo_output / "projects.parquet").cast(PROJECTS.schema)
     ids = previous.column("project_id").to_pylist()
-    seen, removed = set(ids[::2]), {ids[1], ids[3]}  # some seen, some gone, the rest neither
+    # Rows 3-6 were removed before (row 3 without a date); 3 stays removed, 4 comes back and is seen,
+    # 5 comes back unseen, 6 stays removed with its date.
+    status = ["removed" if n in (3, 4, 5, 6) else s for n, s in enumerate(previous.column("status").to_pylist())]
+    removed_at = [date(2029, 5, 1) if n in (4, 5, 6) else None for n in range(len(ids))]
+    for name, values in (("status", status), ("removed_at", removed_at)):
+        field = PROJECTS.schema.field(name)
+        previous = previous.set_column(previous.schema.get_field_index(name), field, pa.array(values, field.type))
+    seen, removed = set(ids[::2]) - {ids[6]}, {ids[1], ids[3], ids[6]}  # some seen, some gone, the rest neither
+    assert len(ids) > 7
     now = datetime(2030, 1, 1, tzinfo=timezone.utc)
     by_rows, by_arrow = History(previous, seen, removed, now), History(previous, seen, removed, now)
     rows = previous.to_pylist()
