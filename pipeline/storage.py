@@ -27,6 +27,46 @@ from fsspec.implementations.local import LocalFileSystem
 from pipeline.schema import Table
 
 
+class _RecentStates:
+    """The state values this process saved or loaded last, each with the identity of its file (inode,
+    size, modification time): an asset that loads what the asset before it saved in the same process
+    (every CLI run) gets the object back instead of unpickling the file again (0.1 s per run at 5000
+    pages). A file replaced or changed since is read again. The values are treated as read-only by
+    every asset; the cache holds a few, so memory does not grow with the runs of one process."""
+
+    MISSING = object()
+
+    def __init__(self, size: int = 6) -> None:
+        self.size = size
+        self.values: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+    @staticmethod
+    def _identity(path: str) -> tuple[int, int, int] | None:
+        try:
+            stat = os.stat(path)
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+    def get(self, path: str) -> Any:
+        cached = self.values.get(path)
+        if cached is None or cached[0] != self._identity(path):
+            return self.MISSING
+        return cached[1]
+
+    def put(self, path: str, value: Any) -> None:
+        identity = self._identity(path)
+        self.values.pop(path, None)
+        if identity is None:
+            return
+        self.values[path] = (identity, value)
+        while len(self.values) > self.size:
+            del self.values[next(iter(self.values))]
+
+
+_recent_states = _RecentStates()
+
+
 class OutputDir:
     def __init__(self, location: str | os.PathLike[str]) -> None:
         self.location = os.fspath(location)
@@ -108,6 +148,8 @@ class OutputDir:
         # Pickled straight into the file: no second copy in memory.
         with atomic_file(path) if self.local else self.fs.open(path, "wb") as handle, gc_paused():
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        if self.local:
+            _recent_states.put(path, value)
         return path
 
     def remove_state(self, name: str) -> None:
@@ -120,8 +162,13 @@ class OutputDir:
         path = self._state_path(name)
         if not self._exists(path):
             raise FileNotFoundError(f"{self.url('_state', name + '.pickle')} is missing: materialise the upstream asset first")
+        if self.local and (value := _recent_states.get(path)) is not _recent_states.MISSING:
+            return value
         with self.fs.open(path, "rb") as handle, gc_paused():
-            return pickle.load(handle)
+            value = pickle.load(handle)
+        if self.local:
+            _recent_states.put(path, value)
+        return value
 
     # ------------------------------------------------------------ tables
     def table_path(self, table: Table) -> str:

@@ -215,3 +215,31 @@ def test_modification_times_of_every_filesystem_are_read(info):
 
     assert _modified_at(info) == 1_700_000_000.0
     assert _modified_at({"size": 3}) is None
+
+
+def test_a_state_saved_in_this_process_is_loaded_without_reading_its_file_unless_the_file_changed(tmp_path, monkeypatch):
+    import pickle
+
+    from pipeline import storage
+    from pipeline.storage import OutputDir
+
+    out = OutputDir(tmp_path)
+    out.ensure()
+    value = {"pages": [1, 2, 3]}
+    out.save_state("crawl", value)
+    reads = []
+    real_load = pickle.load
+    monkeypatch.setattr(storage.pickle, "load", lambda handle: reads.append(handle) or real_load(handle))
+    assert OutputDir(tmp_path).load_state("crawl") is value and not reads  # a second asset, same process
+    # Another process replaces the file: the new content is read.
+    with open(tmp_path / "_state" / "crawl.pickle.new", "wb") as handle:
+        pickle.dump({"pages": [4]}, handle)
+    (tmp_path / "_state" / "crawl.pickle.new").replace(tmp_path / "_state" / "crawl.pickle")
+    assert OutputDir(tmp_path).load_state("crawl") == {"pages": [4]} and len(reads) == 1
+    out.remove_state("crawl")
+    with pytest.raises(FileNotFoundError):
+        out.load_state("crawl")
+    # Memory stays bounded: only the last few states are kept.
+    for n in range(20):
+        out.save_state(f"state_{n}", list(range(n)))
+    assert len(storage._recent_states.values) <= storage._recent_states.size
