@@ -130,12 +130,19 @@ def machine_load(seconds: float = 1.0) -> float:
 
 
 def wait_idle(max_seconds: float, threshold: float = 0.25) -> dict:
-    """Wait (up to max_seconds) until other work on the machine uses less than ``threshold`` cores."""
+    """Let the machine settle before a timed run: write the previous step's files out to disk (the
+    first run leaves a few hundred MB for the kernel to write back, which otherwise happens during
+    the second run and slows it by about 0.5 s; a nightly run starts long after that is done), then
+    wait (up to max_seconds) until other work uses less than ``threshold`` cores."""
     started = time.monotonic()
+    if hasattr(os, "sync"):
+        os.sync()
+    synced = time.monotonic() - started
     load = machine_load()
     while load > threshold and time.monotonic() - started < max_seconds:
         load = machine_load(2.0)
-    return {"cores_busy_before": round(load, 2), "waited_seconds": round(time.monotonic() - started, 1)}
+    return {"cores_busy_before": round(load, 2), "sync_seconds": round(synced, 2),
+            "waited_seconds": round(time.monotonic() - started, 1)}
 
 
 class TreeSampler(threading.Thread):
