@@ -32,8 +32,8 @@ def inputs_fingerprint(entries: list[Entry], personal_data: bool) -> str:
     """What the reusable tables are made of: every entry's address, cache key and run issues, the
     code that turns them into rows, and whether personal data is written."""
     digest = hashlib.sha256(parser_version().encode() + Path(__file__).read_bytes() + bytes([personal_data]))
-    for entry in entries:
-        digest.update(json.dumps([entry.url, entry.key, entry.issues], default=str, sort_keys=True).encode())
+    digest.update(json.dumps([[entry.url, entry.key, entry.issues] for entry in entries], default=str,
+                             sort_keys=True).encode())
     return digest.hexdigest()
 
 

@@ -311,18 +311,22 @@ class Crawler:
                     if self.on_page and page.outcome == "fetched" and page.content_sha256 and not page.error:
                         self.on_page(page)
                     source = page_source(sources, page.source)
-                    in_scope = []
-                    for link in found:
-                        known = (source.name, link)
-                        if known not in scoped:
-                            address = normalise_url(link)
-                            scoped[known] = address if source.in_scope(address) else None
-                        address = scoped[known]
-                        if address is not None:
-                            in_scope.append(address)
-                            if address not in seen:
-                                seen.add(address)
-                                queue.append((address, source, False))
+                    if page.outcome == "not_modified" and page.links is not None:
+                        in_scope = found  # the links kept from the last run: normalised, and in this scope
+                    else:
+                        in_scope = []
+                        for link in found:
+                            known = (source.name, link)
+                            if known not in scoped:
+                                address = normalise_url(link)
+                                scoped[known] = address if source.in_scope(address) else None
+                            address = scoped[known]
+                            if address is not None:
+                                in_scope.append(address)
+                    for address in in_scope:
+                        if address not in seen:
+                            seen.add(address)
+                            queue.append((address, source, False))
                     if page.links is not None:  # a followed page: its links are kept for a later 304
                         page.links, page.links_scope = tuple(dict.fromkeys(in_scope)), source.scope
                     self._count(page, len(queue) + len(running))
