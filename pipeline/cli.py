@@ -14,9 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from pipeline.crawler import CrawlError, CrawlStats, validate_start_url
 from pipeline.demo import DEMO_START_PATH, serve_directory
@@ -52,8 +50,9 @@ def run_and_exit() -> None:
     The garbage collector stays off while those modules are imported (``run_pipeline`` turns it back
     on): their objects are long-lived, and collections during the import walk them again and again
     (0.35 s of the 2 s import, median of 8 interleaved runs; about 3,000 objects of import-time
-    garbage stay behind)."""
+    garbage stay behind). pandas is refused for the life of the process (see ``_NoPandas``)."""
     gc.disable()
+    sys.meta_path.insert(0, _NoPandas())
     code = main()
     logging.shutdown()
     sys.stdout.flush()
@@ -106,7 +105,7 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
     # The instance is disposed of on leaving the block, which removes its temporary directory (the
     # process ends with os._exit, so nothing would clean up after it).
     try:
-        with _pandas_not_imported(), dg.DagsterInstance.ephemeral() as instance:
+        with dg.DagsterInstance.ephemeral() as instance:
             _collect_garbage_rarely()
             result = dg.materialize(
                 ALL_ASSETS,
@@ -140,29 +139,16 @@ def _collect_garbage_rarely() -> None:
 
 
 class _NoPandas:
-    """A meta-path finder that refuses pandas (see ``_pandas_not_imported``)."""
+    """A meta-path finder that refuses pandas. pyarrow imports pandas on the first ``pa.array`` of Python
+    values only to ask whether they are pandas objects (0.4 s, a tenth of a run over an unchanged site);
+    the pipeline never hands it any, and nothing it runs imports pandas. Refused, pyarrow takes its plain
+    path. Installed only by the console script, whose process ends with the run: pyarrow remembers the
+    refusal for the rest of the process."""
 
     def find_spec(self, name: str, path=None, target=None):
         if name == "pandas" or name.startswith("pandas."):
-            raise ImportError("pandas is not imported during an esf-pipeline run")
+            raise ModuleNotFoundError("pandas is not imported in an esf-pipeline process", name=name)
         return None
-
-
-@contextmanager
-def _pandas_not_imported() -> Iterator[None]:
-    """pyarrow imports pandas on the first ``pa.array`` of Python values only to ask whether they are
-    pandas objects (0.4 s, a tenth of a run over an unchanged site); the pipeline never hands it any.
-    Refused, pyarrow takes its plain path; it tries again when pandas is really asked for (``to_pandas``),
-    so code run after this block in the same process is not affected."""
-    if "pandas" in sys.modules:
-        yield
-        return
-    finder = _NoPandas()
-    sys.meta_path.insert(0, finder)
-    try:
-        yield
-    finally:
-        sys.meta_path.remove(finder)
 
 
 def _failure_message(result) -> str:
@@ -223,6 +209,7 @@ class _Progress:
 
 def _dev() -> int:
     """Serve the demo site and start `dagster dev` with it as the source."""
+    gc.enable()  # this process serves the demo site for the whole session
     home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():

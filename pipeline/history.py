@@ -39,6 +39,7 @@ class History:
         self.index = {pid: n for n, pid in enumerate(previous.column("project_id").to_pylist())} if previous is not None else {}
         self.seen_ids, self.removed_ids, self.now = seen_ids, removed_ids, now
         self.current_ids: set[str] = set()
+        self._id_arrays: tuple[pa.Array, pa.Array] | None = None  # removed and seen ids, for Arrow lookups
 
     def _old(self, pids: list[str]) -> dict[str, dict[str, Any]]:
         positions = [self.index[pid] for pid in pids if pid in self.index]
@@ -72,8 +73,10 @@ class History:
         by row rule; tests/test_scale.py holds the two equal)."""
         pids = rows.column("project_id")
         self.current_ids.update(pids.to_pylist())
-        removed = pc.is_in(pids, value_set=pa.array(list(self.removed_ids), pa.string()))
-        seen = pc.is_in(pids, value_set=pa.array(list(self.seen_ids), pa.string()))
+        if self._id_arrays is None:  # once per run, not per batch
+            self._id_arrays = (pa.array(list(self.removed_ids), pa.string()), pa.array(list(self.seen_ids), pa.string()))
+        removed = pc.is_in(pids, value_set=self._id_arrays[0])
+        seen = pc.is_in(pids, value_set=self._id_arrays[1])
         old_status = rows.column("status")
         status = pc.if_else(removed, "removed", "active")
         was_removed = pc.fill_null(pc.equal(old_status, "removed"), False)

@@ -28,40 +28,33 @@ from pipeline.schema import Table
 
 
 class _RecentStates:
-    """The state values this process saved or loaded last, each with the identity of its file (inode,
-    size, modification time): an asset that loads what the asset before it saved in the same process
-    (every CLI run) gets the object back instead of unpickling the file again (0.1 s per run at 5000
-    pages). A file replaced or changed since is read again. The values are treated as read-only by
-    every asset; the cache holds a few, so memory does not grow with the runs of one process."""
+    """Hands a state value from the asset that saved it (or loaded it first) to the next asset of the
+    same process that loads it (every CLI run), instead of unpickling the file again: 0.1 s per run at
+    5000 pages. Each value is kept with the identity of the file it matches (inode, size, modification
+    time, taken from the open file itself) and only until its first hand-over, so a file replaced since
+    is read again and no value outlives the step that uses it. The assets treat loaded states as
+    read-only."""
 
-    MISSING = object()
-
-    def __init__(self, size: int = 6) -> None:
-        self.size = size
+    def __init__(self) -> None:
         self.values: dict[str, tuple[tuple[int, int, int], Any]] = {}
 
     @staticmethod
-    def _identity(path: str) -> tuple[int, int, int] | None:
-        try:
-            stat = os.stat(path)
-        except OSError:
-            return None
+    def identity(stat: os.stat_result) -> tuple[int, int, int]:
         return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
-    def get(self, path: str) -> Any:
-        cached = self.values.get(path)
-        if cached is None or cached[0] != self._identity(path):
-            return self.MISSING
-        return cached[1]
+    def take(self, path: str) -> tuple[bool, Any]:
+        """(True, value) when the file at ``path`` is still the one the value was kept with."""
+        cached = self.values.pop(path, None)
+        if cached is None:
+            return False, None
+        try:
+            current = self.identity(os.stat(path))
+        except OSError:
+            return False, None
+        return (True, cached[1]) if current == cached[0] else (False, None)
 
-    def put(self, path: str, value: Any) -> None:
-        identity = self._identity(path)
-        self.values.pop(path, None)
-        if identity is None:
-            return
-        self.values[path] = (identity, value)
-        while len(self.values) > self.size:
-            del self.values[next(iter(self.values))]
+    def keep(self, path: str, stat: os.stat_result, value: Any) -> None:
+        self.values[path] = (self.identity(stat), value)
 
 
 _recent_states = _RecentStates()
@@ -148,8 +141,9 @@ class OutputDir:
         # Pickled straight into the file: no second copy in memory.
         with atomic_file(path) if self.local else self.fs.open(path, "wb") as handle, gc_paused():
             pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        if self.local:
-            _recent_states.put(path, value)
+            if self.local:
+                handle.flush()  # the rename that follows keeps this inode, size and time
+                _recent_states.keep(path, os.fstat(handle.fileno()), value)
         return path
 
     def remove_state(self, name: str) -> None:
@@ -162,13 +156,17 @@ class OutputDir:
         path = self._state_path(name)
         if not self._exists(path):
             raise FileNotFoundError(f"{self.url('_state', name + '.pickle')} is missing: materialise the upstream asset first")
-        if self.local and (value := _recent_states.get(path)) is not _recent_states.MISSING:
+        if self.local:
+            found, value = _recent_states.take(path)
+            if found:
+                return value
+            with open(path, "rb") as handle, gc_paused():
+                stat = os.fstat(handle.fileno())
+                value = pickle.load(handle)
+            _recent_states.keep(path, stat, value)  # for the next asset that loads it
             return value
         with self.fs.open(path, "rb") as handle, gc_paused():
-            value = pickle.load(handle)
-        if self.local:
-            _recent_states.put(path, value)
-        return value
+            return pickle.load(handle)
 
     # ------------------------------------------------------------ tables
     def table_path(self, table: Table) -> str:

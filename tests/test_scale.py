@@ -170,14 +170,16 @@ def test_history_of_unchanged_rows_in_arrow_matches_the_row_by_row_rule(demo_out
     previous = pq.read_table(demo_output / "projects.parquet").cast(PROJECTS.schema)
     ids = previous.column("project_id").to_pylist()
     # Rows 3-6 were removed before (row 3 without a date); 3 stays removed, 4 comes back and is seen,
-    # 5 comes back unseen, 6 stays removed with its date.
-    status = ["removed" if n in (3, 4, 5, 6) else s for n, s in enumerate(previous.column("status").to_pylist())]
+    # 5 comes back unseen, 6 stays removed with its date. Row 7 has no status at all (seen), row 8 neither (gone).
+    status = [None if n in (7, 8) else "removed" if n in (3, 4, 5, 6) else s
+              for n, s in enumerate(previous.column("status").to_pylist())]
     removed_at = [date(2029, 5, 1) if n in (4, 5, 6) else None for n in range(len(ids))]
     for name, values in (("status", status), ("removed_at", removed_at)):
         field = PROJECTS.schema.field(name)
         previous = previous.set_column(previous.schema.get_field_index(name), field, pa.array(values, field.type))
-    seen, removed = set(ids[::2]) - {ids[6]}, {ids[1], ids[3], ids[6]}  # some seen, some gone, the rest neither
-    assert len(ids) > 7
+    removed = {ids[1], ids[3], ids[6], ids[8]}
+    seen = set(ids[::2]) - removed  # some seen, some gone, the rest neither (as the parse step gives them)
+    assert len(ids) > 8
     now = datetime(2030, 1, 1, tzinfo=timezone.utc)
     by_rows, by_arrow = History(previous, seen, removed, now), History(previous, seen, removed, now)
     rows = previous.to_pylist()
@@ -187,6 +189,8 @@ def test_history_of_unchanged_rows_in_arrow_matches_the_row_by_row_rule(demo_out
     assert table.select(list(HISTORY_COLUMNS)).to_pylist() == [{c: r[c] for c in HISTORY_COLUMNS} for r in rows]
     assert table.drop_columns(list(HISTORY_COLUMNS)).equals(previous.drop_columns(list(HISTORY_COLUMNS)))
     assert by_rows.current_ids == by_arrow.current_ids == set(ids)
+    empty, no_changes = History(previous, seen, removed, now).apply_unchanged(previous.slice(0, 0))
+    assert empty.num_rows == 0 and empty.schema.equals(previous.schema) and no_changes == []
 
 
 @pytest.mark.parametrize("env, expected", [({}, "jemalloc"), ({"ARROW_DEFAULT_MEMORY_POOL": "system"}, "system")])
@@ -204,6 +208,34 @@ def test_arrow_memory_pool_is_chosen_before_pyarrow_loads(env, expected):
     assert done.stdout.strip() == expected
 
 
+def test_a_cli_run_needs_no_pandas(tmp_path):
+    """The console script refuses pandas (pyarrow would import it only to probe its inputs): a whole demo
+    run still writes every table, and pandas is never imported."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    script = (
+        "import sys\n"
+        "from pipeline import cli\n"
+        "sys.meta_path.insert(0, cli._NoPandas())\n"
+        f"code = cli.main(['demo', '--output', {str(tmp_path)!r}])\n"
+        "import pyarrow.parquet as pq\n"
+        f"rows = pq.ParquetFile({str(tmp_path / 'projects.parquet')!r}).metadata.num_rows\n"
+        "try:\n"
+        "    import pandas\n"
+        "    refused = False\n"
+        "except ModuleNotFoundError:\n"
+        "    refused = True\n"
+        "print(code, rows, refused, 'pandas' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    code, rows, refused, imported = done.stdout.split()[-4:]
+    assert (code, refused, imported) == ("0", "True", "False") and int(rows) >= 10
+
+
 @pytest.mark.parametrize("info", [
     {"mtime": 1_700_000_000.0},  # local
     {"LastModified": datetime.fromtimestamp(1_700_000_000, timezone.utc)},  # s3fs
@@ -217,7 +249,7 @@ def test_modification_times_of_every_filesystem_are_read(info):
     assert _modified_at({"size": 3}) is None
 
 
-def test_a_state_saved_in_this_process_is_loaded_without_reading_its_file_unless_the_file_changed(tmp_path, monkeypatch):
+def test_a_state_is_handed_to_the_next_asset_without_reading_its_file_unless_the_file_changed(tmp_path, monkeypatch):
     import pickle
 
     from pipeline import storage
@@ -230,16 +262,19 @@ def test_a_state_saved_in_this_process_is_loaded_without_reading_its_file_unless
     reads = []
     real_load = pickle.load
     monkeypatch.setattr(storage.pickle, "load", lambda handle: reads.append(handle) or real_load(handle))
-    assert OutputDir(tmp_path).load_state("crawl") is value and not reads  # a second asset, same process
-    # Another process replaces the file: the new content is read.
+    assert OutputDir(tmp_path).load_state("crawl") is value and not reads  # the next asset, same process
+    # Handed over once: a later load reads the file, and keeps what it read for the load after it.
+    assert out.load_state("crawl") == value and len(reads) == 1
+    kept = out.load_state("crawl")
+    assert kept == value and len(reads) == 1
+    # Another process replaces the file: the new content is read, not a value kept from before.
+    out.load_state("crawl")
+    assert len(reads) == 2
     with open(tmp_path / "_state" / "crawl.pickle.new", "wb") as handle:
         pickle.dump({"pages": [4]}, handle)
     (tmp_path / "_state" / "crawl.pickle.new").replace(tmp_path / "_state" / "crawl.pickle")
-    assert OutputDir(tmp_path).load_state("crawl") == {"pages": [4]} and len(reads) == 1
+    assert out.load_state("crawl") == {"pages": [4]} and len(reads) == 3
+    out.save_state("crawl", value)
     out.remove_state("crawl")
     with pytest.raises(FileNotFoundError):
         out.load_state("crawl")
-    # Memory stays bounded: only the last few states are kept.
-    for n in range(20):
-        out.save_state(f"state_{n}", list(range(n)))
-    assert len(storage._recent_states.values) <= storage._recent_states.size
