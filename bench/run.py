@@ -674,7 +674,7 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> 
             result["output_size"] = output_size(output)
         done = [result.pop(label) for label in second_runs if label in result]
         if done:
-            # One second run is a sample of a 4-second process on a machine whose speed moves by +-15 %:
+            # One second run is a sample of a 4-second process on a machine whose speed moves by +-20 %:
             # the figure is the median of the runs (each of them over the unchanged site), all walls are kept.
             ok = sorted((r for r in done if r["exit_code"] == 0), key=lambda r: r["wall_seconds"])
             result["second_run"] = ok[len(ok) // 2] if len(ok) == len(done) else next(r for r in done if r["exit_code"] != 0)
@@ -902,8 +902,9 @@ def markdown(report: dict) -> str:
               "- \"Other CPU s\" is CPU time the machine spent on anything but the pipeline and the server during the "
               "run (other jobs; this bench's /proc sampler costs a little). A large figure means the run was "
               "slowed by other work and its times are pessimistic; steal is time the hypervisor gave elsewhere.",
-              "- The second run reuses the output directory: listing pages are fetched again, project pages that ended "
-              "over a year ago are left alone by the revisit policy, the others get conditional requests (304). "
+              "- The second run reuses the output directory: project pages that ended over a year ago are left alone by "
+              "the revisit policy; listing pages and the other project pages get conditional requests (304; a "
+              "listing's links come from the state). "
               "It is run several times (`--second-runs`, default 3), each over the unchanged site; the table gives "
               "the median and every run's wall time.", ""]
     return "\n".join(lines)
