@@ -20,7 +20,8 @@ from pipeline.history import History
 from pipeline.parse_step import Entry, parser_version
 from pipeline.rows import Rows
 from pipeline.schema import CHANGES, PROJECTS
-from pipeline.storage import OutputDir, TableWriter
+from pipeline.storage import OutputDir
+from pipeline.table_writer import TableWriter
 
 CHILD_TABLES = ("project_contacts", "project_sections", "project_municipalities", "project_fields")
 # Tables that depend only on the run's entries (each page's cached rows and this run's issues): when the

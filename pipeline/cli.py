@@ -16,10 +16,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from pipeline.crawler import CrawlError, CrawlStats, validate_start_url
+from typing import TYPE_CHECKING
+
 from pipeline.demo import DEMO_START_PATH, serve_directory
 from pipeline.schema import TABLES
 from pipeline.storage import OutputDir
+
+if TYPE_CHECKING:
+    from pipeline.crawler import CrawlStats
 
 log = logging.getLogger("esf_pipeline")
 
@@ -50,9 +54,9 @@ def run_and_exit() -> None:
     The garbage collector stays off while those modules are imported (``run_pipeline`` turns it back
     on): their objects are long-lived, and collections during the import walk them again and again
     (0.35 s of the 2 s import, median of 8 interleaved runs; about 3,000 objects of import-time
-    garbage stay behind). pandas is refused for the life of the process (see ``_NoPandas``)."""
+    garbage stay behind). Modules that are imported only to look around are refused (see ``_Refused``)."""
     gc.disable()
-    sys.meta_path.insert(0, _NoPandas())
+    sys.meta_path.insert(0, _Refused())
     code = main()
     logging.shutdown()
     sys.stdout.flush()
@@ -81,6 +85,9 @@ def _fail(message: str, code: int = 2) -> int:
 
 def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: int,
                  without_personal_data: bool = False) -> int:
+    # Imported here, not at the top: run_and_exit refuses some of what httpx would import (_Refused).
+    from pipeline.crawler import CrawlError, validate_start_url
+
     try:
         for url in start_urls:
             validate_start_url(url)
@@ -138,16 +145,22 @@ def _collect_garbage_rarely() -> None:
     gc.enable()
 
 
-class _NoPandas:
-    """A meta-path finder that refuses pandas. pyarrow imports pandas on the first ``pa.array`` of Python
-    values only to ask whether they are pandas objects (0.4 s, a tenth of a run over an unchanged site);
-    the pipeline never hands it any, and nothing it runs imports pandas. Refused, pyarrow takes its plain
-    path. Installed only by the console script, whose process ends with the run: pyarrow remembers the
-    refusal for the rest of the process."""
+class _Refused:
+    """A meta-path finder that refuses modules the console script's process never needs and that are
+    imported only to look around:
+    - pandas: pyarrow imports it on the first ``pa.array`` of Python values only to ask whether they are
+      pandas objects (0.4 s, a tenth of a run over an unchanged site);
+    - numpy: pyarrow imports it when it is installed (70 ms); the pipeline hands pyarrow only Python values;
+    - httpx._main: httpx's own command line (click, rich and pygments; 30 ms), which httpx imports if it can.
+    Refused, each takes its plain path (a missing optional dependency). Installed only by the console
+    script, whose process ends with the run: the libraries remember the refusal for the rest of the process.
+    tests/test_scale.py runs a whole demo with them refused."""
+
+    MODULES = ("pandas", "numpy", "httpx._main")
 
     def find_spec(self, name: str, path=None, target=None):
-        if name == "pandas" or name.startswith("pandas."):
-            raise ModuleNotFoundError("pandas is not imported in an esf-pipeline process", name=name)
+        if any(name == module or name.startswith(module + ".") for module in self.MODULES):
+            raise ModuleNotFoundError(f"{name} is not imported in an esf-pipeline process", name=name)
         return None
 
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 from lxml import etree
 
 from parsers.page import parse_page
-from pipeline.crawler import FetchedPage, PageState, ParsedPage
+from pipeline.pages import FetchedPage, PageState, ParsedPage
 from pipeline.rows import Rows, content_rows, issue_row, page_row
 from pipeline.storage import OutputDir
 

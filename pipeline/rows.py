@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from parsers.page import PageResult, ProjectRecord
-from pipeline.crawler import FetchedPage
+from pipeline.pages import FetchedPage
 from pipeline.schema import PROJECTS
 
 _RAW_COLUMNS = {"total_budget_sek": "total_budget_sek", "esf_grant_sek": "esf_grant_sek", "period": "period",

@@ -4,16 +4,31 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-MONEY = pa.decimal128(18, 2)  # exact kronor and öre
+# Field types by their Arrow names (what str() of the Arrow type gives, so the data dictionary and the
+# Dagster column schemas show them as they are). The registry is plain data: the parse workers import
+# it without pyarrow (60 MB of memory in each process); the Arrow types are made where tables are.
+S, I, D, B, F, TS = "string", "int64", "date32[day]", "bool", "double", "timestamp[ms, tz=UTC]"
+MONEY = "decimal128(18, 2)"  # exact kronor and öre
+SHARE = "decimal128(9, 6)"  # an exact fraction
+
+
+def arrow_type(name: str) -> pa.DataType:
+    import pyarrow as pa
+
+    types = {S: pa.string(), I: pa.int64(), D: pa.date32(), B: pa.bool_(), F: pa.float64(),
+             TS: pa.timestamp("ms", tz="UTC"), MONEY: pa.decimal128(18, 2), SHARE: pa.decimal128(9, 6)}
+    return types[name]
 
 
 @dataclass(frozen=True)
 class Field:
     name: str
-    type: pa.DataType
+    type: str  # an Arrow type name, see arrow_type
     description: str
     unit: str | None = None
     nullable: bool = True
@@ -29,8 +44,10 @@ class Table:
 
     @functools.cached_property  # built once: to_arrow asks for it on every batch
     def schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema(
-            [pa.field(f.name, f.type, nullable=f.nullable,
+            [pa.field(f.name, arrow_type(f.type), nullable=f.nullable,
                       metadata={"description": f.description, **({"unit": f.unit} if f.unit else {})})
              for f in self.fields],
             metadata={"description": self.description, "table": self.name},
@@ -39,9 +56,6 @@ class Table:
     @functools.cached_property
     def column_names(self) -> list[str]:
         return [f.name for f in self.fields]
-
-
-S, I, D, B, F, TS = pa.string(), pa.int64(), pa.date32(), pa.bool_(), pa.float64(), pa.timestamp("ms", tz="UTC")
 
 
 def _raw(name: str, what: str) -> Field:
@@ -75,7 +89,7 @@ PROJECTS = Table(
         Field("period_precision", S, "Precision of the printed period: day, month or year."),
         Field("total_budget_sek", MONEY, "Total project budget (Total projektbudget), exact.", "SEK"),
         Field("esf_grant_sek", MONEY, "Granted ESF support (Beviljat ESF-stöd), exact.", "SEK"),
-        Field("grant_share_of_budget", pa.decimal128(9, 6), "esf_grant_sek / total_budget_sek as computed here; "
+        Field("grant_share_of_budget", SHARE, "esf_grant_sek / total_budget_sek as computed here; "
               "not the decided EU co-financing rate.", "fraction"),
         Field("eu_cofinancing_rate", F, "Union co-financing rate as decided (Unionens medfinansieringsgrad), 50% -> 0.5.", "fraction"),
         Field("programme_area", S, "Programme area code (1, 2, 3 for 2007-2020; A-F for ESF+)."),

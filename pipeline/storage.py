@@ -17,14 +17,18 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 
 import fsspec
-import pyarrow as pa
-import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.schema import Table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipeline.table_writer import TableWriter
 
 
 class _RecentStates:
@@ -175,23 +179,33 @@ class OutputDir:
     def has_table(self, table: Table) -> bool:
         return self._exists(self.table_path(table))
 
-    def read_table(self, table: Table, columns: list[str] | None = None) -> pa.Table:
+    @contextmanager
+    def _parquet_file(self, table: Table) -> Iterator[pq.ParquetFile]:
+        # pyarrow is imported here, not at the top: the parse workers use this module without it.
         # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset (0.4 s) for one small file.
+        import pyarrow.parquet as pq
+
         with self.fs.open(self.table_path(table), "rb") as handle:
-            return pq.ParquetFile(handle).read(columns=columns)
+            yield pq.ParquetFile(handle)
+
+    def read_table(self, table: Table, columns: list[str] | None = None) -> pa.Table:
+        with self._parquet_file(table) as parquet:
+            return parquet.read(columns=columns)
 
     def table_rows(self, table: Table) -> int:
-        with self.fs.open(self.table_path(table), "rb") as handle:
-            return pq.ParquetFile(handle).metadata.num_rows
+        with self._parquet_file(table) as parquet:
+            return parquet.metadata.num_rows
 
     def table_batches(self, table: Table, batch_size: int = 4096) -> Iterator[pa.RecordBatch]:
         """The rows of a published table, a batch at a time (nothing when it does not exist)."""
         if not self.has_table(table):
             return
-        with self.fs.open(self.table_path(table), "rb") as handle:
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_size)
+        with self._parquet_file(table) as parquet:
+            yield from parquet.iter_batches(batch_size=batch_size)
 
-    def table_writer(self, table: Table) -> "TableWriter":
+    def table_writer(self, table: Table) -> TableWriter:
+        from pipeline.table_writer import TableWriter
+
         return TableWriter(self, table)
 
     def remove_table(self, table: Table) -> None:
@@ -227,57 +241,6 @@ class OutputDir:
         return writer.rows
 
 
-class TableWriter:
-    """A table written in batches to a temporary file beside its final name; ``publish`` moves it
-    into place, ``abort`` removes it. Memory holds one batch, however large the table."""
-
-    def __init__(self, out: OutputDir, table: Table, batch_rows: int = 2000) -> None:
-        self.out, self.table, self.batch_rows = out, table, batch_rows
-        self.final = out.table_path(table)
-        self.temp = out.path(f".{table.name}.parquet.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-        self.rows = 0
-        self._pending: list[dict[str, Any]] = []
-        self._handle = out.fs.open(self.temp, "wb")
-        self._writer = pq.ParquetWriter(self._handle, table.schema, compression="zstd", write_statistics=True)
-
-    def write(self, rows: Iterable[dict[str, Any]]) -> None:
-        self._pending.extend(rows)
-        if len(self._pending) >= self.batch_rows:
-            self._flush()
-
-    def write_arrow(self, batch: pa.RecordBatch | pa.Table) -> None:
-        self._flush()
-        table = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        self._writer.write_table(table.select(self.table.column_names).cast(self.table.schema))
-        self.rows += table.num_rows
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._writer.write_table(to_arrow(self.table, self._pending), row_group_size=1 << 20)
-            self.rows += len(self._pending)
-            self._pending = []
-
-    def close(self) -> None:
-        self._flush()
-        self._writer.close()
-        self._handle.close()
-
-    def publish(self) -> None:
-        if self.out.local:
-            os.replace(self.temp, self.final)
-        else:
-            self.out.fs.mv(self.temp, self.final)
-
-    def abort(self) -> None:
-        try:
-            self._writer.close()
-            self._handle.close()
-        except Exception:  # already closed or broken: removing the file is what matters
-            pass
-        if self.out._exists(self.temp):
-            self.out.fs.rm(self.temp)
-
-
 def _modified_at(info: dict[str, Any]) -> float | None:
     """A listing entry's modification time as a Unix time; the key differs between filesystems
     (local: mtime, s3fs: LastModified, gcsfs: updated, adlfs: last_modified, memory: created)."""
@@ -293,13 +256,6 @@ def _modified_at(info: dict[str, Any]) -> float | None:
             except ValueError:
                 continue
     return None
-
-
-def to_arrow(table: Table, rows: Iterable[dict[str, Any]]) -> pa.Table:
-    """Rows -> an Arrow table with the registry's exact schema (also when there are no rows)."""
-    rows = list(rows)
-    columns = {name: [row.get(name) for row in rows] for name in table.column_names}
-    return pa.Table.from_pydict(columns, schema=table.schema)
 
 
 def _temp_name(path: str) -> str:

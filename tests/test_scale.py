@@ -208,9 +208,9 @@ def test_arrow_memory_pool_is_chosen_before_pyarrow_loads(env, expected):
     assert done.stdout.strip() == expected
 
 
-def test_a_cli_run_needs_no_pandas(tmp_path):
-    """The console script refuses pandas (pyarrow would import it only to probe its inputs): a whole demo
-    run still writes every table, and pandas is never imported."""
+def test_a_cli_run_needs_neither_pandas_nor_numpy(tmp_path):
+    """The console script refuses pandas and numpy (pyarrow imports them only to look around): a whole
+    demo run still writes every table, and neither is ever imported."""
     import subprocess
     import sys
 
@@ -219,21 +219,40 @@ def test_a_cli_run_needs_no_pandas(tmp_path):
     script = (
         "import sys\n"
         "from pipeline import cli\n"
-        "sys.meta_path.insert(0, cli._NoPandas())\n"
+        "sys.meta_path.insert(0, cli._Refused())\n"
         f"code = cli.main(['demo', '--output', {str(tmp_path)!r}])\n"
         "import pyarrow.parquet as pq\n"
         f"rows = pq.ParquetFile({str(tmp_path / 'projects.parquet')!r}).metadata.num_rows\n"
-        "try:\n"
-        "    import pandas\n"
-        "    refused = False\n"
-        "except ModuleNotFoundError:\n"
-        "    refused = True\n"
-        "print(code, rows, refused, 'pandas' in sys.modules)\n"
+        "refused = []\n"
+        "for name in ('pandas', 'numpy'):\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "    except ModuleNotFoundError:\n"
+        "        refused.append(name)\n"
+        "print(code, rows, ','.join(refused), any(m in sys.modules for m in ('pandas', 'numpy')))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     code, rows, refused, imported = done.stdout.split()[-4:]
-    assert (code, refused, imported) == ("0", "True", "False") and int(rows) >= 10
+    assert (code, refused, imported) == ("0", "pandas,numpy", "False") and int(rows) >= 10
+
+
+def test_the_parse_workers_import_neither_pyarrow_nor_the_http_stack():
+    """The forkserver and every parse worker import pipeline.parse_step: with pyarrow, numpy and httpx
+    that was 120 MB of memory per process; without them a third of that."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    import ast
+
+    script = "import sys, pipeline.parse_step; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    imported = set(ast.literal_eval(done.stdout))
+    assert "lxml" in imported and "parsers" in imported
+    assert not imported & {"pyarrow", "numpy", "pandas", "httpx", "httpcore", "anyio", "dagster"}
 
 
 @pytest.mark.parametrize("info", [
