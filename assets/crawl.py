@@ -1,11 +1,18 @@
 """Raw layer: fetch the pages and keep their bodies on disk by content hash."""
 
+import time
+
 import dagster as dg
 
 from pipeline import resources
 from pipeline.crawler import CrawlStats, FetchedPage
 from pipeline.parse_step import ParsePool, parse_key
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+
+
+# A progress line in the run's log at most this often: by count it was a hundred lines in a second
+# when nearly every page answers 304.
+PROGRESS_LOG_SECONDS = 10.0
 
 
 class CrawlConfig(dg.Config):
@@ -33,13 +40,13 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
         if unknown:
             raise dg.Failure(f"unknown source(s) {sorted(unknown)}; known: {[s.name for s in source_list]}")
         source_list = [s for s in source_list if s.name in config.only_sources]
-    last_logged = [0]
+    last_logged = [time.monotonic()]
 
     def progress(stats: CrawlStats) -> None:
         if resources.progress_hook:
             resources.progress_hook(stats)
-        elif stats.done - last_logged[0] >= 50:
-            last_logged[0] = stats.done
+        elif time.monotonic() - last_logged[0] >= PROGRESS_LOG_SECONDS:
+            last_logged[0] = time.monotonic()
             context.log.info(f"{stats.done} pages done, {stats.queued} queued, {stats.failed} failed, {stats.rate:.1f}/s")
 
     previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
@@ -56,6 +63,7 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
         pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous, on_page=hand_over)
     finally:
         parsed = pool.finish(parse_rest_here=False)
+    context.log.info(f"crawl done: {stats.done} pages, {stats.failed} failed, {stats.retried} retries, {stats.rate:.1f}/s")
     unreachable = [p for p in pages if p.is_start and p.status is None]
     if unreachable:
         # Nothing is written: the previous output stays as it was.

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from parsers.html import decode_html, hrefs, parse_document
 from pipeline.pages import FetchedPage, PageState, ParsedPage  # noqa: F401  (re-exported: older state files name them here)
 
 # Words that show a page holds project fields; such pages are read, not followed. Plain substring
@@ -403,6 +402,9 @@ class Crawler:
             return page, []
         found: list[str] = []
         if content_type is None or "html" in content_type.lower():
+            # Imported here: a run in which every page answers 304 never loads the HTML parser.
+            from parsers.html import decode_html, hrefs, parse_document
+
             text, _ = decode_html(body, content_type)
             if not looks_like_project_page(text):
                 found = hrefs(parse_document(text), current)

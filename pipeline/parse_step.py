@@ -24,13 +24,16 @@ from typing import Any, Iterable
 
 from lxml import etree
 
-from parsers.page import parse_page
 from pipeline.pages import FetchedPage, PageState, ParsedPage
 from pipeline.rows import Rows, content_rows, issue_row, page_row
 from pipeline.storage import OutputDir
 
 # Below this many pages a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
+# What each parse worker imports before its first page (the forkserver loads it once for all of them).
+# The process that runs the assets imports the parser only when it parses a page itself: a run over an
+# unchanged site never does.
+WORKER_MODULES = ["pipeline.parse_step", "parsers.page"]
 # Pages per task sent to a worker: large enough that the hand-over costs little, small enough to
 # keep both workers busy to the end.
 BATCH_SIZE = 16
@@ -60,6 +63,8 @@ def parse_into_cache(out: OutputDir, url: str, sha: str, content_type: str | Non
     """Parse one stored page and keep its rows in the cache. Never raises for a bad page: the
     exception becomes the page's error (a parse_failed issue). A failure that is not the page's
     own (the archive cannot be read, memory ran out) is not cached, so the next run tries again."""
+    from parsers.page import parse_page
+
     key = parse_key(url, sha, content_type)
     try:
         body = out.get_raw(sha)
@@ -111,7 +116,7 @@ class ParsePool:
         if self.pool is None and self.workers > 1 and len(self.pending) >= self.min_pages:
             # forkserver: the workers start from a small clean process, not a copy of this one.
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["pipeline.parse_step"])
+            context.set_forkserver_preload(WORKER_MODULES)
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         while self.pool is not None and not self.broken and len(self.pending) >= BATCH_SIZE:
             batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]

@@ -4,11 +4,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from parsers.page import PageResult, ProjectRecord
 from pipeline.pages import FetchedPage
 from pipeline.schema import PROJECTS
+
+if TYPE_CHECKING:
+    from parsers.page import PageResult, ProjectRecord
 
 _RAW_COLUMNS = {"total_budget_sek": "total_budget_sek", "esf_grant_sek": "esf_grant_sek", "period": "period",
                 "eu_cofinancing_rate": "eu_cofinancing_rate", "planned_participants": "planned_participants"}

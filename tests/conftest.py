@@ -18,7 +18,7 @@ def demo_site_url():
         yield base + DEMO_START_PATH
 
 
-def run_assets(start_urls: list[str], output: Path, **crawler):
+def run_assets(start_urls: list[str], output: Path, instance=None, **crawler):
     import dagster as dg
 
     from pipeline.definitions import ALL_ASSETS
@@ -32,7 +32,7 @@ def run_assets(start_urls: list[str], output: Path, **crawler):
             "crawler": CrawlerResource(**settings),
             "sources": SourcesResource(start_urls=start_urls),
         },
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )

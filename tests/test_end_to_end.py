@@ -200,6 +200,23 @@ def test_cli_output_url_without_a_driver_is_a_one_line_error(tmp_path):
     assert done.stderr.strip().count("\n") == 0 and "cannot use output location nosuchfs://bucket/esf" in done.stderr
 
 
+@pytest.mark.parametrize("every_seconds", [0.0, 1e9])
+def test_the_crawl_logs_progress_at_most_every_few_seconds_and_its_total(demo_site_url, tmp_path, monkeypatch, every_seconds):
+    import dagster as dg
+
+    import assets.crawl
+
+    monkeypatch.setattr(assets.crawl, "PROGRESS_LOG_SECONDS", every_seconds)
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_assets([demo_site_url], tmp_path, instance=instance)
+        assert result.success
+        messages = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]
+    pages = pq.read_metadata(tmp_path / "pages.parquet").num_rows
+    progress = [m for m in messages if " pages done, " in m]
+    assert len(progress) == (pages if every_seconds == 0 else 0)
+    assert [m.split(",")[0] for m in messages if m.startswith("crawl done: ")] == [f"crawl done: {pages} pages"]
+
+
 def test_definitions_load():
     from pipeline.definitions import defs
 

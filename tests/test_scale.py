@@ -238,8 +238,8 @@ def test_a_cli_run_needs_neither_pandas_nor_numpy(tmp_path):
 
 
 def test_the_parse_workers_import_neither_pyarrow_nor_the_http_stack():
-    """The forkserver and every parse worker import pipeline.parse_step: with pyarrow, numpy and httpx
-    that was 120 MB of memory per process; without them a third of that."""
+    """The forkserver and every parse worker import WORKER_MODULES: with pyarrow, numpy and httpx that
+    was 120 MB of memory per process; without them a third of that."""
     import subprocess
     import sys
 
@@ -247,7 +247,9 @@ def test_the_parse_workers_import_neither_pyarrow_nor_the_http_stack():
 
     import ast
 
-    script = "import sys, pipeline.parse_step; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    script = ("import importlib, sys\nfrom pipeline.parse_step import WORKER_MODULES\n"
+              "for name in WORKER_MODULES:\n    importlib.import_module(name)\n"
+              "print(sorted({m.split('.')[0] for m in sys.modules}))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     imported = set(ast.literal_eval(done.stdout))
