@@ -208,12 +208,16 @@ class _Progress:
             self.progress.start()
 
     def update(self, stats: CrawlStats) -> None:
-        text = f"{stats.done} pages done, {stats.queued} queued, {stats.rate:.1f} pages/s, {stats.failed} failed"
+        # Called for every page (thousands a second when pages answer 304): the line is made only when shown.
         if self.progress is not None:
-            self.progress.update(self.task, description=text)
+            self.progress.update(self.task, description=self._line(stats))
         elif time.monotonic() - self.last_log >= 5 or stats.queued == 0:
             self.last_log = time.monotonic()
-            log.info(text)
+            log.info(self._line(stats))
+
+    @staticmethod
+    def _line(stats: CrawlStats) -> str:
+        return f"{stats.done} pages done, {stats.queued} queued, {stats.rate:.1f} pages/s, {stats.failed} failed"
 
     def close(self) -> None:
         if self.progress is not None:

@@ -87,7 +87,7 @@ class OutputDir:
         for directory in ("", "raw", "_state", "_parsed"):
             self.fs.makedirs(self.path(directory) if directory else self.root, exist_ok=True)
         probe = self.path("_state", f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        self._write(probe, b"")
+        self._write(probe, b"", durable=False)  # a test of the permissions, removed at once: no fsync
         self.fs.rm(probe)
 
     # ------------------------------------------------------------ bytes, atomically
