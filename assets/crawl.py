@@ -5,7 +5,8 @@ import time
 import dagster as dg
 
 from pipeline import resources
-from pipeline.crawler import CrawlStats, FetchedPage
+from pipeline.crawler import CrawlStats
+from pipeline.pages import FetchedPage
 from pipeline.parse_step import ParsePool, parse_key
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
 
@@ -61,9 +62,10 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
 
     try:
         pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous, on_page=hand_over)
+        rate = stats.rate  # of the crawl itself, before waiting for the parse workers
     finally:
         parsed = pool.finish(parse_rest_here=False)
-    context.log.info(f"crawl done: {stats.done} pages, {stats.failed} failed, {stats.retried} retries, {stats.rate:.1f}/s")
+    context.log.info(f"crawl done: {stats.done} pages, {stats.failed} failed, {stats.retried} retries, {rate:.1f}/s")
     unreachable = [p for p in pages if p.is_start and p.status is None]
     if unreachable:
         # Nothing is written: the previous output stays as it was.

@@ -25,7 +25,7 @@ CHECK_NAMES = {
 
 def column_schema(table: Table) -> dg.TableSchema:
     return dg.TableSchema(columns=[
-        dg.TableColumn(f.name, str(f.type), description=f.description,
+        dg.TableColumn(f.name, f.type, description=f.description,
                        constraints=dg.TableColumnConstraints(nullable=f.nullable))
         for f in table.fields
     ])

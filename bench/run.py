@@ -9,7 +9,8 @@ What it does, for N project pages (and 2N with --scale):
   3. runs the real CLI as a user would, as a subprocess:
        esf-pipeline run --start-url http://127.0.0.1:PORT/projektbanken/ --output DIR --delay 0 --concurrency C
      under /usr/bin/time -v, while sampling the RSS of its whole process tree from /proc;
-  4. runs it a second time over the unchanged site into the same output directory;
+  4. runs it again over the unchanged site into the same output directory (--second-runs times), and
+     repeats 3-4 in --rounds rounds, each into a fresh directory; reports medians;
   5. times parsers.page.parse_page over the stored raw pages, in this one process (parse-only);
   6. runs the naive baseline (bench/baseline.py) over the same site;
   7. prints a table and writes bench/results/<date>-<N>.json and .md.
@@ -29,7 +30,6 @@ import pstats
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -691,7 +691,7 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> 
         if result["first_run"]["exit_code"] == 0 and "second_run" in result and result["second_run"]["exit_code"] == 0:
             result["second_run_share"] = round(result["second_run"]["wall_seconds"] / result["first_run"]["wall_seconds"], 3)
             result["second_run_share_by_round"] = [
-                round(statistics.median(s["wall_seconds"] for s in seconds if s["round"] == f["round"]) / f["wall_seconds"], 3)
+                round(_median_run([s for s in seconds if s["round"] == f["round"]])["wall_seconds"] / f["wall_seconds"], 3)
                 for f in firsts if any(s["round"] == f["round"] for s in seconds)]
         if full and (output / "pages.parquet").exists():
             if args.wait_idle:
@@ -726,8 +726,8 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> 
 # ---------------------------------------------------------------- machine, report
 
 def _median_run(runs: list[dict]) -> dict:
-    """The run with the median wall time (the first failure, if any run failed), with every run's wall
-    time and peak memory beside it."""
+    """The run with the median wall time (of an even number, the slower of the two middle runs; the first
+    failure, if any run failed), with every run's wall time and peak memory beside it."""
     failed = [r for r in runs if r["exit_code"] != 0]
     ordered = sorted(runs, key=lambda r: r["wall_seconds"])
     chosen = dict(failed[0] if failed else ordered[len(ordered) // 2])
@@ -787,7 +787,7 @@ def table_rows(report: dict) -> list[tuple[str, list[str]]]:
         ("1st run: phases (s)", [_phases_text(get(r, "first_run", "phases_seconds")) for r in runs]),
         ("1st run: CPU s (utilisation)", [f"{_fmt(get(r, 'first_run', 'cpu_seconds'))} ({_fmt(get(r, 'first_run', 'cpu_utilisation'))} cores)" for r in runs]),
         ("1st run: peak RSS, process tree (sum), highest run", [_fmt(get(r, "first_run", "max_peak_rss_tree_mb"), " MB") + _all_text(get(r, "first_run", "all_peak_rss_tree_mb"), " MB") for r in runs]),
-        ("1st run: peak RSS, largest process", [_fmt(get(r, "first_run", "peak_rss_largest_process_mb"), " MB") for r in runs]),
+        ("1st run: peak RSS, largest process (median run)", [_fmt(get(r, "first_run", "peak_rss_largest_process_mb"), " MB") for r in runs]),
         ("1st run: read from disk (main process)", [_fmt(get(r, "first_run", "disk_read_mb"), " MB") for r in runs]),
         ("1st run: server CPU s", [_fmt(get(r, "first_run", "server_cpu_seconds")) for r in runs]),
         ("1st run: other CPU s on the machine (steal)", [f"{_fmt(get(r, 'first_run', 'other_cpu_seconds'))} ({_fmt(get(r, 'first_run', 'steal_cpu_seconds'))})" for r in runs]),
@@ -797,7 +797,7 @@ def table_rows(report: dict) -> list[tuple[str, list[str]]]:
         ("2nd run: fetch outcomes", [_dict_text(get(r, "second_run", "pages_by_outcome")) for r in runs]),
         ("2nd run: pages parsed again", [_fmt(get(r, "second_run", "pages_parsed_in_run")) for r in runs]),
         ("2nd run: read from disk (median run)", [_fmt(get(r, "second_run", "disk_read_mb"), " MB") for r in runs]),
-        ("2nd run: peak RSS, tree (highest run)", [_fmt(max(get(r, "second_run", "all_peak_rss_tree_mb") or [None], key=lambda v: v or 0), " MB") for r in runs]),
+        ("2nd run: peak RSS, tree (highest run)", [_fmt(get(r, "second_run", "max_peak_rss_tree_mb"), " MB") for r in runs]),
         ("parse-only, 1 process: pages/s", [_fmt(get(r, "parse_only", "pages_per_second")) + (f" ({get(r, 'parse_only', 'ms_per_page')} ms/page)" if get(r, "parse_only") else "") for r in runs]),
         ("baseline: wall time", [_fmt(get(r, "baseline", "wall_seconds"), " s") for r in runs]),
         ("baseline: pages/s", [_fmt(get(r, "baseline", "pages_per_second")) for r in runs]),

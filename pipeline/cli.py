@@ -15,7 +15,6 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from pipeline.demo import DEMO_START_PATH, serve_directory
@@ -151,7 +150,7 @@ class _Refused:
     - pandas: pyarrow imports it on the first ``pa.array`` of Python values only to ask whether they are
       pandas objects (0.4 s, a tenth of a run over an unchanged site);
     - numpy: pyarrow imports it when it is installed (70 ms); the pipeline hands pyarrow only Python values;
-    - httpx._main: httpx's own command line (click, rich and pygments; 30 ms), which httpx imports if it can.
+    - httpx._main: httpx's own command line (with rich and pygments; 30 ms), which httpx imports if it can.
     Refused, each takes its plain path (a missing optional dependency). Installed only by the console
     script, whose process ends with the run: the libraries remember the refusal for the rest of the process.
     tests/test_scale.py runs a whole demo with them refused."""

@@ -18,7 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from pipeline.pages import FetchedPage, PageState, ParsedPage  # noqa: F401  (re-exported: older state files name them here)
+# ParsedPage is not used here: state files written before pipeline/pages.py existed name pipeline.crawler.
+from pipeline.pages import FetchedPage, PageState, ParsedPage  # noqa: F401
 
 # Words that show a page holds project fields; such pages are read, not followed. Plain substring
 # tests in the spellings pages use: a case-insensitive regular expression took 2 ms on a 44 KB page,

@@ -8,8 +8,8 @@ from typing import Callable
 import dagster as dg
 from pydantic import Field
 
-from pipeline.crawler import (Crawler, CrawlSettings, CrawlStats, FetchedPage, PageState, RevisitPolicy, Source,
-                              validate_start_url)
+from pipeline.crawler import Crawler, CrawlSettings, CrawlStats, RevisitPolicy, Source, validate_start_url
+from pipeline.pages import FetchedPage, PageState
 from pipeline.storage import OutputDir
 
 if sys.version_info >= (3, 11):

@@ -61,7 +61,7 @@ class TableWriter:
             self._handle.close()
         except Exception:  # already closed or broken: removing the file is what matters
             pass
-        if self.out._exists(self.temp):
+        if self.out.fs.exists(self.temp):
             self.out.fs.rm(self.temp)
 
 
