@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from pipeline.demo import DEMO_START_PATH, serve_directory
 from pipeline.schema import TABLES
-from pipeline.storage import OutputDir
+from pipeline.storage import OutputDir, OutputInUse
 
 if TYPE_CHECKING:
     from pipeline.crawler import CrawlStats
@@ -93,11 +93,16 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
     except CrawlError as exc:
         return _fail(str(exc))
     try:
-        OutputDir(output).ensure()
+        out = OutputDir(output)
+        out.ensure()
     except OSError as exc:
         return _fail(f"cannot write output directory {output}: {exc.strerror or exc}")
     except (ImportError, ValueError) as exc:  # an fsspec protocol without its driver, or an unknown one
         return _fail(f"cannot use output location {output}: {exc} (drivers: pip install 'esf-pipeline[s3]' or '[gcs]')")
+    try:
+        out.lock_for_writing()  # for the whole run (the output resource takes it again inside)
+    except OutputInUse as exc:
+        return _fail(str(exc), 1)
 
     import dagster as dg
 
@@ -127,6 +132,7 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
     finally:
         resources.progress_hook = None
         display.close()
+        out.unlock_for_writing()
     if not result.success:
         return _fail(_failure_message(result), 1)
     _summary(output, time.monotonic() - started)

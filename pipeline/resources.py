@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from pipeline.crawler import Crawler, CrawlSettings, CrawlStats, RevisitPolicy, Source, validate_start_url
 from pipeline.pages import FetchedPage, PageState
@@ -33,8 +33,23 @@ class OutputResource(dg.ConfigurableResource):
                                     "than this share below the previous run's.")
     max_unknown_label_share: float = Field(default=0.2, description="Warning check: unknown labels per project.")
 
+    _held: OutputDir | None = PrivateAttr(default=None)
+
     def directory(self) -> OutputDir:
         return OutputDir(self.path)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # One run at a time per output location (OutputDir.lock_for_writing): held for the run in one
+        # process (the CLI, in-process runs), for each step under the multiprocess executor.
+        out = self.directory()
+        out.ensure()
+        out.lock_for_writing()
+        self._held = out
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._held is not None:
+            self._held.unlock_for_writing()
+            self._held = None
 
 
 class CrawlerResource(dg.ConfigurableResource):

@@ -16,13 +16,18 @@ import tempfile
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from pipeline.schema import Table
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; runs on one output location are not serialised there
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,6 +69,15 @@ class _RecentStates:
 _recent_states = _RecentStates()
 
 
+class OutputInUse(RuntimeError):
+    """Another process is writing to the same output location."""
+
+
+# The writer locks this process holds: lock file -> [open file, holders in this process]. Re-entrant, so
+# that the CLI can hold the location for its whole run while the output resource takes it again.
+_writer_locks: dict[str, list[Any]] = {}
+
+
 class OutputDir:
     def __init__(self, location: str | os.PathLike[str]) -> None:
         self.location = os.fspath(location)
@@ -89,6 +103,45 @@ class OutputDir:
         probe = self.path("_state", f".write-test-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         self._write(probe, b"", durable=False)  # a test of the permissions, removed at once: no fsync
         self.fs.rm(probe)
+
+    # ------------------------------------------------------------ one writer at a time
+    def lock_for_writing(self) -> None:
+        """Hold this location for one run: a nightly run and a run started by hand must not interleave
+        their state files. An advisory lock (flock) on _state/.writer.lock, which the kernel drops when the
+        holder ends, however it ends. Local locations only: on object stores runs are serialised by the
+        Dagster instance's ``esf_crawl`` pool. Raises OutputInUse, naming the holder."""
+        if not self.local or fcntl is None:
+            return
+        path = os.path.realpath(self.path("_state", ".writer.lock"))
+        if path in _writer_locks:
+            _writer_locks[path][1] += 1
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o644), "r+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise OutputInUse(f"another run is writing to {self.url()} ({holder}); nothing was changed: "
+                              "start this one when it has finished") from None
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()} on {os.uname().nodename}, since "
+                     f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+        handle.flush()
+        _writer_locks[path] = [handle, 1]
+
+    def unlock_for_writing(self) -> None:
+        if not self.local or fcntl is None:
+            return
+        path = os.path.realpath(self.path("_state", ".writer.lock"))
+        held = _writer_locks.get(path)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _writer_locks[path]
+            held[0].close()  # closing the file drops the lock
 
     # ------------------------------------------------------------ bytes, atomically
     def _write(self, path: str, data: bytes, durable: bool = True) -> None:

@@ -200,6 +200,33 @@ def test_cli_output_url_without_a_driver_is_a_one_line_error(tmp_path):
     assert done.stderr.strip().count("\n") == 0 and "cannot use output location nosuchfs://bucket/esf" in done.stderr
 
 
+def test_a_run_on_an_output_another_run_is_writing_fails_and_changes_nothing(tmp_path, demo_site_url):
+    """One run at a time per output location: the CLI and a Dagster run both refuse while another
+    process holds it, and leave the tables as they were; once the holder is gone (killed: the kernel drops
+    its lock) a run goes through."""
+    import dagster as dg
+
+    out = tmp_path / "out"
+    assert _cli("demo", "--output", str(out)).returncode == 0
+    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pipeline.storage import OutputDir\n"
+                               "OutputDir(sys.argv[1]).lock_for_writing()\nprint('held', flush=True)\ntime.sleep(300)",
+                               str(out)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        done = _cli("demo", "--output", str(out))
+        assert done.returncode == 1
+        message = done.stderr.strip().splitlines()[-1]
+        assert "another run is writing to" in message and f"pid {holder.pid} " in message
+        with dg.DagsterInstance.ephemeral() as instance:  # a Dagster run (the UI, the schedule) too
+            assert not run_assets([demo_site_url], out, instance=instance).success
+        assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before
+    finally:
+        holder.kill()
+        holder.wait()
+    assert _cli("demo", "--output", str(out)).returncode == 0
+
+
 @pytest.mark.parametrize("every_seconds", [0.0, 1e9])
 def test_the_crawl_logs_progress_at_most_every_few_seconds_and_its_total(demo_site_url, tmp_path, monkeypatch, every_seconds):
     import dagster as dg
