@@ -105,14 +105,20 @@ class OutputDir:
         self.fs.rm(probe)
 
     # ------------------------------------------------------------ one writer at a time
+    def _writer_lock_path(self) -> str | None:
+        """The lock file, or None where there is no lock (object stores, no fcntl)."""
+        if not self.local or fcntl is None:
+            return None
+        return os.path.realpath(self.path("_state", ".writer.lock"))
+
     def lock_for_writing(self) -> None:
         """Hold this location for one run: a nightly run and a run started by hand must not interleave
         their state files. An advisory lock (flock) on _state/.writer.lock, which the kernel drops when the
         holder ends, however it ends. Local locations only: on object stores runs are serialised by the
         Dagster instance's ``esf_crawl`` pool. Raises OutputInUse, naming the holder."""
-        if not self.local or fcntl is None:
+        path = self._writer_lock_path()
+        if path is None:
             return
-        path = os.path.realpath(self.path("_state", ".writer.lock"))
         if path in _writer_locks:
             _writer_locks[path][1] += 1
             return
@@ -132,10 +138,8 @@ class OutputDir:
         _writer_locks[path] = [handle, 1]
 
     def unlock_for_writing(self) -> None:
-        if not self.local or fcntl is None:
-            return
-        path = os.path.realpath(self.path("_state", ".writer.lock"))
-        held = _writer_locks.get(path)
+        path = self._writer_lock_path()
+        held = _writer_locks.get(path) if path is not None else None
         if held is None:
             return
         held[1] -= 1
