@@ -33,8 +33,7 @@ class CrawlConfig(dg.Config):
 )
 def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output: OutputResource,
                   crawler: CrawlerResource, sources: SourcesResource) -> dg.MaterializeResult:
-    out = output.directory()
-    out.ensure()
+    out = output.directory()  # created and held for this run by the resource (OutputResource.setup_for_execution)
     source_list = sources.sources()
     if config.only_sources:
         unknown = set(config.only_sources) - {s.name for s in source_list}
