@@ -7,9 +7,9 @@ import dagster as dg
 from pipeline import resources
 from pipeline.crawler import CrawlStats
 from pipeline.pages import FetchedPage
-from pipeline.parse_step import ParsePool, parse_key
+from pipeline.parse_step import ParsePool, page_id, page_parse_key
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
-
+from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, CrawlResult, load_states, source_runs
 
 # A progress line in the run's log at most this often: by count it was a hundred lines in a second
 # when nearly every page answers 304.
@@ -20,6 +20,7 @@ class CrawlConfig(dg.Config):
     """Pick sources by name to re-crawl only those from the UI; the others keep their last state."""
 
     only_sources: list[str] = []
+    full_refresh: bool = False  # check every known page again, whatever the revisit policy says (weekly, say)
 
 
 @dg.asset(
@@ -49,29 +50,35 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
             last_logged[0] = time.monotonic()
             context.log.info(f"{stats.done} pages done, {stats.queued} queued, {stats.failed} failed, {stats.rate:.1f}/s")
 
-    previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
+    previous, renames, notes = load_states(out, source_list)
+    for note in notes:
+        context.log.warning(note)
     # New bodies go to the parse pool as they arrive (large crawls only), so parsing overlaps the crawl.
     pool = ParsePool(out)
 
     def hand_over(page: FetchedPage) -> None:
-        before = previous.get(page.url)
-        key = parse_key(page.url, page.content_sha256, page.content_type)
+        state = previous.get(page.source)
+        before = state.pages.get(page.key) if state is not None else None
+        key = page_parse_key(page)
         if before is None or before.parsed is None or before.parsed.key != key:  # unchanged content is not parsed again
-            pool.add(page.url, page.content_sha256, page.content_type)
+            pool.add(page.url, page.content_sha256, page.content_type, page_id(page.source, page.key))
 
     try:
-        pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous, on_page=hand_over)
+        pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous, on_page=hand_over,
+                                     full_refresh=config.full_refresh)
         rate = stats.rate  # of the crawl itself, before waiting for the parse workers
     finally:
         parsed = pool.finish(parse_rest_here=False)
     context.log.info(f"crawl done: {stats.done} pages, {stats.failed} failed, {stats.retried} retries, {rate:.1f}/s")
-    unreachable = [p for p in pages if p.is_start and p.status is None]
+    unreachable = [p for p in pages if p.is_start and p.status is None and p.outcome != "disallowed"]
     if unreachable:
         # Nothing is written: the previous output stays as it was.
         raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})")
-    out.save_state("crawl", pages)
-    out.save_state("crawl_sources", [s.name for s in source_list])
-    out.save_state("crawl_parsed", parsed)
+    runs = source_runs(source_list, pages, previous, stats.unfinished, crawler.max_pages)
+    for run in runs:
+        if not run.complete:
+            context.log.warning(f"source {run.name}: partial crawl, nothing is removed ({'; '.join(run.reasons)})")
+    out.save_state(CRAWL_FILE, CRAWL_RESULT, CrawlResult(pages, runs, parsed, renames, notes))
     return dg.MaterializeResult(metadata={
         "pages_fetched": sum(p.status is not None for p in pages),
         "pages_failed": sum(p.error is not None for p in pages),
@@ -80,5 +87,5 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
         "pages_disallowed_by_robots": sum(p.outcome == "disallowed" for p in pages),
         "retries": stats.retried,
         "pages_parsed_during_crawl": len(parsed),
-        "sources": ", ".join(s.start_url for s in source_list),
+        "sources": ", ".join(f"{r.name} ({'complete' if r.complete else 'partial'})" for r in runs),
     })

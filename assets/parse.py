@@ -5,8 +5,10 @@ from collections import Counter
 import dagster as dg
 
 from assets.crawl import crawled_pages
+from pipeline.codec import StateError
 from pipeline.parse_step import parse_pages
-from pipeline.resources import OutputResource
+from pipeline.resources import OutputResource, SourcesResource
+from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, PARSE_OUTCOME, PARSED_FILE, CrawlResult, load_states
 
 
 class ParseConfig(dg.Config):
@@ -21,22 +23,33 @@ class ParseConfig(dg.Config):
     description="Parse every stored page (labels, sections, municipality lists) and normalise the values. "
                 "Re-materialise this alone after a parser fix: it reads raw/ and makes no HTTP request.",
 )
-def parsed_records(context: dg.AssetExecutionContext, config: ParseConfig, output: OutputResource) -> dg.MaterializeResult:
+def parsed_records(context: dg.AssetExecutionContext, config: ParseConfig, output: OutputResource,
+                   sources: SourcesResource) -> dg.MaterializeResult:
     out = output.directory()
-    pages = out.load_state("crawl")
-    previous = out.load_state("pages_state") if out.has_state("pages_state") else {}
-    crawled = set(out.load_state("crawl_sources")) if out.has_state("crawl_sources") else None
-    during_crawl = out.load_state("crawl_parsed") if out.has_state("crawl_parsed") else {}
-    outcome = parse_pages(pages, out, previous, reparse_all=config.reparse_all, crawled_sources=crawled,
-                          parsed_during_crawl=during_crawl)
-    out.save_state("parsed", outcome)
+    try:
+        crawl = out.load_state(CRAWL_FILE, CRAWL_RESULT, CrawlResult)
+    except StateError as exc:
+        raise dg.Failure(f"{exc}: materialise crawled_pages first") from None
+    previous, renames, notes = load_states(out, sources.sources())
+    for note in notes:
+        context.log.warning(note)
+    # A re-parse of the last crawl proves nothing new about the site: no page counts as seen or missed again.
+    reparse = config.reparse_all
+    outcome = parse_pages(crawl.pages, out, previous, [] if reparse else crawl.sources, reparse_all=reparse,
+                          parsed_during_crawl=crawl.parsed, confirmations=output.removal_confirmations,
+                          id_renames=renames or crawl.id_renames)
+    if reparse:
+        outcome.seen_ids, outcome.removed_ids, outcome.removed_by_source = set(), set(), {}
+    out.save_state(PARSED_FILE, PARSE_OUTCOME, outcome)
     families: Counter = Counter()
     for state in outcome.states.values():
-        if state.parsed is not None and state.parsed.project_ids:
-            families[state.parsed.family] += len(state.parsed.project_ids)
+        for page in state.pages.values():
+            if page.parsed is not None and page.live_project_ids:
+                families[page.parsed.family] += len(page.live_project_ids)
     return dg.MaterializeResult(metadata={
         "pages": sum(entry.page is not None for entry in outcome.entries),
-        "pages_by_outcome": dg.MetadataValue.json(dict(outcome.counts)),
+        "pages_by_outcome": dg.MetadataValue.json(outcome.counts),
         "projects": sum(families.values()),
         "projects_by_family": dg.MetadataValue.json(dict(families)),
+        "projects_removed_in_run": len(outcome.removed_ids),
     })

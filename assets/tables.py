@@ -1,5 +1,6 @@
 """Output layer: the Parquet tables analysts read, published only when the blocking checks pass."""
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import dagster as dg
@@ -8,19 +9,31 @@ import pyarrow.compute as pc
 from tabulate import tabulate
 
 from assets.parse import parsed_records
+from pipeline import interrupts
 from pipeline.assemble import REUSABLE_TABLES, TableAssembler, inputs_fingerprint
-from pipeline.checks import ProjectChecks
+from pipeline.checks import ProjectChecks, RemovalGuard
+from pipeline.codec import StateError
 from pipeline.history import History
-from pipeline.parse_step import ParseOutcome
+from pipeline.parse_step import ParseOutcome, content_sources
 from pipeline.resources import OutputResource
-from pipeline.schema import CHANGES, PROJECTS, TABLES, Table
+from pipeline.run_state import PARSE_OUTCOME, PARSED_FILE, PUBLISHED, PUBLISHED_FILE, Published, source_state_name, \
+    SOURCE_STATE
+from pipeline.schema import CHANGES, PROJECTS, SOURCES, TABLES, Table
 from pipeline.storage import OutputDir
 
 CHECK_NAMES = {
     "project_id_unique": True, "required_columns_present": True, "start_not_after_end": True,
     "grant_within_budget": False, "rate_is_fraction": True, "participants_not_negative": True,
     "nuts2_known": True, "unknown_label_share": False, "project_count_not_collapsed": True,
+    "removals_within_limit": True,
 }
+
+
+class PublishConfig(dg.Config):
+    """allow_removals: accept a run that removes more than the set share of a source's active projects
+    (after checking that the site really removed them)."""
+
+    allow_removals: bool = False
 
 
 def column_schema(table: Table) -> dg.TableSchema:
@@ -56,30 +69,35 @@ def _preview(batch: pa.RecordBatch | None, table: Table) -> str:
     ],
     can_subset=False,
 )
-def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
+def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, output: OutputResource):
     """Write every table in batches to temporary files, then publish them all. A failing blocking
     check stops the run before anything is published, so bad data never replaces good data."""
     out = output.directory()
     for leftover in out.remove_stale_temp_files():
         context.log.info(f"removed {leftover}, left by a run that was killed while writing")
-    parsed = out.load_state("parsed")
+    try:
+        parsed = out.load_state(PARSED_FILE, PARSE_OUTCOME, ParseOutcome)
+    except StateError as exc:
+        raise dg.Failure(f"{exc}: materialise parsed_records first") from None
     previous = out.read_table(PROJECTS) if out.has_table(PROJECTS) else None
     now = datetime.now(timezone.utc).replace(microsecond=0)
     checks = ProjectChecks()
     kept = {name: table for name, table in TABLES.items() if output.personal_data or not table.personal_data}
-    fingerprint = inputs_fingerprint(parsed.entries, output.personal_data)
+    fingerprint = inputs_fingerprint(parsed.entries, output.personal_data, parsed.sources)
     # Unchanged: no page was parsed in this run (a re-parse rewrites the cache under the same keys)
     # and the entries are those of the published run.
-    unchanged = (previous is not None and not parsed.counts.get("parsed") and out.has_state("published_inputs")
-                 and out.load_state("published_inputs") == fingerprint
+    unchanged = (previous is not None and not parsed.counts.get("parsed") and not parsed.id_renames
+                 and _published_fingerprint(out) == fingerprint
                  and all(out.has_table(TABLES[name]) for name in REUSABLE_TABLES if name in kept))
     writers = {name: out.table_writer(table) for name, table in kept.items()
                if not (unchanged and name in REUSABLE_TABLES)}
+    source_crawl = {run.name: "complete" if run.complete else "partial: " + "; ".join(run.reasons) for run in parsed.sources}
+    history = History(previous, parsed.seen_ids, parsed.removed_ids, now, parsed.id_renames)
     try:
         for batch in out.table_batches(CHANGES):  # the history so far, then this run's changes
-            writers[CHANGES.name].write_arrow(batch)
-        assembler = TableAssembler(out, writers, History(previous, parsed.seen_ids, parsed.removed_ids, now), checks,
-                                   personal_data=output.personal_data)
+            writers[CHANGES.name].write_arrow(_renamed(batch, parsed.id_renames))
+        assembler = TableAssembler(out, writers, history, checks, personal_data=output.personal_data,
+                                   contents=content_sources(parsed.states), source_crawl=source_crawl)
         if unchanged:
             assembler.add_unchanged(parsed.entries, _project_ids(parsed), previous)  # type: ignore[arg-type]
             counts = _problem_counts(out)
@@ -88,31 +106,48 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
         else:
             for entry in parsed.entries:
                 assembler.add(entry)
+            for run in parsed.sources:
+                if not run.complete:
+                    assembler.add_issue({"url": run.start_url, "problem": "crawl_partial", "severity": "warning",
+                                         "raw_value": None, "note": f"source {run.name}: " + "; ".join(run.reasons)
+                                         + "; nothing was removed for want of a complete crawl"})
         assembler.finish()
+        _write_sources(writers.get(SOURCES.name), parsed, checks)
         for writer in writers.values():
             writer.close()
-        outcomes = {o.name: o for o in checks.outcomes(previous.num_rows if previous is not None and previous.num_rows else None,
-                                                       output.max_project_drop, output.max_unknown_label_share)}
+        guard = RemovalGuard(parsed.removed_by_source, parsed.active_before, output.max_removed_share, config.allow_removals)
+        previous_active = _active_count(history.previous)
+        outcomes = {o.name: o for o in checks.outcomes(previous_active, output.max_project_drop,
+                                                       output.max_unknown_label_share, guard)}
         blocked = [o for o in outcomes.values() if o.blocking and not o.passed]
         if blocked:
-            raise dg.Failure(
-                "blocking checks failed, previous tables kept: " + "; ".join(f"{o.name} {o.failures[:5]}" for o in blocked),
-                metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked},
-            )
+            raise dg.Failure(_blocked_message(blocked), metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked})
     except BaseException:
         for writer in writers.values():
             writer.abort()
         raise
-    if out.has_state("published_inputs"):
-        out.remove_state("published_inputs")  # a run killed while publishing must not be taken as unchanged
-    for writer in writers.values():
-        writer.publish()
-    for name, table in TABLES.items():
-        if name not in kept:
-            out.remove_table(table)  # an older file must not outlive the choice
-    # Only after every table is in place does the next run start from this run's state.
-    out.save_state("pages_state", parsed.states)
-    out.save_state("published_inputs", fingerprint)
+    for note in assembler.rebuilt_entries[:1]:
+        context.log.warning(f"{len(assembler.rebuilt_entries)} parse cache entries were missing or unreadable "
+                            f"(first: {out.url('_parsed', note[:2], note + '.json')}); parsed again from raw/")
+    if assembler.lost_entries:
+        context.log.warning(f"{len(assembler.lost_entries)} parse cache entries could not be made again (raw body "
+                            "missing): their projects keep their last rows, and the pages are fetched in full next run")
+        _refetch(parsed, set(assembler.lost_entries))
+    with interrupts.publishing():  # Ctrl-C and SIGTERM wait for these renames and state files
+        out.remove_state(PUBLISHED_FILE)  # a run killed while publishing must not be taken as unchanged
+        for writer in writers.values():
+            writer.publish()
+        for name, table in TABLES.items():
+            if name not in kept:
+                out.remove_table(table)  # an older file must not outlive the choice
+        # Only after every table is in place does the next run start from this run's state.
+        for name, state in parsed.states.items():
+            state.saved_at = now
+            out.save_state(source_state_name(name), SOURCE_STATE, state)
+        out.save_state(PUBLISHED_FILE, PUBLISHED, Published(fingerprint, now))
+    removed = out.remove_legacy_pickles()
+    if removed:
+        context.log.info(f"removed {removed} pickle files of an earlier version (never loaded)")
     for name, table in TABLES.items():
         if name not in kept:
             yield dg.MaterializeResult(asset_key=name, metadata={"left_out": "personal data not written (personal_data=False)",
@@ -143,12 +178,73 @@ def output_tables(context: dg.AssetExecutionContext, output: OutputResource):
 
 def _project_ids(parsed: ParseOutcome) -> list[str]:
     """The run's projects, in page order (each page's state names the projects its content gave)."""
+    by_key = {page.parsed.key: page.parsed.project_ids for state in parsed.states.values()
+              for page in state.pages.values() if page.parsed is not None}
     ids: dict[str, None] = {}
     for entry in parsed.entries:
-        state = parsed.states.get(entry.url)
-        if entry.key and state is not None and state.parsed is not None and state.parsed.key == entry.key:
-            ids.update(dict.fromkeys(state.parsed.project_ids))
+        if entry.key:
+            ids.update(dict.fromkeys(by_key.get(entry.key, ())))
     return list(ids)
+
+
+def _published_fingerprint(out: OutputDir) -> str | None:
+    try:
+        return out.load_state(PUBLISHED_FILE, PUBLISHED, Published).fingerprint
+    except StateError:
+        return None
+
+
+def _renamed(batch: pa.RecordBatch, renames: dict[str, str]) -> pa.RecordBatch:
+    if not renames:
+        return batch
+    ids = pa.array([renames.get(pid, pid) for pid in batch.column("project_id").to_pylist()], pa.string())
+    return batch.set_column(batch.schema.get_field_index("project_id"), "project_id", ids)
+
+
+def _active_count(previous: pa.Table | None) -> int | None:
+    if previous is None or previous.num_rows == 0:
+        return None
+    return pc.sum(pc.equal(previous.column("status"), "active")).as_py() or 0
+
+
+def _blocked_message(blocked: list) -> str:
+    parts = []
+    for outcome in blocked:
+        if outcome.name == "removals_within_limit":
+            parts.append("this run would remove " + "; ".join(outcome.failures) + " (more than "
+                         + outcome.description.split("more than ")[1].split(" of")[0] + "); if the site really removed "
+                         "them, run again with --allow-removals (allow_removals in the output_tables config)")
+        else:
+            parts.append(f"{outcome.name} {outcome.failures[:5]}")
+    return "blocking checks failed, previous tables kept: " + "; ".join(parts)
+
+
+def _write_sources(writer, parsed: ParseOutcome, checks: ProjectChecks) -> None:
+    if writer is None:
+        return
+    runs = {run.name: run for run in parsed.sources}
+    rows = []
+    for name in sorted(set(parsed.states) | set(runs)):
+        run, state = runs.get(name), parsed.states.get(name)
+        rows.append({
+            "source": name, "start_url": run.start_url if run else (state.start_url if state else None),
+            "crawled_in_run": run is not None, "crawl_complete": run.complete if run else None,
+            "partial_reason": "; ".join(run.reasons) if run and not run.complete else None,
+            "pages_reached": run.pages if run else 0,
+            "projects_active": checks.by_source.get((name, "active"), 0),
+            "projects_removed": checks.by_source.get((name, "removed"), 0),
+            "removed_in_run": len(parsed.removed_by_source.get(name, ())),
+            "last_complete_at": state.last_complete_at if state else None,
+        })
+    writer.write(rows)
+
+
+def _refetch(parsed: ParseOutcome, lost_keys: set[str]) -> None:
+    """Pages whose content could not be read back: no validators, so the next run fetches them in full."""
+    for state in parsed.states.values():
+        for key, page in state.pages.items():
+            if page.parsed is not None and page.parsed.key in lost_keys:
+                state.pages[key] = replace(page, etag=None, last_modified=None, content_sha256=None)
 
 
 def _problem_counts(out: OutputDir) -> dict[str, int]:

@@ -57,12 +57,16 @@ class PageResult:
     title: str
 
 
-def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> PageResult:
-    """Parse one page. Never raises on bad input: a page that cannot be read is ``other`` with an issue."""
+def parse_page(body: bytes | str, url: str, content_type: str | None = None, page_id: str | None = None) -> PageResult:
+    """Parse one page. Never raises on bad input: a page that cannot be read is ``other`` with an issue.
+    ``page_id`` is the page's identity independent of where the site is served (``source:path``, see
+    pipeline/sources.py); projects without a number of their own get ids derived from it. Without it,
+    the address's path and query stand in."""
     if isinstance(body, bytes):
         html, encoding = decode_html(body, content_type)
     else:
         html, encoding = body, "str"
+    identity = page_id or address_identity(url)
     if not html.strip():
         return PageResult("other", None, [], [Issue(None, None, "empty_page")], [], encoding, "")
     root = parse_document(html)
@@ -77,15 +81,15 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
     has_number = any(t.kind == "label" and t.field == "project_number" for t in tokens)
     if owner_positions and not has_number and _theme_heading(tokens, owner_positions[0]) is not None:
         family = "tillvaxtverket_theme"
-        records = _theme_page(tokens, owner_positions, url)
+        records = _theme_page(tokens, owner_positions, url, identity)
     elif (card_field := _card_listing_field(tokens)) is not None:
         issues.append(Issue(card_field, None, "labels_on_listing", "info",
                             f"'{card_field}' has several values, one per card: read as a list of projects "
                             "(each is read from its own page), not as one project"))
     elif any(t.kind == "label" and t.field not in ("published_date",) for t in tokens):
-        family, record = _project_page(tokens, url, title, h1)
+        family, record = _project_page(tokens, url, title, h1, identity)
         records = [record]
-    elif (initiatives := _initiative_page(tokens, url)) is not None:
+    elif (initiatives := _initiative_page(tokens, url, identity)) is not None:
         family, records = "skr_initiatives", initiatives
     kind = "project" if records else ("listing" if issues or _is_listing(lines) else "other")
     # Links matter for listings; resolving every menu link of a project page is wasted work.
@@ -127,7 +131,7 @@ def _detect_family(fields: set[str]) -> str:
 _TITLE_NUMBER = re.compile(r"^(?P<number>\d{4}/\d{5}|\d{2}-\d{3}-S\d{2})\s*[-–:]\s*(?P<name>.+)$")
 
 
-def _project_page(tokens: list[Token], url: str, title: str, h1: str | None) -> tuple[str, ProjectRecord]:
+def _project_page(tokens: list[Token], url: str, title: str, h1: str | None, identity: str) -> tuple[str, ProjectRecord]:
     body = _read_body(tokens, allow_untitled=True)
     markers = {f.field for f in body.raw_fields if f.field}
     if any(s.kind == "english_summary" for s in body.sections) or any(t.section == "english_summary" for t in tokens):
@@ -147,7 +151,7 @@ def _project_page(tokens: list[Token], url: str, title: str, h1: str | None) -> 
         match = _TITLE_NUMBER.match(candidate)
         fallback_number = fallback_number or (match["number"] if match else None)
         fallback_name = fallback_name or (match["name"] if match else candidate)
-    return family, _record(body, family, url, fallback_name, fallback_number)
+    return family, _record(body, family, url, fallback_name, fallback_number, identity=identity)
 
 
 @dataclass
@@ -234,10 +238,16 @@ def _all_caps(text: str) -> bool:
     return len(letters) >= 3 and all(c.isupper() for c in letters)
 
 
-def _stable_id(prefix: str, url: str, name: str) -> str:
+def address_identity(url: str) -> str:
+    """A page's identity when nothing better is known: its path and query, without scheme, host or port."""
     parts = urlsplit(url)
-    # Host without port, so the demo site served on any free port gives the same ids.
-    digest = hashlib.sha1(f"{parts.hostname}{parts.path}?{parts.query}|{one_line(name)}".encode()).hexdigest()[:8]
+    return f"{parts.path}?{parts.query}"
+
+
+def stable_id(prefix: str, identity: str, name: str) -> str:
+    """The id of a project without a number of its own: family prefix, a slug of its name, and a hash of
+    the page's identity and the name (so two projects of one page differ, and a site that moves keeps them)."""
+    digest = hashlib.sha1(f"{identity}|{one_line(name)}".encode()).hexdigest()[:8]
     return f"{prefix}-{slug(name)[:48].strip('-')}-{digest}"
 
 
@@ -245,7 +255,7 @@ _ID_PREFIX = {"esf_2007_2013": "esf0713", "tillvaxtverket_theme": "tvv", "skr_in
 
 
 def _record(body: Body, family: str, url: str, fallback_name: str | None, fallback_number: str | None,
-            extra_columns: dict[str, Any] | None = None) -> ProjectRecord:
+            extra_columns: dict[str, Any] | None = None, identity: str | None = None) -> ProjectRecord:
     raw_fields = list(body.raw_fields)
     if fallback_number and not any(f.field == "project_number" and one_line(f.raw) for f in raw_fields):
         raw_fields.append(RawField("project_number", "(page title)", fallback_number))
@@ -258,7 +268,7 @@ def _record(body: Body, family: str, url: str, fallback_name: str | None, fallba
             cols.setdefault(key, value)
     number = cols.get("project_number")
     project_id = number if number and not any(i.problem == "unexpected_project_number" for i in issues) else \
-        _stable_id(_ID_PREFIX.get(family, "esf"), url, cols.get("name") or url)
+        stable_id(_ID_PREFIX.get(family, "esf"), identity or address_identity(url), cols.get("name") or url)
     extra = {}
     for f in raw_fields:
         if f.field is None:
@@ -340,7 +350,7 @@ def _theme_heading(tokens: list[Token], owner_index: int) -> int | None:
     return plain
 
 
-def _theme_page(tokens: list[Token], owner_positions: list[int], url: str) -> list[ProjectRecord]:
+def _theme_page(tokens: list[Token], owner_positions: list[int], url: str, identity: str) -> list[ProjectRecord]:
     pattern = re.compile(vocabulary()["theme_page"]["heading_pattern"])
     starts = [h for h in (_theme_heading(tokens, i) for i in owner_positions) if h is not None]
     records = []
@@ -358,13 +368,13 @@ def _theme_page(tokens: list[Token], owner_positions: list[int], url: str) -> li
         if county and county_code is None:
             body.issues.append(Issue("county", county, "unknown_county", "warning"))
         records.append(_record(body, "tillvaxtverket_theme", url, heading["title"].strip(), None,
-                               {"county": county, "county_code": county_code}))
+                               {"county": county, "county_code": county_code}, identity=identity))
     return records
 
 
 # ---------------------------------------------------------------- initiative articles
 
-def _initiative_page(tokens: list[Token], url: str) -> list[ProjectRecord] | None:
+def _initiative_page(tokens: list[Token], url: str, identity: str) -> list[ProjectRecord] | None:
     spec = vocabulary()["initiative_page"]
     intro = re.compile(spec["intro_pattern"], re.I)
     start = next((i for i, t in enumerate(tokens) if t.kind in ("text", "heading") and intro.search(t.line.text)), None)
@@ -409,7 +419,7 @@ def _initiative_page(tokens: list[Token], url: str) -> list[ProjectRecord] | Non
     records = []
     for name, paragraphs in items:
         body = Body(sections=[Section(name, "description", paragraphs)] if paragraphs else [])
-        records.append(_record(body, "skr_initiatives", url, name, None, common))
+        records.append(_record(body, "skr_initiatives", url, name, None, common, identity=identity))
     if trailing and records:
         records[-1].issues.append(Issue(None, "\n\n".join(trailing), "unassigned_text", "info",
                                         "article text after the last initiative"))

@@ -16,8 +16,10 @@ import pyarrow.compute as pc
 from parsers.lookups import personal_fields
 from parsers.values import looks_like_contact_data
 from pipeline.checks import ProjectChecks
+from pipeline.codec import StateError
 from pipeline.history import History
-from pipeline.parse_step import Entry, parser_version
+from pipeline.pages import SourceRun
+from pipeline.parse_step import REACHED, Entry, Item, parse_into_cache, parser_version
 from pipeline.rows import Rows
 from pipeline.schema import CHANGES, PROJECTS
 from pipeline.storage import OutputDir
@@ -29,12 +31,14 @@ CHILD_TABLES = ("project_contacts", "project_sections", "project_municipalities"
 REUSABLE_TABLES = (*CHILD_TABLES, "parse_issues")
 
 
-def inputs_fingerprint(entries: list[Entry], personal_data: bool) -> str:
-    """What the reusable tables are made of: every entry's address, cache key and run issues, the
-    code that turns them into rows, and whether personal data is written."""
+def inputs_fingerprint(entries: list[Entry], personal_data: bool, runs: list[SourceRun] = ()) -> str:
+    """What the reusable tables are made of: every entry's address, cache key and run issues, each
+    crawled source's completeness, the code that turns them into rows, and whether personal data is written."""
     digest = hashlib.sha256(parser_version().encode() + Path(__file__).read_bytes() + bytes([personal_data]))
+    digest.update(json.dumps([[run.name, run.start_url, run.complete, run.reasons] for run in runs]).encode())
     for start in range(0, len(entries), 1000):  # one encoding per thousand entries: fast, and small in memory
-        digest.update(json.dumps([[entry.url, entry.key, entry.issues] for entry in entries[start:start + 1000]],
+        digest.update(json.dumps([[entry.url, entry.source, entry.key, entry.rank, entry.issues]
+                                  for entry in entries[start:start + 1000]],
                                  default=str, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -45,22 +49,54 @@ class TableAssembler:
     their history columns in batches."""
 
     def __init__(self, out: OutputDir, writers: dict[str, TableWriter], history: History, checks: ProjectChecks,
-                 batch: int = 1000, personal_data: bool = True) -> None:
+                 batch: int = 1000, personal_data: bool = True, contents: dict[str, Item] | None = None,
+                 source_crawl: dict[str, str] | None = None) -> None:
         self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
         self.personal_data = personal_data
         self.personal_fields = personal_fields()
-        self.first_url: dict[str, str] = {}
+        self.first: dict[str, tuple[str, str, int]] = {}  # project id -> the entry (source, address, rank) it came from
         self.projects: list[dict[str, Any]] = []
         self.problems: Counter = Counter()
+        self.contents = contents or {}  # cache key -> what to parse when its entry is lost
+        self.source_crawl = source_crawl or {}  # source -> "complete" or "partial: ..."
+        self.rebuilt_entries: list[str] = []  # cache entries made again from raw/
+        self.lost_entries: list[str] = []  # cache entries lost with their raw body: the page is fetched in full next run
+
+    def _rows(self, key: str) -> Rows:
+        """A content's cached rows; an entry that is missing or unreadable is parsed again from raw/."""
+        try:
+            return self.out.get_parsed(key)[1]
+        except StateError:
+            item = self.contents.get(key)
+            if item is not None and not parse_into_cache(self.out, *item).retry:
+                try:
+                    rows = self.out.get_parsed(key)[1]
+                    self.rebuilt_entries.append(key)
+                    return rows
+                except StateError:
+                    pass
+            self.lost_entries.append(key)
+            return Rows()
 
     def _write(self, name: str, rows: list[dict[str, Any]]) -> None:
         if name in self.writers and rows:
             self.writers[name].write(rows)
 
-    def add(self, entry: Entry) -> None:
-        rows: Rows = self.out.get_parsed(entry.key)[1] if entry.key else Rows()
+    def add_issue(self, issue: dict[str, Any]) -> None:
+        """An issue of the run itself (a partial crawl), not of a page's content."""
+        self._write("parse_issues", [issue])
+        self.problems[issue["problem"]] += 1
+
+    def _write_page(self, entry: Entry) -> None:
         if entry.page is not None:
-            self._write("pages", [entry.page])
+            self._write("pages", [{**entry.page, "source_crawl": self.source_crawl.get(entry.source)}])
+
+    def add(self, entry: Entry) -> None:
+        """One entry's rows. A project given by several entries is kept once, from the first (entries come
+        reached first, then kept, then removed pages); two pages reached in this run that give the same
+        project are reported as a duplicate."""
+        rows: Rows = self._rows(entry.key) if entry.key else Rows()
+        self._write_page(entry)
         issues = rows.parse_issues + entry.issues
         if not self.personal_data:
             rows, issues = self._without_personal_data(rows, issues)
@@ -68,14 +104,17 @@ class TableAssembler:
         kept_here: set[str] = set()
         for project in rows.projects:
             pid = project["project_id"]
-            first = self.first_url.setdefault(pid, entry.url)
-            if first == entry.url and pid not in kept_here:
+            first_source, first_url, first_rank = self.first.setdefault(pid, (entry.source, entry.url, entry.rank))
+            here = (first_source, first_url) == (entry.source, entry.url)
+            if here and pid not in kept_here:
                 kept_here.add(pid)
-                self.projects.append(project)
+                self.projects.append({**project, "source": entry.source})
                 continue
-            issues.append({"url": project["source_url"], "project_id": pid, "field": "project_id", "raw_value": pid,
-                           "problem": "duplicate_project", "severity": "warning", "note": f"also at {first}; first kept"})
-            if first != entry.url:
+            if first_rank == REACHED and entry.rank == REACHED:
+                issues.append({"url": project["source_url"], "project_id": pid, "field": "project_id", "raw_value": pid,
+                               "problem": "duplicate_project", "severity": "warning",
+                               "note": f"also at {first_url}; first kept"})
+            if not here:
                 dropped.add(pid)  # child rows follow the kept project
         for name in CHILD_TABLES:
             self._write(name, [r for r in getattr(rows, name) if r["project_id"] not in dropped])
@@ -122,17 +161,20 @@ class TableAssembler:
         pages are written again, and the projects are the published rows (the same content) with
         their history columns brought up to date, in Arrow. Reads no parse cache."""
         for entry in entries:
-            if entry.page is not None:
-                self._write("pages", [entry.page])
+            self._write_page(entry)
+        previous = self.history.previous if self.history.previous is not None else previous
         current = previous.filter(pc.is_in(previous.column("project_id"), value_set=pa.array(project_ids, pa.string())))
         for batch in current.to_batches(max_chunksize=self.batch):
-            projects, changes = self.history.apply_unchanged(pa.Table.from_batches([batch], schema=current.schema))
-            self.checks.add_projects(projects.select(self.checks.columns).to_pylist())
-            if PROJECTS.name in self.writers:
-                self.writers[PROJECTS.name].write_arrow(projects)
-            self._write(CHANGES.name, changes)
+            self._write_arrow_projects(*self.history.apply_unchanged(pa.Table.from_batches([batch], schema=current.schema)))
+
+    def _write_arrow_projects(self, projects: pa.Table, changes: list[dict[str, Any]]) -> None:
+        self.checks.add_projects(projects.select(self.checks.columns).to_pylist())
+        if PROJECTS.name in self.writers:
+            self.writers[PROJECTS.name].write_arrow(projects)
+        self._write(CHANGES.name, changes)
 
     def finish(self) -> None:
         self._flush()
-        for rows, changes in self.history.vanished():
-            self._publish_projects(rows, changes)
+        for projects, changes in self.history.carried():
+            self._write_arrow_projects(projects, changes)
+        self._write(CHANGES.name, self.history.rename_changes)

@@ -45,9 +45,12 @@ class ProjectChecks:
     def __init__(self) -> None:
         self.required = [f.name for f in PROJECTS.fields if not f.nullable]
         # The columns the checks read: rows with only these give the same outcomes as whole rows.
-        self.columns = list(dict.fromkeys(["project_id", *self.required, *(c for check in _ROW_CHECKS for c in check[3])]))
+        self.columns = list(dict.fromkeys(["project_id", "source", "status", *self.required,
+                                           *(c for check in _ROW_CHECKS for c in check[3])]))
+        self.by_source: Counter = Counter()  # (source, status) -> projects
         self.ids: set[str] = set()
         self.count = 0
+        self.active = 0
         self.unknown_labels = 0
         self.duplicates: list[Any] = []
         self.failures: dict[str, list[Any]] = {name: [] for name in ["required_columns_present"] + [c[0] for c in _ROW_CHECKS]}
@@ -60,6 +63,8 @@ class ProjectChecks:
         for row in projects:
             pid = row.get("project_id")
             self.count += 1
+            self.active += row.get("status") == "active"
+            self.by_source[(row.get("source"), row.get("status"))] += 1
             if pid is None or pid in self.ids:
                 if len(self.duplicates) < _FAILURES_KEPT:
                     self.duplicates.append(pid)
@@ -75,8 +80,8 @@ class ProjectChecks:
         """Issues seen, counted by problem."""
         self.unknown_labels += counts.get("unknown_label", 0)
 
-    def outcomes(self, previous_count: int | None, max_drop: float = 0.5,
-                 max_unknown_label_share: float = 0.2) -> list[CheckOutcome]:
+    def outcomes(self, previous_active: int | None, max_drop: float = 0.5,
+                 max_unknown_label_share: float = 0.2, removals: RemovalGuard | None = None) -> list[CheckOutcome]:
         required = ", ".join(self.required)
         outcomes = [
             CheckOutcome("project_id_unique", not self.duplicates, True, "project_id is unique and never null",
@@ -89,19 +94,45 @@ class ProjectChecks:
         share = self.unknown_labels / max(1, self.count)
         outcomes.append(CheckOutcome("unknown_label_share", share <= max_unknown_label_share, False,
                                      f"unknown labels per project at most {max_unknown_label_share}", [self.unknown_labels]))
-        if previous_count:
-            dropped = self.count < previous_count * (1 - max_drop)
+        if previous_active:
+            dropped = self.active < previous_active * (1 - max_drop)
             outcomes.append(CheckOutcome("project_count_not_collapsed", not dropped, True,
-                                         f"project count not more than {max_drop:.0%} below the previous run ({previous_count})",
-                                         [self.count] if dropped else []))
+                                         f"active projects not more than {max_drop:.0%} below the previous run "
+                                         f"({previous_active})", [self.active] if dropped else []))
+        if removals is not None:
+            outcomes.append(removals.outcome())
         return outcomes
 
 
+@dataclass
+class RemovalGuard:
+    """A blocking check against mass removal: one run may remove at most ``max_share`` of a source's active
+    projects (a single removal always passes: it has its own proof), unless an operator allows it."""
+    removed: dict[str, list[str]]  # source -> projects this run would remove
+    active_before: dict[str, int]  # source -> its active projects before the run
+    max_share: float = 0.1
+    allowed: bool = False
+
+    def breaches(self) -> list[str]:
+        found = []
+        for source, ids in sorted(self.removed.items()):
+            active = self.active_before.get(source, 0)
+            if len(ids) > 1 and len(ids) > self.max_share * active:
+                found.append(f"{source}: {len(ids)} of {active} active projects ({len(ids) / max(active, 1):.0%})")
+        return found
+
+    def outcome(self) -> CheckOutcome:
+        breaches = self.breaches()
+        description = (f"no run removes more than {self.max_share:.0%} of a source's active projects"
+                       + (" (allowed for this run: --allow-removals)" if self.allowed else ""))
+        return CheckOutcome("removals_within_limit", self.allowed or not breaches, True, description, breaches)
+
+
 def project_checks(projects: list[dict[str, Any]], issues: list[dict[str, Any]],
-                   previous_count: int | None, max_drop: float = 0.5,
-                   max_unknown_label_share: float = 0.2) -> list[CheckOutcome]:
+                   previous_active: int | None, max_drop: float = 0.5,
+                   max_unknown_label_share: float = 0.2, removals: RemovalGuard | None = None) -> list[CheckOutcome]:
     """All checks over whole lists of rows (the same checks as ``ProjectChecks``)."""
     checks = ProjectChecks()
     checks.add_projects(projects)
     checks.add_problem_counts(Counter(i.get("problem") for i in issues))
-    return checks.outcomes(previous_count, max_drop, max_unknown_label_share)
+    return checks.outcomes(previous_active, max_drop, max_unknown_label_share, removals)

@@ -1,6 +1,6 @@
 """esf-pipeline: run the Dagster asset graph in-process from the command line.
 
-  esf-pipeline run [--start-url URL ...] [--output DIR]   crawl real sites (sources.toml by default)
+  esf-pipeline run [--start-url [NAME=]URL ...] [--output DIR]   crawl real sites (sources.toml by default)
   esf-pipeline demo [--output DIR]                        crawl the bundled demo site on loopback
   esf-pipeline dev                                        the Dagster UI, wired to the demo site
 """
@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
+import math
 import os
 import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.demo import DEMO_START_PATH, serve_directory
+from pipeline.demo import DEMO_SOURCE, DEMO_START_PATH, demo_port, serve_directory
 from pipeline.schema import TABLES
 from pipeline.storage import OutputDir, OutputInUse
 
@@ -27,24 +29,62 @@ if TYPE_CHECKING:
 log = logging.getLogger("esf_pipeline")
 
 
+def _finite_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, 0 or more: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="esf-pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="crawl, parse and write the tables")
-    run.add_argument("--start-url", action="append", default=[], metavar="URL",
-                     help="a listing or project page; repeatable (default: the sites in pipeline/sources.toml)")
+    run.add_argument("--start-url", action="append", default=[], metavar="[NAME=]URL",
+                     help="a listing or project page, optionally named (the name is the source's identity; "
+                          "default: derived from the address); repeatable (default: the sites in pipeline/sources.toml)")
     demo = commands.add_parser("demo", help="serve fixtures/site on loopback and run against it")
     for sub in (run, demo):
         sub.add_argument("--output", default="data", help="output directory (default: data)")
-        sub.add_argument("--delay", type=float, default=None, metavar="SECONDS",
+        sub.add_argument("--delay", type=_finite_seconds, default=None, metavar="SECONDS",
                          help="minimum delay between requests to one host (default 1, demo 0)")
-        sub.add_argument("--concurrency", type=int, default=None, metavar="N",
+        sub.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
                          help="concurrent requests per host (default 2, demo 4)")
+        sub.add_argument("--max-pages", type=_positive_int, default=None, metavar="N",
+                         help="at most N addresses per run (default 50000); a crawl that reaches it is partial")
+        sub.add_argument("--full-refresh", action="store_true",
+                         help="check every known page again, whatever the revisit policy says")
+        sub.add_argument("--allow-removals", action="store_true",
+                         help="publish even when the run removes more than 10%% of a source's active projects")
         sub.add_argument("--without-personal-data", action="store_true",
                          help="leave the contacts table (names, e-mail, phone) out of the output")
     commands.add_parser("dev", help="open the Dagster UI with the demo site as the source")
     return parser
+
+
+@dataclass
+class RunOptions:
+    output: str = "data"
+    delay: float = 1.0
+    concurrency: int = 2
+    max_pages: int | None = None
+    full_refresh: bool = False
+    allow_removals: bool = False
+    without_personal_data: bool = False
 
 
 def run_and_exit() -> None:
@@ -69,12 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     if args.command == "dev":
         return _dev()
+    options = RunOptions(args.output, args.delay, args.concurrency, args.max_pages, args.full_refresh,
+                         args.allow_removals, args.without_personal_data)
     if args.command == "demo":
-        with serve_directory() as base:
-            return run_pipeline([base + DEMO_START_PATH], args.output, 0.0 if args.delay is None else args.delay,
-                                args.concurrency or 4, args.without_personal_data)
-    return run_pipeline(args.start_url, args.output, 1.0 if args.delay is None else args.delay,
-                        args.concurrency or 2, args.without_personal_data)
+        options.delay = 0.0 if args.delay is None else args.delay
+        options.concurrency = args.concurrency or 4
+        with serve_directory(port=demo_port()) as base:
+            return run_pipeline([f"{DEMO_SOURCE}={base}{DEMO_START_PATH}"], options)
+    options.delay = 1.0 if args.delay is None else args.delay
+    options.concurrency = args.concurrency or 2
+    return run_pipeline(args.start_url, options)
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -82,16 +126,28 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
-def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: int,
-                 without_personal_data: bool = False) -> int:
-    # Imported here, not at the top: run_and_exit refuses some of what httpx would import (_Refused).
-    from pipeline.crawler import CrawlError, validate_start_url
+def _interrupted(signum: int, published: bool) -> None:
+    """Ctrl-C or SIGTERM: stop the parse workers and end now (every file is written under a temporary
+    name first, so the previous output is whole); the kernel drops the output lock with the process."""
+    from pipeline.interrupts import stop_children
+
+    stop_children()
+    print("esf-pipeline: interrupted; " + ("the tables had just been published" if published else "nothing was changed"),
+          file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> int:
+    options = options or RunOptions()
+    from pipeline import interrupts
+    from pipeline.sources import SourceError, configured_sources, sources_from_arguments
 
     try:
-        for url in start_urls:
-            validate_start_url(url)
-    except CrawlError as exc:
+        sources = sources_from_arguments(start_urls) if start_urls else configured_sources()
+    except SourceError as exc:
         return _fail(str(exc))
+    output = options.output
     try:
         out = OutputDir(output)
         out.ensure()
@@ -103,6 +159,7 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
         out.lock_for_writing()  # for the whole run (the output resource takes it again inside)
     except OutputInUse as exc:
         return _fail(str(exc), 1)
+    interrupts.install(_interrupted)
 
     import dagster as dg
 
@@ -113,6 +170,9 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
     display = _Progress(sys.stderr.isatty())
     resources.progress_hook = display.update
     started = time.monotonic()
+    crawler = {"delay_seconds": options.delay, "concurrency": options.concurrency}
+    if options.max_pages is not None:
+        crawler["max_pages"] = options.max_pages
     # The instance is disposed of on leaving the block, which removes its temporary directory (the
     # process ends with os._exit, so nothing would clean up after it).
     try:
@@ -121,13 +181,17 @@ def run_pipeline(start_urls: list[str], output: str, delay: float, concurrency: 
             result = dg.materialize(
                 ALL_ASSETS,
                 resources={
-                    "output": OutputResource(path=output, personal_data=not without_personal_data),
-                    "crawler": CrawlerResource(delay_seconds=delay, concurrency=concurrency),
-                    "sources": SourcesResource(start_urls=start_urls),
+                    "output": OutputResource(path=output, personal_data=not options.without_personal_data),
+                    "crawler": CrawlerResource(**crawler),
+                    "sources": SourcesResource(start_urls=[f"{s.name}={s.start_url}" for s in sources]),
                 },
                 instance=instance,
                 raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+                    "ops": {"crawled_pages": {"config": {"full_refresh": options.full_refresh}},
+                            "output_tables": {"config": {"allow_removals": options.allow_removals}}},
+                },
             )
     finally:
         resources.progress_hook = None
@@ -184,16 +248,24 @@ def _failure_message(result) -> str:
 def _summary(output: str, seconds: float) -> None:
     out = OutputDir(output)
     pages = out.read_table(TABLES["pages"], columns=["status", "error"]).to_pylist()
-    projects = out.read_table(TABLES["projects"], columns=["page_family"]).to_pylist()
+    projects = out.read_table(TABLES["projects"], columns=["page_family", "status"]).to_pylist()
     issues = out.read_table(TABLES["parse_issues"], columns=["severity"]).to_pylist()
+    sources = out.read_table(TABLES["sources"]).to_pylist()
     fetched = sum(p["status"] is not None for p in pages)
     failed = sum(p["error"] is not None for p in pages)
     families = Counter(p["page_family"] for p in projects)
+    removed = sum(p["status"] == "removed" for p in projects)
     severities = Counter(i["severity"] for i in issues)
     print(f"Pages fetched: {fetched} ({failed} failed) in {seconds:.1f} s")
-    print(f"Projects: {len(projects)}")
+    print(f"Projects: {len(projects)}" + (f" ({removed} removed)" if removed else ""))
     for family, count in sorted(families.items()):
         print(f"  {family}: {count}")
+    for source in sources:
+        if not source["crawled_in_run"]:
+            continue
+        state = "complete" if source["crawl_complete"] else f"PARTIAL, nothing removed: {source['partial_reason']}"
+        removed_now = f", {source['removed_in_run']} removed in this run" if source["removed_in_run"] else ""
+        print(f"Source {source['source']}: {source['projects_active']} active{removed_now}; crawl {state}")
     print("Issues: " + (", ".join(f"{n} {s}" for s, n in sorted(severities.items())) or "none"))
     print(f"Tables written to {out.url()}/ ({', '.join(t + '.parquet' for t in TABLES if out.has_table(TABLES[t]))})")
 
@@ -236,8 +308,9 @@ def _dev() -> int:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text((Path(__file__).with_name("dagster.yaml")).read_text())
-    with serve_directory() as base:
-        env = dict(os.environ, DAGSTER_HOME=str(home), ESF_START_URLS=base + DEMO_START_PATH, ESF_DELAY_SECONDS="0",
+    with serve_directory(port=demo_port()) as base:
+        env = dict(os.environ, DAGSTER_HOME=str(home), ESF_START_URLS=f"{DEMO_SOURCE}={base}{DEMO_START_PATH}",
+                   ESF_DELAY_SECONDS="0",
                    ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"))
         print(f"Demo site at {base}{DEMO_START_PATH}; Dagster UI starting (Ctrl-C to stop)", file=sys.stderr)
         try:

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from urllib import robotparser
 from typing import Any, Callable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-# ParsedPage is not used here: state files written before pipeline/pages.py existed name pipeline.crawler.
-from pipeline.pages import FetchedPage, PageState, ParsedPage  # noqa: F401
+from pipeline.pages import FetchedPage, PageState, SourceState
+from pipeline.sources import Source, normalise_url
 
 # Words that show a page holds project fields; such pages are read, not followed. Plain substring
 # tests in the spellings pages use: a case-insensitive regular expression took 2 ms on a 44 KB page,
@@ -51,38 +51,8 @@ def looks_like_project_page(text: str) -> bool:
     return False
 
 
-class CrawlError(Exception):
-    """A start URL that cannot be crawled at all (malformed or unreachable)."""
-
-
-@dataclass
-class Source:
-    name: str
-    start_url: str
-
-    @functools.cached_property
-    def scope(self) -> tuple[str, str]:
-        """(host with port, directory path): only addresses under both are fetched."""
-        parts = urlsplit(self.start_url)
-        directory = parts.path if parts.path.endswith("/") else parts.path.rsplit("/", 1)[0] + "/"
-        return parts.netloc.lower(), directory or "/"
-
-    def in_scope(self, url: str) -> bool:
-        parts = urlsplit(url)
-        host, directory = self.scope
-        return parts.scheme in ("http", "https") and parts.netloc.lower() == host and parts.path.startswith(directory)
-
-
-def validate_start_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise CrawlError(f"malformed start URL (need http:// or https:// and a host): {url!r}")
-
-
-def normalise_url(url: str) -> str:
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+# Answers whose body is the page's content (304: the content last fetched).
+_CONTENT_STATUSES = frozenset(range(200, 300)) | {304}
 
 
 @dataclass
@@ -100,6 +70,7 @@ class CrawlSettings:
     max_redirects: int = 5
     slow_response_seconds: float = 5.0
     obey_robots: bool = True
+    full_refresh: bool = False  # every known page is checked again, whatever the revisit policy says
 
 
 @dataclass
@@ -109,7 +80,8 @@ class RevisitPolicy:
     ended_revisit_days: int = 30
 
     def skip(self, state: "PageState | None", today: date) -> bool:
-        if state is None or state.page_kind != "project" or state.latest_end_date is None or state.checked_at is None:
+        if state is None or state.page_kind != "project" or state.latest_end_date is None or state.checked_at is None \
+                or state.removed is not None:
             return False
         ended_long_ago = state.latest_end_date < today - timedelta(days=self.ended_grace_days)
         checked_recently = state.checked_at.date() > today - timedelta(days=self.ended_revisit_days)
@@ -123,6 +95,8 @@ class CrawlStats:
     failed: int = 0
     retried: int = 0
     started: float = field(default_factory=time.monotonic)
+    # Sources with addresses still queued when the page budget (max_pages) stopped the crawl.
+    unfinished: set[str] = field(default_factory=set)
 
     @property
     def rate(self) -> float:
@@ -203,7 +177,7 @@ class _CookielessClient(httpx.AsyncClient):
 class Crawler:
     def __init__(self, settings: CrawlSettings, store: Callable[[bytes], str],
                  progress: Callable[[CrawlStats], None] | None = None,
-                 previous: dict[str, PageState] | None = None, revisit: RevisitPolicy | None = None,
+                 previous: dict[str, SourceState] | None = None, revisit: RevisitPolicy | None = None,
                  on_page: Callable[[FetchedPage], None] | None = None) -> None:
         self.settings = settings
         self.previous = previous or {}
@@ -221,6 +195,10 @@ class Crawler:
             self.gates[host] = _HostGate(self.settings.concurrency, self.settings.delay_seconds)
         return self.gates[host]
 
+    def _known(self, source: Source, key: str) -> PageState | None:
+        state = self.previous.get(source.name)
+        return state.pages.get(key) if state is not None else None
+
     async def crawl(self, sources: list[Source]) -> list[FetchedPage]:
         s = self.settings
         timeout = httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
@@ -232,34 +210,46 @@ class Crawler:
                    "Accept-Language": "sv,en;q=0.5"}
         results: list[FetchedPage] = []
         seen: set[str] = set()
-        queue: deque[tuple[str, Source, bool]] = deque()
+        # (address, source, how it was reached, redirects followed to get there)
+        queue: deque[tuple[str, Source, str, int]] = deque()
         for source in sources:
             url = normalise_url(source.start_url)
             if url not in seen:
                 seen.add(url)
-                queue.append((url, source, True))
+                queue.append((url, source, "start", 0))
+        if s.full_refresh:  # every page the state knows, wherever the site links it now
+            for source in sources:
+                state = self.previous.get(source.name)
+                for key in sorted(state.pages) if state is not None else ():
+                    url = normalise_url(source.url_for(key))
+                    if url not in seen and source.in_scope(url):
+                        seen.add(url)
+                        queue.append((url, source, "known", 0))
         self.stats.queued = len(queue)
         async with _CookielessClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
             running: set[asyncio.Task] = set()
             # Each link as found -> its normalised address if in the source's scope, else None; so the
             # menus repeated on every page are looked at once.
             scoped: dict[tuple[str, str], str | None] = {}
+            redirects: dict[str, FetchedPage] = {}  # address -> its redirect, to find loops
             today = date.today()
             while queue or running:
                 while queue and len(running) < s.concurrency * max(1, len(sources)) * 2 and len(results) + len(running) < s.max_pages:
-                    url, source, is_start = queue.popleft()
-                    skipped = None if is_start else self._revisit_skipped(url, source, today)
+                    url, source, via, hops = queue.popleft()
+                    skipped = None if via == "start" or s.full_refresh else self._revisit_skipped(url, source, today)
                     if skipped is not None:  # no request: recorded at once, without a task
                         results.append(skipped)
                         self._count(skipped, len(queue) + len(running))
                         continue
-                    running.add(asyncio.create_task(self._visit(client, url, source, is_start)))
+                    running.add(asyncio.create_task(self._visit(client, url, source, via, hops)))
                 if not running:
                     break
                 finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in finished:
-                    page, found = task.result()
+                    page, found, hops = task.result()
                     results.append(page)
+                    if page.outcome == "redirected":
+                        self._mark_redirect_loop(page, redirects)
                     if self.on_page and page.outcome == "fetched" and page.content_sha256 and not page.error:
                         self.on_page(page)
                     source = page_source(sources, page.source)
@@ -267,18 +257,36 @@ class Crawler:
                     for link in found:
                         known = (source.name, link)
                         if known not in scoped:
-                            address = normalise_url(link)
-                            scoped[known] = address if source.in_scope(address) else None
+                            try:
+                                address = normalise_url(link)
+                            except ValueError:  # a malformed address (a bad port, say): not followed
+                                address = None
+                            scoped[known] = address if address is not None and source.in_scope(address) else None
                         address = scoped[known]
                         if address is not None:
                             in_scope.append(address)
                             if address not in seen:
                                 seen.add(address)
-                                queue.append((address, source, False))
+                                queue.append((address, source, "link", hops))
                     if page.links is not None:  # a followed page: its links are kept for a later 304
                         page.links, page.links_scope = tuple(dict.fromkeys(in_scope)), source.scope
                     self._count(page, len(queue) + len(running))
+        self.stats.unfinished = {source.name for _, source, _, _ in queue}
         return results
+
+    def _mark_redirect_loop(self, page: FetchedPage, redirects: dict[str, FetchedPage]) -> None:
+        """Redirects that lead back to themselves (a consent page that insists on a cookie, say): each
+        page of the loop is a failure, not a page that moved."""
+        redirects[page.url] = page
+        chain = [page]
+        target = page.redirect_to
+        while target in redirects and redirects[target] not in chain:
+            chain.append(redirects[target])
+            target = redirects[target].redirect_to
+        if target in redirects:
+            for member in chain[chain.index(redirects[target]):]:
+                member.outcome, member.error = "failed", "redirect loop"
+                self.stats.failed += 1
 
     def _count(self, page: FetchedPage, queued: int) -> None:
         self.stats.done += 1
@@ -288,25 +296,36 @@ class Crawler:
 
     def _revisit_skipped(self, url: str, source: Source, today: date) -> FetchedPage | None:
         """The page as last seen, when the revisit policy leaves it alone in this run."""
-        previous = self.previous.get(url)
+        previous = self._known(source, source.page_key(url))
         if previous is None or not self.revisit.skip(previous, today):
             return None
         return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
                            previous.content_type, outcome="revisit_skipped", etag=previous.etag,
-                           last_modified=previous.last_modified, links=previous.links, links_scope=previous.links_scope)
+                           last_modified=previous.last_modified, links=previous.links, links_scope=previous.links_scope,
+                           key=previous.key)
 
-    async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool) -> tuple[FetchedPage, list[str]]:
+    async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, via: str,
+                     hops: int) -> tuple[FetchedPage, list[str], int]:
+        """One address -> its record, the links to follow from it, and the redirects behind those links."""
+        key = source.page_key(url)
+        is_start = via == "start"
         try:
-            previous = self.previous.get(url)
+            previous = self._known(source, key)
             if self.settings.obey_robots and not await self._allowed(client, url):
-                return FetchedPage(url, source.name, None, _now(), error="disallowed by robots.txt",
-                                   is_start=is_start, outcome="disallowed"), []
-            page, found = await self._fetch(client, url, source, is_start, previous)
+                page, found = FetchedPage(url, source.name, None, _now(), error="disallowed by robots.txt",
+                                          is_start=is_start, outcome="disallowed"), []
+            else:
+                page, found = await self._fetch(client, url, source, is_start, previous)
         except Exception as exc:  # one broken page never stops the run
             page, found = FetchedPage(url, source.name, None, _now(), error=f"{type(exc).__name__}: {exc}", is_start=is_start), []
+        page.key, page.via = key, via
+        if page.outcome == "redirected":
+            if hops >= self.settings.max_redirects:
+                page.outcome, page.error, found = "failed", f"more than {self.settings.max_redirects} redirects in a row", []
+            return page, found, hops + 1
         if page.error and page.outcome == "fetched":
             page.outcome = "failed"
-        return page, found
+        return page, found, 0
 
     async def _allowed(self, client: httpx.AsyncClient, url: str) -> bool:
         """robots.txt, fetched once per host and run. No robots.txt (4xx) allows everything."""
@@ -330,23 +349,23 @@ class Crawler:
                      previous: PageState | None) -> tuple[FetchedPage, list[str]]:
         s = self.settings
         conditional: dict[str, str] = {}
-        # A project page, or a followed page whose links we kept for this scope (a 304 then means the same links).
-        links_kept = previous is not None and previous.links is not None and previous.links_scope == source.scope
-        if previous is not None and previous.content_sha256 and (previous.page_kind == "project" or links_kept):
-            if previous.etag:
-                conditional["If-None-Match"] = previous.etag
-            if previous.last_modified:
-                conditional["If-Modified-Since"] = previous.last_modified
+        # A project page, or a followed page whose links we kept for this scope (a 304 then means the same
+        # links); never a page whose last answer was an error or that no longer gives its projects.
+        usable = previous is not None and previous.removed is None and previous.status in _CONTENT_STATUSES
+        links_kept = usable and previous.links is not None and previous.links_scope == source.scope  # type: ignore[union-attr]
+        if usable and previous.content_sha256 and (previous.page_kind == "project" or links_kept):  # type: ignore[union-attr]
+            if previous.etag:  # type: ignore[union-attr]
+                conditional["If-None-Match"] = previous.etag  # type: ignore[union-attr]
+            if previous.last_modified:  # type: ignore[union-attr]
+                conditional["If-Modified-Since"] = previous.last_modified  # type: ignore[union-attr]
         gate = self._gate(urlsplit(url).netloc)
         attempt = 0
-        current = url
-        visited = [url]
         while True:
             async with gate.semaphore:
                 await gate.wait_turn()
                 began = time.monotonic()
                 try:
-                    status, headers, body, too_big = await self._get(client, current, conditional if current == url else {})
+                    status, headers, body, too_big = await self._get(client, url, conditional)
                 except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                     status, headers, body, too_big, error = None, {}, b"", False, f"{type(exc).__name__}: {exc}"
                     if isinstance(exc, httpx.TimeoutException):
@@ -358,18 +377,6 @@ class Crawler:
                         gate.slow_down(min(time.monotonic() - began, s.max_retry_after))
                     elif status is not None and status < 400:
                         gate.recover()
-            if status is not None and 300 <= status < 400 and headers.get("location"):
-                target = normalise_url(httpx.URL(current).join(headers["location"]).__str__())
-                if target in visited:
-                    return FetchedPage(url, source.name, status, _now(), error="redirect loop", is_start=is_start), []
-                if not source.in_scope(target):
-                    return FetchedPage(url, source.name, status, _now(), error=f"redirect out of scope to {target}",
-                                       is_start=is_start), []
-                if len(visited) > s.max_redirects:
-                    return FetchedPage(url, source.name, status, _now(), error="too many redirects", is_start=is_start), []
-                visited.append(target)
-                current = target
-                continue
             retryable = status is None or status in (429, 500, 502, 503, 504)
             if retryable and attempt < s.retries:
                 attempt += 1
@@ -382,6 +389,19 @@ class Crawler:
             break
         fetched_at = _now()
         content_type = headers.get("content-type")
+        if status is not None and 300 <= status < 400 and status != 304 and headers.get("location"):
+            # A redirect is a page of its own: the target is crawled as an address of the source, so what
+            # it shows is recorded under its own address (a page that moved gets its new source_url).
+            try:
+                target = normalise_url(str(httpx.URL(url).join(headers["location"])))
+            except (httpx.InvalidURL, ValueError) as exc:
+                return FetchedPage(url, source.name, status, fetched_at, error=f"malformed redirect: {exc}",
+                                   retries=attempt, is_start=is_start), []
+            if not source.in_scope(target):
+                return FetchedPage(url, source.name, status, fetched_at, error=f"redirect out of scope to {target}",
+                                   retries=attempt, is_start=is_start), []
+            return FetchedPage(url, source.name, status, fetched_at, retries=attempt, is_start=is_start,
+                               outcome="redirected", redirect_to=target), [target]
         if status == 304 and previous is not None:
             return FetchedPage(url, source.name, 304, fetched_at, previous.content_sha256, previous.content_type,
                                retries=attempt, is_start=is_start, outcome="not_modified",
@@ -398,7 +418,7 @@ class Crawler:
         sha = self.store(body)
         page = FetchedPage(url, source.name, status, fetched_at, sha, content_type, retries=attempt, is_start=is_start,
                            etag=headers.get("etag"), last_modified=headers.get("last-modified"))
-        if status >= 400:
+        if status >= 300:
             page.error = f"HTTP {status}"
             return page, []
         found: list[str] = []
@@ -408,7 +428,7 @@ class Crawler:
 
             text, _ = decode_html(body, content_type)
             if not looks_like_project_page(text):
-                found = hrefs(parse_document(text), current)
+                found = hrefs(parse_document(text), url)
                 page.links = ()  # followed: filled with the in-scope links by the crawl loop
         return page, found
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import threading
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -10,6 +12,14 @@ from typing import Iterator
 
 DEMO_SITE = Path(__file__).resolve().parents[1] / "fixtures" / "site"
 DEMO_START_PATH = "/projektbanken/"
+DEMO_SOURCE = "demo"
+# A fixed port, so that the demo's addresses (pages.url, projects.source_url) are the same in every run;
+# identities do not depend on it (pipeline/sources.py), only the addresses shown.
+DEFAULT_DEMO_PORT = 8765
+
+
+def demo_port() -> int:
+    return int(os.environ.get("ESF_DEMO_PORT", DEFAULT_DEMO_PORT))
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -18,10 +28,16 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextmanager
-def serve_directory(directory: Path = DEMO_SITE) -> Iterator[str]:
-    """Serve ``directory`` over HTTP on 127.0.0.1 and yield its base URL."""
+def serve_directory(directory: Path = DEMO_SITE, port: int = 0) -> Iterator[str]:
+    """Serve ``directory`` over HTTP on 127.0.0.1 and yield its base URL: on ``port``, or on a free port
+    when it is 0 or taken."""
     handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError:
+        logging.getLogger("esf_pipeline").warning(f"port {port} is taken: the demo is served on another one "
+                                                  "(its addresses in pages and source_url change with it)")
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

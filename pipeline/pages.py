@@ -1,8 +1,9 @@
 """What the crawl records about each address, handed from asset to asset and kept between runs.
-Plain data without httpx, so that the parse workers import it without the HTTP stack."""
+Plain data without httpx, so that the parse workers import it without the HTTP stack; every class
+here is written to disk as typed JSON (pipeline/codec.py, docs/state-format.md)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 
@@ -17,11 +18,15 @@ class FetchedPage:
     error: str | None = None
     retries: int = 0
     is_start: bool = False
-    outcome: str = "fetched"  # fetched | not_modified | revisit_skipped | disallowed | failed
+    # fetched | not_modified | revisit_skipped | disallowed | failed | redirected
+    outcome: str = "fetched"
     etag: str | None = None
     last_modified: str | None = None
     links: tuple[str, ...] | None = None  # the in-scope addresses this page led to; None when not followed
     links_scope: tuple[str, str] | None = None  # the source's scope those links were cut to
+    key: str = ""  # the page's identity within its source (pipeline.sources.Source.page_key)
+    via: str = "link"  # start | link (found on a page or a redirect) | known (a page of the state, --full-refresh)
+    redirect_to: str | None = None  # outcome redirected: the in-scope address it pointed to
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,16 @@ class ParsedPage:
     retry: bool = False  # the failure was not the page's (raw archive unreadable, out of memory): parse again next run
 
 
+# Why a page no longer gives its projects: it answered 404/410, or complete crawls stopped reaching it.
+GONE, UNLISTED = "gone", "unlisted"
+
+
 @dataclass
 class PageState:
-    """What the previous successful run knew about one address (kept in _state/ between runs)."""
+    """What the last successful run knew about one page of a source (kept in _state/sources/)."""
     url: str
     source: str
+    key: str
     content_sha256: str | None
     content_type: str | None
     status: int | None
@@ -51,6 +61,8 @@ class PageState:
     parsed: ParsedPage | None = None  # the rows of the page, carried over when it did not change
     links: tuple[str, ...] | None = None  # a followed page's in-scope links, reused when it answers 304 ...
     links_scope: tuple[str, str] | None = None  # ... and the scope they were cut to (a wider one reads the page again)
+    missed_runs: int = 0  # complete crawls of the source in a row that did not reach the page
+    removed: str | None = None  # None while the page gives its projects; GONE or UNLISTED (last content kept)
 
     @property
     def page_kind(self) -> str | None:
@@ -59,3 +71,32 @@ class PageState:
     @property
     def latest_end_date(self) -> date | None:
         return self.parsed.latest_end_date if self.parsed else None
+
+    @property
+    def live_project_ids(self) -> tuple[str, ...]:
+        return self.parsed.project_ids if self.parsed is not None and self.removed is None else ()
+
+
+@dataclass
+class SourceState:
+    """Everything kept between runs about one source: its pages by key."""
+    name: str
+    start_url: str
+    pages: dict[str, PageState] = field(default_factory=dict)
+    saved_at: datetime | None = None
+    complete_runs: int = 0  # complete crawls so far
+    last_complete_at: datetime | None = None
+    # Rebuilt from the published tables (no state file, an unreadable one, or an upgrade): no validators,
+    # and each page's parse cache entry is checked before it is trusted.
+    rebuilt: bool = False
+
+
+@dataclass
+class SourceRun:
+    """One source's crawl in this run: complete (every discovery page fetched and read, no budget or
+    limit reached) or partial, and why. Only a complete crawl may count a page as no longer listed."""
+    name: str
+    start_url: str
+    complete: bool
+    reasons: list[str] = field(default_factory=list)
+    pages: int = 0

@@ -6,8 +6,13 @@ parsed once per content and parser version: during the crawl when the crawl is l
 hands each new body to a process pool, so both cores work while the network waits), otherwise in
 the parse asset. A page whose content did not change (a 304, the same hash, or a page the revisit
 policy left alone) is not parsed again; its rows are carried over. A page that fails keeps its
-previous rows (a failure is never mistaken for a removal); a page that answers 404/410, or is no
-longer reached, marks its projects removed while their last known data stays.
+previous rows (a failure is never mistaken for a removal).
+
+Removal needs proof (README, "History, never loss"): a page that answers 404/410 no longer gives its
+projects; a page that complete crawls of its source stopped reaching for ``confirmations`` runs in a
+row no longer gives them either; a page read in full that no longer shows a project no longer gives
+it. A project is removed when it lost a page in this way in this run and no page gives it any more.
+A page that failed, a source whose crawl was partial, a source not crawled: nothing is removed.
 """
 from __future__ import annotations
 
@@ -20,12 +25,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Annotated, Any, Iterable
 
 from lxml import etree
 
-from pipeline.pages import FetchedPage, PageState, ParsedPage
-from pipeline.rows import Rows, content_rows, issue_row, page_row
+from pipeline.codec import StateError, TableRow
+from pipeline.pages import GONE, UNLISTED, FetchedPage, PageState, ParsedPage, SourceRun, SourceState
+from pipeline.rows import CacheEntry, Rows, content_rows, issue_row, page_row
 from pipeline.storage import OutputDir
 
 # Below this many pages a process pool costs more than it saves.
@@ -37,7 +43,8 @@ WORKER_MODULES = ["pipeline.parse_step", "parsers.page"]
 # Pages per task sent to a worker: large enough that the hand-over costs little, small enough to
 # keep both workers busy to the end.
 BATCH_SIZE = 16
-GONE = (404, 410)
+# Answers that prove a page is gone (after the crawler's retries).
+GONE_STATUSES = (404, 410)
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Everything that decides what rows a page gives: a change here makes every page parse again.
@@ -54,24 +61,33 @@ def parser_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def parse_key(url: str, sha: str, content_type: str | None) -> str:
-    text = "\0".join((parser_version(), url, sha, content_type or ""))
+def page_id(source: str, key: str) -> str:
+    """A page's identity across runs and site moves: its source's name and its key in the source."""
+    return f"{source}:{key}"
+
+
+def parse_key(url: str, sha: str, content_type: str | None, identity: str) -> str:
+    text = "\0".join((parser_version(), identity, url, sha, content_type or ""))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def parse_into_cache(out: OutputDir, url: str, sha: str, content_type: str | None) -> ParsedPage:
+def page_parse_key(page: FetchedPage | PageState) -> str:
+    return parse_key(page.url, page.content_sha256 or "", page.content_type, page_id(page.source, page.key))
+
+
+def parse_into_cache(out: OutputDir, url: str, sha: str, content_type: str | None, identity: str) -> ParsedPage:
     """Parse one stored page and keep its rows in the cache. Never raises for a bad page: the
     exception becomes the page's error (a parse_failed issue). A failure that is not the page's
     own (the archive cannot be read, memory ran out) is not cached, so the next run tries again."""
     from parsers.page import parse_page
 
-    key = parse_key(url, sha, content_type)
+    key = parse_key(url, sha, content_type, identity)
     try:
         body = out.get_raw(sha)
     except OSError as exc:
         return ParsedPage(key, None, None, None, error=f"raw body not readable: {type(exc).__name__}: {exc}", retry=True)
     try:
-        result = parse_page(body, url, content_type)
+        result = parse_page(body, url, content_type, page_id=identity)
         rows = content_rows(result, url)
         ends = [p["end_date"] for p in rows.projects if p.get("end_date")]
         summary = ParsedPage(key, result.kind, result.family, result.encoding,
@@ -80,7 +96,7 @@ def parse_into_cache(out: OutputDir, url: str, sha: str, content_type: str | Non
         return ParsedPage(key, None, None, None, error=f"MemoryError: {exc}", retry=True)
     except Exception as exc:  # a broken page is a row in parse_issues, never the end of the run
         rows, summary = Rows(), ParsedPage(key, None, None, None, error=f"{type(exc).__name__}: {exc}")
-    out.put_parsed(key, (summary, rows))
+    out.put_parsed(key, CacheEntry(summary, rows))
     return summary
 
 
@@ -89,7 +105,10 @@ def _output(location: str) -> OutputDir:
     return OutputDir(location)
 
 
-def _parse_batch(location: str, items: list[tuple[str, str, str | None]]) -> list[ParsedPage]:
+Item = tuple[str, str, "str | None", str]  # url, content hash, content type, page identity
+
+
+def _parse_batch(location: str, items: list[Item]) -> list[ParsedPage]:
     out = _output(location)
     return [parse_into_cache(out, *item) for item in items]
 
@@ -105,14 +124,14 @@ class ParsePool:
         if not out.shared_between_processes:
             self.workers = 1
         self.min_pages = PARALLEL_THRESHOLD if min_pages is None else min_pages
-        self.pending: list[tuple[str, str, str | None]] = []
-        self.futures: list[tuple[Future, list[tuple[str, str, str | None]]]] = []
+        self.pending: list[Item] = []
+        self.futures: list[tuple[Future, list[Item]]] = []
         self.pool: ProcessPoolExecutor | None = None
-        self.lost: list[tuple[str, str, str | None]] = []  # batches of a worker that died
+        self.lost: list[Item] = []  # batches of a worker that died
         self.broken = False  # the pool lost a worker: the remaining pages are parsed without it
 
-    def add(self, url: str, sha: str, content_type: str | None) -> None:
-        self.pending.append((url, sha, content_type))
+    def add(self, url: str, sha: str, content_type: str | None, identity: str) -> None:
+        self.pending.append((url, sha, content_type, identity))
         if self.pool is None and self.workers > 1 and len(self.pending) >= self.min_pages:
             # forkserver: the workers start from a small clean process, not a copy of this one.
             context = multiprocessing.get_context("forkserver")
@@ -122,7 +141,7 @@ class ParsePool:
             batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
             self._submit(batch)
 
-    def _submit(self, batch: list[tuple[str, str, str | None]]) -> None:
+    def _submit(self, batch: list[Item]) -> None:
         try:
             self.futures.append((self.pool.submit(_parse_batch, self.out.location, batch), batch))  # type: ignore[union-attr]
         except BrokenProcessPool:  # a worker died (killed, out of memory): no more pages go to the pool
@@ -154,30 +173,41 @@ class ParsePool:
         return done
 
 
+# The order of entries in the tables: pages reached in this run first, then pages kept from earlier runs
+# that still give their projects, then pages that no longer do (their last content, for removed projects).
+REACHED, KEPT, REMOVED = 0, 1, 2
+
+
 @dataclass
 class Entry:
     """One address's part of this run's tables: the cached content rows under ``key``, its pages
     row (None when it was not reached in this run), and issues of this run (fetch failures ...)."""
     url: str
+    source: str
     key: str | None
-    page: dict[str, Any] | None
-    issues: list[dict[str, Any]] = field(default_factory=list)
+    page: Annotated[dict[str, Any], TableRow("pages")] | None
+    issues: list[Annotated[dict[str, Any], TableRow("parse_issues")]] = field(default_factory=list)
+    rank: int = REACHED
 
 
 @dataclass
 class ParseOutcome:
     entries: list[Entry]
-    states: dict[str, PageState]
+    states: dict[str, SourceState]  # every source's state for the next run, by name
     seen_ids: set[str] = field(default_factory=set)  # projects confirmed on the site in this run
-    removed_ids: set[str] = field(default_factory=set)  # projects whose page is gone or no longer reached
-    counts: Counter = field(default_factory=Counter)
+    removed_ids: set[str] = field(default_factory=set)  # projects removed in this run, each with proof
+    counts: dict[str, int] = field(default_factory=dict)
+    sources: list[SourceRun] = field(default_factory=list)  # the sources crawled in this run
+    active_before: dict[str, int] = field(default_factory=dict)  # source -> projects its pages gave before the run
+    removed_by_source: dict[str, list[str]] = field(default_factory=dict)  # source -> projects it removed
+    id_renames: dict[str, str] = field(default_factory=dict)  # old -> new project id (upgrade of the id scheme)
 
 
-def _state(page: FetchedPage, parsed: ParsedPage | None) -> PageState:
-    return PageState(url=page.url, source=page.source, content_sha256=page.content_sha256,
+def _state(page: FetchedPage, parsed: ParsedPage | None, removed: str | None = None) -> PageState:
+    return PageState(url=page.url, source=page.source, key=page.key, content_sha256=page.content_sha256,
                      content_type=page.content_type, status=page.status, etag=page.etag,
                      last_modified=page.last_modified, checked_at=page.fetched_at, parsed=parsed, links=page.links,
-                     links_scope=page.links_scope)
+                     links_scope=page.links_scope, removed=removed)
 
 
 def _page_row(page: FetchedPage, parsed: ParsedPage | None, parsed_in_run: bool, error: str | None = None) -> dict[str, Any]:
@@ -186,101 +216,219 @@ def _page_row(page: FetchedPage, parsed: ParsedPage | None, parsed_in_run: bool,
                     error or (parsed.error if parsed else None), parsed=parsed_in_run)
 
 
-def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[str, PageState] | None = None,
-                reparse_all: bool = False, workers: int | None = None, crawled_sources: set[str] | None = None,
-                parsed_during_crawl: dict[str, ParsedPage] | None = None) -> ParseOutcome:
+def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[str, SourceState] | None = None,
+                runs: list[SourceRun] | None = None, reparse_all: bool = False, workers: int | None = None,
+                parsed_during_crawl: dict[str, ParsedPage] | None = None, confirmations: int = 2,
+                id_renames: dict[str, str] | None = None) -> ParseOutcome:
+    """This run's pages (and every known page not reached) -> table entries, the next run's state per
+    source, and the projects seen and removed, each removal with its proof."""
     pages = list(pages)
     previous = previous or {}
+    runs = runs or []
+    run_by_name = {run.name: run for run in runs}
+
+    def before_state(page: FetchedPage) -> PageState | None:
+        state = previous.get(page.source)
+        return state.pages.get(page.key) if state is not None else None
+
     # What the crawl's workers parsed, except failures that were not the page's own (parsed again here).
     known: dict[str, ParsedPage] = {} if reparse_all else {
         key: parsed for key, parsed in (parsed_during_crawl or {}).items() if not parsed.retry}
     fresh = set(known)  # keys parsed in this run (during the crawl, or below)
-    outcome = ParseOutcome([], {})
     pool = ParsePool(output, workers)
 
     # 1. Which content each page has, and which of it is not in the cache yet.
-    content_key: dict[str, str] = {}
-    for page in pages:
-        prev = previous.get(page.url)
-        if page.content_sha256 and not page.error:
-            key = parse_key(page.url, page.content_sha256, page.content_type)
-            content_key[page.url] = key
-            if key in known:
-                continue
-            if not reparse_all and prev is not None and prev.parsed is not None and prev.parsed.key == key:
-                known[key] = prev.parsed
-            elif not reparse_all and output.has_parsed(key):
-                known[key] = output.get_parsed(key)[0]  # parsed in an earlier run, e.g. content that came back
-            else:
-                pool.add(page.url, page.content_sha256, page.content_type)
-                known[key] = None  # type: ignore[assignment]  # being parsed
+    content_key: dict[int, str] = {}
+    for n, page in enumerate(pages):
+        if not page.content_sha256 or page.error:
+            continue
+        key = page_parse_key(page)
+        content_key[n] = key
+        if key in known:
+            continue
+        prev = before_state(page)
+        cached = None
+        if not reparse_all and prev is not None and prev.parsed is not None and prev.parsed.key == key \
+                and not previous[page.source].rebuilt:
+            cached = prev.parsed
+        elif not reparse_all:
+            try:
+                cached = output.get_parsed(key)[0]  # content that came back, or a state rebuilt from the tables
+            except StateError:
+                cached = None
+        if cached is not None:
+            known[key] = cached  # parsed in an earlier run (unchanged, or content that came back)
+        else:
+            pool.add(page.url, page.content_sha256, page.content_type, page_id(page.source, page.key))
+            known[key] = None  # type: ignore[assignment]  # being parsed
     parsed_now = pool.finish(parse_rest_here=True)
     known.update(parsed_now)
     fresh.update(parsed_now)
 
-    # 2. Each page's entry and state.
-    for page in pages:
-        prev = previous.get(page.url)
-        before = prev.parsed if prev is not None and prev.parsed is not None else None
-        if page.status in GONE and before is not None:
-            outcome.entries.append(Entry(page.url, before.key, _page_row(page, before, False, page.error),
-                                         [issue_row(page.url, "page_gone", f"HTTP {page.status}: projects marked removed")]))
-            outcome.removed_ids.update(before.project_ids)
-            outcome.states[page.url] = _state(page, before)
-            outcome.counts["removed"] += 1
-        elif page.error and before is not None:
-            note = f"{page.error}; previous values kept"
-            outcome.entries.append(Entry(page.url, before.key, _page_row(page, before, False, note),
-                                         [issue_row(page.url, "fetch_failed", note)]))
-            outcome.states[page.url] = replace(prev)  # type: ignore[arg-type]  # validators and hash as they were
-            outcome.counts["kept_after_failure"] += 1
-        elif page.url in content_key:
-            now = known[content_key[page.url]]
+    outcome = ParseOutcome([], {name: replace(state, pages={}) for name, state in previous.items()},
+                           sources=runs, id_renames=dict(id_renames or {}))
+    counts: Counter = Counter()
+    lost: dict[str, set[str]] = {}  # source -> projects that lost a page in this run, with proof
+
+    def lose(source: str, ids: Iterable[str]) -> None:
+        lost.setdefault(source, set()).update(ids)
+
+    def keep(state: PageState) -> None:
+        outcome.states.setdefault(state.source, SourceState(state.source, "")).pages[state.key] = state
+
+    # 2. Each page reached in this run: its content, or why what it said before stays.
+    read_ok: dict[tuple[str, str], ParsedPage] = {}  # (source, address) -> the content read in full in this run
+    redirects: list[tuple[FetchedPage, PageState | None]] = []
+    contents: list[tuple[FetchedPage, PageState | None, ParsedPage]] = []  # pages whose content was read
+    for n, page in enumerate(pages):
+        prev = before_state(page)
+        before = prev.parsed if prev is not None else None
+        live_before = prev.live_project_ids if prev is not None else ()
+        rank = REMOVED if prev is not None and prev.removed is not None else REACHED
+        if page.outcome == "redirected":
+            redirects.append((page, prev))
+            continue
+        if page.status in GONE_STATUSES:
+            note = f"HTTP {page.status}: the page is gone" + ("; its projects are removed unless another page gives them"
+                                                            if live_before else "")
+            outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
+                                         _page_row(page, before, False, f"HTTP {page.status}"),
+                                         [issue_row(page.url, "page_gone" if before else "fetch_failed", note)],
+                                         REMOVED if before else REACHED))
+            keep(replace(prev, status=page.status, checked_at=page.fetched_at, etag=None, last_modified=None, removed=GONE)
+                 if prev is not None else _state(page, None, GONE))
+            lose(page.source, live_before)
+            counts["gone"] += 1
+        elif page.error:
+            note = f"{page.error}; previous values kept" if before is not None else page.error
+            issues = [] if page.outcome == "disallowed" and before is None else [issue_row(page.url, "fetch_failed", note)]
+            outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
+                                         _page_row(page, before, False, note if before else None), issues, rank))
+            if prev is not None:
+                keep(replace(prev))  # validators, hash and content as they were
+            counts["kept_after_failure" if before is not None else "failed"] += 1
+        elif n in content_key:
+            now = known[content_key[n]]
             if now.retry:  # not the page's fault: what it said before stays, and the next run parses it again
                 note = f"{now.error}; parsed again in the next run" + ("; previous values kept" if before else "")
-                outcome.entries.append(Entry(page.url, before.key if before else None,
-                                             _page_row(page, before, False, note), [issue_row(page.url, "parse_failed", note)]))
-                outcome.states[page.url] = replace(prev) if prev is not None else _state(page, None)  # type: ignore[arg-type]
-                outcome.counts["parse_failed_retry"] += 1
+                outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
+                                             _page_row(page, before, False, note), [issue_row(page.url, "parse_failed", note)],
+                                             rank))
+                keep(replace(prev) if prev is not None else _state(page, None))
+                counts["parse_failed_retry"] += 1
                 continue
             if before is not None and before.kind == "project" and now.kind != "project":
                 # A 200 that is really an error or maintenance page: keep what the page said before.
                 note = "the page no longer shows its project labels; previous values kept"
-                outcome.entries.append(Entry(page.url, before.key, _page_row(page, before, False, note),
-                                             [issue_row(page.url, "page_lost_labels", note)]))
-                outcome.states[page.url] = _state(page, before)
-                outcome.counts["kept_after_failure"] += 1
+                outcome.entries.append(Entry(page.url, page.source, before.key, _page_row(page, before, False, note),
+                                             [issue_row(page.url, "page_lost_labels", note)], rank))
+                keep(replace(prev, checked_at=page.fetched_at))  # type: ignore[arg-type]
+                counts["kept_after_failure"] += 1
                 continue
+            contents.append((page, prev, now))
             parsed_in_run = now.key in fresh
             issues = [issue_row(page.url, "parse_failed", now.error)] if now.error else []
-            outcome.entries.append(Entry(page.url, now.key, _page_row(page, now, parsed_in_run), issues))
-            outcome.states[page.url] = _state(page, now)
-            outcome.counts["parsed" if parsed_in_run else "carried_over"] += 1
-            if page.outcome != "revisit_skipped":
+            outcome.entries.append(Entry(page.url, page.source, now.key, _page_row(page, now, parsed_in_run), issues))
+            keep(_state(page, now))
+            counts["parsed" if parsed_in_run else "carried_over"] += 1
+            if page.outcome != "revisit_skipped":  # left alone, not checked: kept, not seen
                 outcome.seen_ids.update(now.project_ids)
-        else:  # failed, disallowed, or an error page never seen before
-            issues = [issue_row(page.url, "fetch_failed", page.error)] if page.error else []
-            outcome.entries.append(Entry(page.url, None, _page_row(page, None, False), issues))
-            if prev is not None:
-                outcome.states[page.url] = replace(prev)
-            elif page.status is not None:
-                outcome.states[page.url] = _state(page, None)
-            outcome.counts["failed"] += page.error is not None
+                read_ok[(page.source, page.url)] = now
+                lose(page.source, set(live_before) - set(now.project_ids))
+        else:  # an answer without content (a 3xx without a target, say) and no error
+            outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
+                                         _page_row(page, before, False), [], rank))
+            keep(replace(prev) if prev is not None else _state(page, None))
 
-    # 3. Addresses known before but not reached in this run: their projects are no longer listed.
-    reached = {page.url for page in pages}
-    for url, prev in previous.items():
-        if url in reached or prev.parsed is None or not prev.parsed.project_ids:
+    # The content shows more partial crawls: a page that was a listing and no longer reads as one (an empty
+    # 200, a maintenance or login page), a start page that leads nowhere.
+    for page, prev, now in contents:
+        run = run_by_name.get(page.source)
+        if run is None or now.kind in ("listing", "project"):
             continue
-        outcome.entries.append(Entry(url, prev.parsed.key, None))
-        outcome.states[url] = prev
-        if crawled_sources is None or prev.source in crawled_sources:
-            outcome.removed_ids.update(prev.parsed.project_ids)
-            outcome.counts["no_longer_listed"] += 1
-        else:  # a source not crawled in this run keeps its pages as they were
-            outcome.counts["other_source_kept"] += 1
-    outcome.seen_ids -= outcome.removed_ids
-    # Address order, not the order pages happened to arrive in: the same site gives the same tables
-    # (and the same "first kept" among duplicates) in every run.
-    outcome.entries.sort(key=lambda entry: entry.url)
+        if prev is not None and prev.page_kind == "listing":
+            reason = f"{page.url} was a listing and no longer reads as one"
+        elif page.is_start and not page.links:
+            reason = "the start page leads to no page of the source (a maintenance page, or a listing drawn by JavaScript?)"
+        else:
+            continue
+        run.complete = False
+        run.reasons.append(reason)
+
+    # 3. Redirects: the content moved to the target; what the old address gave is given up only when the
+    # target was read in full in this run (a failed target keeps the old address's content).
+    for page, prev in redirects:
+        before = prev.parsed if prev is not None else None
+        target = read_ok.get((page.source, page.redirect_to or ""))
+        if target is not None or before is None:
+            outcome.entries.append(Entry(page.url, page.source, None, _page_row(page, None, False)))
+            keep(_state(page, None))
+            if prev is not None:
+                lose(page.source, set(prev.live_project_ids) - set(target.project_ids if target else ()))
+        else:
+            outcome.entries.append(Entry(page.url, page.source, before.key,
+                                         _page_row(page, before, False, "redirected; the target was not read, previous values kept"),
+                                         [], REMOVED if prev.removed else REACHED))
+            keep(replace(prev))
+        counts["redirected"] += 1
+
+    # 4. Pages known before but not reached in this run.
+    reached = {(page.source, page.key) for page in pages}
+    for name, state in previous.items():
+        run = run_by_name.get(name)
+        for key, prev in state.pages.items():
+            if (name, key) in reached:
+                continue
+            if run is not None and run.complete:
+                prev = replace(prev, missed_runs=prev.missed_runs + 1)
+                if prev.removed is None and prev.missed_runs >= confirmations:
+                    lose(name, prev.live_project_ids)
+                    prev = replace(prev, removed=UNLISTED)
+                    counts["no_longer_listed"] += 1
+                else:
+                    counts["not_reached"] += 1
+            else:
+                counts["kept_not_crawled" if run is None else "kept_partial_crawl"] += 1
+            keep(prev)
+            if prev.parsed is not None and prev.parsed.project_ids:
+                outcome.entries.append(Entry(prev.url, name, prev.parsed.key, None, [],
+                                             KEPT if prev.removed is None else REMOVED))
+
+    # 5. A project is removed when it lost a page with proof and no page gives it any more.
+    live: set[str] = set()
+    for state in outcome.states.values():
+        for page_state in state.pages.values():
+            live.update(page_state.live_project_ids)
+    for name, state in previous.items():
+        active = {pid for page_state in state.pages.values() for pid in page_state.live_project_ids}
+        outcome.active_before[name] = len(active)
+    for name, ids in lost.items():
+        removed = ids - live - outcome.seen_ids
+        if removed:
+            outcome.removed_by_source[name] = sorted(removed)
+            outcome.removed_ids |= removed
+    for run in runs:
+        state = outcome.states.setdefault(run.name, SourceState(run.name, run.start_url))
+        state.start_url, state.rebuilt = run.start_url, False
+        if run.complete:
+            state.complete_runs += 1
+            state.last_complete_at = max((p.fetched_at for p in pages if p.source == run.name and p.fetched_at),
+                                         default=state.last_complete_at)
+    outcome.counts = dict(counts)
+    # Reached pages first, then kept ones, then removed ones; by address within each, not the order pages
+    # happened to arrive in: the same site gives the same tables (and the same "first kept") in every run.
+    outcome.entries.sort(key=lambda entry: (entry.rank, entry.url))
     return outcome
+
+
+
+
+def content_sources(states: dict[str, SourceState]) -> dict[str, Item]:
+    """Parse cache key -> what to parse to make its entry again (address, content hash, type, identity),
+    for every content the states refer to: a lost or unreadable cache entry is rebuilt from raw/."""
+    found: dict[str, Item] = {}
+    for state in states.values():
+        for page in state.pages.values():
+            if page.parsed is not None and page.parsed.key and page.content_sha256:
+                found[page.parsed.key] = (page.url, page.content_sha256, page.content_type, page_id(page.source, page.key))
+    return found

@@ -1,23 +1,16 @@
 """Typed Dagster resources: where output goes, how the crawler behaves, what it crawls."""
 
 import asyncio
-import sys
-from pathlib import Path
+import math
 from typing import Callable
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 
-from pipeline.crawler import Crawler, CrawlSettings, CrawlStats, RevisitPolicy, Source, validate_start_url
-from pipeline.pages import FetchedPage, PageState
+from pipeline.crawler import Crawler, CrawlSettings, CrawlStats, RevisitPolicy
+from pipeline.pages import FetchedPage, SourceState
+from pipeline.sources import Source, configured_sources, sources_from_arguments
 from pipeline.storage import OutputDir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-SOURCES_FILE = Path(__file__).with_name("sources.toml")
 
 # The CLI sets this to drive its live progress display; Dagster runs log instead.
 progress_hook: Callable[[CrawlStats], None] | None = None
@@ -29,9 +22,15 @@ class OutputResource(dg.ConfigurableResource):
     path: str = Field(default="data", description="Directory or fsspec URL (s3://bucket/esf, file:///srv/esf) the tables and the raw page archive are written to.")
     personal_data: bool = Field(default=True, description="Write project_contacts (names, e-mail, phone). "
                                 "False leaves the table out of the output.")
-    max_project_drop: float = Field(default=0.5, description="Blocking check: the project count may not fall more "
-                                    "than this share below the previous run's.")
-    max_unknown_label_share: float = Field(default=0.2, description="Warning check: unknown labels per project.")
+    max_project_drop: float = Field(default=0.5, ge=0, le=1, description="Blocking check: the number of active "
+                                    "projects may not fall more than this share below the previous run's.")
+    max_unknown_label_share: float = Field(default=0.2, ge=0, description="Warning check: unknown labels per project.")
+    max_removed_share: float = Field(default=0.1, ge=0, le=1, description="Blocking check: one run may remove at "
+                                     "most this share of a source's active projects (more than one project), unless "
+                                     "the run allows removals (allow_removals in the output_tables config, "
+                                     "--allow-removals on the command line).")
+    removal_confirmations: int = Field(default=2, ge=1, description="Complete crawls in a row that must miss a page "
+                                       "before its projects count as no longer listed.")
 
     _held: OutputDir | None = PrivateAttr(default=None)
 
@@ -56,25 +55,43 @@ class CrawlerResource(dg.ConfigurableResource):
     """Politeness and limits of the crawler (defaults are for real public sites)."""
 
     user_agent: str = Field(default=CrawlSettings.user_agent, description="User-Agent with a contact URL.")
-    delay_seconds: float = Field(default=1.0, description="Minimum delay between requests to one host.")
-    concurrency: int = Field(default=2, description="Concurrent requests per host.")
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    retries: int = Field(default=3, description="Retries for 5xx, 429, timeouts and connection errors.")
-    max_bytes: int = Field(default=10_000_000, description="Largest body accepted, after decompression.")
-    max_pages: int = Field(default=50_000, description="Upper bound on pages per run.")
+    delay_seconds: float = Field(default=1.0, ge=0, description="Minimum delay between requests to one host.")
+    concurrency: int = Field(default=2, description="Concurrent requests per host (1 or more).")
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0)
+    retries: int = Field(default=3, ge=0, description="Retries for 5xx, 429, timeouts and connection errors.")
+    max_bytes: int = Field(default=10_000_000, ge=1, description="Largest body accepted, after decompression.")
+    max_pages: int = Field(default=50_000, ge=1, description="Upper bound on pages per run; a crawl that reaches it "
+                           "is partial (it removes nothing).")
     obey_robots: bool = Field(default=True, description="Fetch robots.txt once per host and run, and obey it.")
-    ended_grace_days: int = Field(default=365, description="A project that ended more than this many days ago ...")
-    ended_revisit_days: int = Field(default=30, description="... is re-checked only every this many days.")
+    ended_grace_days: int = Field(default=365, ge=0, description="A project that ended more than this many days ago ...")
+    ended_revisit_days: int = Field(default=30, ge=0, description="... is re-checked only every this many days.")
+
+    @field_validator("delay_seconds")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number of seconds")
+        return value
+
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        # An EnvVar (an int subclass standing for the variable) is checked when it is read.
+        if type(value) is int and value < 1:
+            raise ValueError("must be 1 or more")
+        return value
 
     def crawl(self, sources: list[Source], store: Callable[[bytes], str],
               progress: Callable[[CrawlStats], None] | None = None,
-              previous: dict[str, PageState] | None = None,
-              on_page: Callable[[FetchedPage], None] | None = None) -> tuple[list[FetchedPage], CrawlStats]:
+              previous: dict[str, SourceState] | None = None,
+              on_page: Callable[[FetchedPage], None] | None = None,
+              full_refresh: bool = False) -> tuple[list[FetchedPage], CrawlStats]:
         settings = CrawlSettings(
             user_agent=self.user_agent, delay_seconds=self.delay_seconds, concurrency=self.concurrency,
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout, retries=self.retries,
             max_bytes=self.max_bytes, max_pages=self.max_pages, obey_robots=self.obey_robots,
+            full_refresh=full_refresh,
         )
         crawler = Crawler(settings, store, progress, previous,
                           RevisitPolicy(self.ended_grace_days, self.ended_revisit_days), on_page)
@@ -82,15 +99,11 @@ class CrawlerResource(dg.ConfigurableResource):
 
 
 class SourcesResource(dg.ConfigurableResource):
-    """What to crawl: explicit start URLs, or the sites listed in pipeline/sources.toml."""
+    """What to crawl: explicit start URLs (``URL`` or ``NAME=URL``), or the sites listed in pipeline/sources.toml."""
 
-    start_urls: list[str] = Field(default_factory=list, description="Start URLs; empty means pipeline/sources.toml.")
+    start_urls: list[str] = Field(default_factory=list, description="Start URLs, each URL or NAME=URL; empty means "
+                                  "pipeline/sources.toml. A source's name is its identity: NAME, the name of the "
+                                  "configured source with that start URL, or one derived from the address.")
 
     def sources(self) -> list[Source]:
-        if not self.start_urls:
-            with open(SOURCES_FILE, "rb") as handle:
-                listed = tomllib.load(handle)["sources"]
-            return [Source(s["name"], s["start_url"]) for s in listed]
-        for url in self.start_urls:
-            validate_start_url(url)
-        return [Source(f"start_{n}", url) for n, url in enumerate(self.start_urls)]
+        return sources_from_arguments(self.start_urls) if self.start_urls else configured_sources()

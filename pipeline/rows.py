@@ -4,9 +4,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pipeline.pages import FetchedPage
+from pipeline.codec import TableRow
+from pipeline.pages import FetchedPage, ParsedPage
 from pipeline.schema import PROJECTS
 
 if TYPE_CHECKING:
@@ -19,18 +20,26 @@ _RAW_COLUMNS = {"total_budget_sek": "total_budget_sek", "esf_grant_sek": "esf_gr
 @dataclass
 class Rows:
     """The rows one page's content gives, by table."""
-    projects: list[dict[str, Any]] = field(default_factory=list)
-    project_contacts: list[dict[str, Any]] = field(default_factory=list)
-    project_sections: list[dict[str, Any]] = field(default_factory=list)
-    project_municipalities: list[dict[str, Any]] = field(default_factory=list)
-    project_fields: list[dict[str, Any]] = field(default_factory=list)
-    parse_issues: list[dict[str, Any]] = field(default_factory=list)
+    projects: list[Annotated[dict[str, Any], TableRow("projects")]] = field(default_factory=list)
+    project_contacts: list[Annotated[dict[str, Any], TableRow("project_contacts")]] = field(default_factory=list)
+    project_sections: list[Annotated[dict[str, Any], TableRow("project_sections")]] = field(default_factory=list)
+    project_municipalities: list[Annotated[dict[str, Any], TableRow("project_municipalities")]] = field(default_factory=list)
+    project_fields: list[Annotated[dict[str, Any], TableRow("project_fields")]] = field(default_factory=list)
+    parse_issues: list[Annotated[dict[str, Any], TableRow("parse_issues")]] = field(default_factory=list)
+
+
+@dataclass
+class CacheEntry:
+    """One entry of the parse cache: what a parse of one content gave, and its rows."""
+    summary: ParsedPage
+    rows: Rows
 
 
 def page_row(page: FetchedPage, kind: str | None, family: str | None, records: int, encoding: str | None,
              error: str | None = None, parsed: bool = False) -> dict[str, Any]:
     return {
-        "url": page.url, "source": page.source, "status": page.status, "fetched_at": page.fetched_at,
+        "url": page.url, "source": page.source, "page_key": page.key, "via": page.via, "redirect_to": page.redirect_to,
+        "status": page.status, "fetched_at": page.fetched_at,
         "content_sha256": page.content_sha256, "content_type": page.content_type, "encoding": encoding,
         "page_kind": kind, "page_family": family, "records": records, "error": error or page.error,
         "fetch_outcome": page.outcome, "parsed_in_run": parsed,

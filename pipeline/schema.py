@@ -73,7 +73,10 @@ PROJECTS = Table(
         Field("name", S, "Project name (Namn, or the page heading)."),
         Field("page_family", S, "Page family the project was read from (esf_2014_2020, esf_2014_2020_old, "
               "esf_2007_2013, esf_plus_2021_2027, tillvaxtverket_theme, skr_initiatives).", nullable=False),
-        Field("source_url", S, "Address of the page the project was read from.", nullable=False),
+        Field("source_url", S, "Address of the page the project was read from (a change is a row of project_changes).",
+              nullable=False),
+        Field("source", S, "Name of the source whose crawl read the project (pipeline/sources.toml, or derived from "
+              "the start URL)."),
         Field("programme_period", S, "ESF programme period: 2007-2013, 2014-2020 or 2021-2027; null when the page does not show it."),
         Field("owner", S, "Project owner (Projektägare) as printed, white space normalised."),
         Field("owner_readable", S, "Owner with UPPERCASE names turned into ordinary capitalisation; otherwise as printed."),
@@ -116,9 +119,10 @@ PROJECTS = Table(
         Field("publisher", S, "Publisher named in the article (initiative pages)."),
         Field("funder", S, "Funder named in the article (initiative pages)."),
         Field("extra_fields", S, "JSON object of labels the parser does not know -> their raw values (never lost)."),
-        Field("status", S, "active, or removed when the page answered 404/410 or is no longer listed (last known data kept).",
+        Field("status", S, "active, or removed: only on proof, when its page answered 404/410, or when two complete "
+              "crawls in a row no longer reached it (last known data kept). A failed or partial crawl changes no status.",
               nullable=False),
-        Field("removed_at", D, "Day the project was first found removed."),
+        Field("removed_at", D, "Day the project was found removed; null while it is active (cleared when it comes back)."),
         Field("first_seen_at", TS, "First run that saw the project (UTC)."),
         Field("last_seen_at", TS, "Last run that saw the project on the site (UTC)."),
         Field("last_changed_at", TS, "Last run in which one of its values changed (UTC)."),
@@ -186,7 +190,13 @@ PAGES = Table(
     "One row per address visited in the run.",
     (
         Field("url", S, "Address fetched.", nullable=False),
-        Field("source", S, "Name of the source (start URL group) the page belongs to."),
+        Field("source", S, "Name of the source the page belongs to."),
+        Field("page_key", S, "The page's identity within its source: its path and query relative to the source's "
+              "root, independent of host and port."),
+        Field("via", S, "How the page was reached: start (the source's start URL), link (a link or a redirect), or "
+              "known (a page of the state, checked again by --full-refresh)."),
+        Field("source_crawl", S, "complete, or partial with the reasons, for the page's source in this run: only a "
+              "complete crawl may count a project as no longer listed."),
         Field("status", I, "HTTP status; null when no response was received."),
         Field("fetched_at", TS, "When the response was received (UTC)."),
         Field("content_sha256", S, "SHA-256 of the body; the raw HTML is stored under raw/ by this hash."),
@@ -197,7 +207,8 @@ PAGES = Table(
         Field("records", I, "How many projects the page gave.", nullable=False),
         Field("error", S, "Why the page could not be fetched or parsed; null when it was."),
         Field("fetch_outcome", S, "fetched, not_modified (304), revisit_skipped (left alone by the revisit policy), "
-              "disallowed (robots.txt) or failed."),
+              "disallowed (robots.txt), redirected or failed."),
+        Field("redirect_to", S, "For a redirect: the address it pointed to (crawled as a page of its own)."),
         Field("parsed_in_run", B, "True when the page was parsed in this run; false when its rows were carried over "
               "unchanged from the previous run."),
     ),
@@ -230,5 +241,24 @@ CHANGES = Table(
     ),
 )
 
+SOURCES = Table(
+    "sources",
+    "One row per source known to the output: whether this run crawled it, and whether that crawl was complete.",
+    (
+        Field("source", S, "Name of the source.", nullable=False),
+        Field("start_url", S, "Start URL the source was last crawled from."),
+        Field("crawled_in_run", B, "True when this run crawled the source.", nullable=False),
+        Field("crawl_complete", B, "True when this run's crawl of the source was complete (every listing and "
+              "pagination page fetched and read, no budget reached); null when it was not crawled."),
+        Field("partial_reason", S, "Why the crawl was partial; null when complete or not crawled."),
+        Field("pages_reached", I, "Addresses of the source visited in this run.", nullable=False),
+        Field("projects_active", I, "Projects of the source that are active after this run.", nullable=False),
+        Field("projects_removed", I, "Projects of the source that are removed after this run.", nullable=False),
+        Field("removed_in_run", I, "Projects this run removed (each with proof).", nullable=False),
+        Field("last_complete_at", TS, "When the source's last complete crawl ran (UTC)."),
+    ),
+    key=("source",),
+)
+
 TABLES: dict[str, Table] = {t.name: t for t in (PROJECTS, CONTACTS, SECTIONS, MUNICIPALITIES, FIELDS, PAGES, ISSUES,
-                                               CHANGES)}
+                                               CHANGES, SOURCES)}

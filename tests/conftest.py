@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pipeline.demo import DEMO_SITE, DEMO_START_PATH, serve_directory
+from pipeline.demo import DEMO_SITE, DEMO_SOURCE, DEMO_START_PATH, serve_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -14,8 +14,9 @@ FIXTURES = ROOT / "fixtures"
 
 @pytest.fixture(scope="session")
 def demo_site_url():
+    """The demo site's start URL, named as the CLI's demo names it (the source name is its identity)."""
     with serve_directory(DEMO_SITE) as base:
-        yield base + DEMO_START_PATH
+        yield f"{DEMO_SOURCE}={base}{DEMO_START_PATH}"
 
 
 def run_assets(start_urls: list[str], output: Path, instance=None, **crawler):

@@ -134,13 +134,13 @@ def test_source_selection_leaves_other_sources_alone(tmp_path):
         (folder / "p.html").write_bytes(project_page(number, f"Källa {name}"))
     out = tmp_path / "out"
     with serve_directory(tmp_path / "site") as base:
-        urls = [base + "/a/", base + "/b/"]
+        urls = [f"a={base}/a/", f"b={base}/b/"]
         resources = {"output": OutputResource(path=str(out)), "crawler": CrawlerResource(delay_seconds=0),
                      "sources": SourcesResource(start_urls=urls)}
         assert dg.materialize(ALL_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral()).success
         (tmp_path / "site" / "b" / "p.html").unlink()  # b's project would look removed if b were crawled
         result = dg.materialize(ALL_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral(),
-                                run_config={"ops": {"crawled_pages": {"config": {"only_sources": ["start_0"]}}}})
+                                run_config={"ops": {"crawled_pages": {"config": {"only_sources": ["a"]}}}})
     assert result.success
     projects = pq.read_table(out / "projects.parquet").to_pandas().set_index("project_id")
     assert projects.loc["2021/00002", "status"] == "active"

@@ -100,14 +100,15 @@ def _stored_pages(out, count: int):
     pages = []
     for n in range(count):
         sha = out.put_raw(project_page(f"2020/{n + 1:05d}", f"Ägare {n}"))
-        pages.append(FetchedPage(f"http://127.0.0.1/p{n}.html", "start_0", 200, None, sha, "text/html; charset=utf-8"))
+        pages.append(FetchedPage(f"http://127.0.0.1/p{n}.html", "test", 200, None, sha, "text/html; charset=utf-8",
+                                 key=f"p{n}.html"))
     return pages
 
 
 def test_an_unreadable_raw_body_is_reported_and_parsed_again_next_run(tmp_path):
     import os
 
-    from pipeline.parse_step import parse_key, parse_pages
+    from pipeline.parse_step import page_parse_key, parse_pages
     from pipeline.storage import OutputDir
 
     out = OutputDir(tmp_path / "out")
@@ -119,13 +120,13 @@ def test_an_unreadable_raw_body_is_reported_and_parsed_again_next_run(tmp_path):
     first = parse_pages([page], out)
     [entry] = first.entries
     assert entry.issues and entry.issues[0]["problem"] == "parse_failed" and "not readable" in entry.issues[0]["note"]
-    assert not out.has_parsed(parse_key(page.url, page.content_sha256, page.content_type))  # not cached
-    assert first.states[page.url].parsed is None
+    assert not out.has_parsed(page_parse_key(page))  # not cached
+    assert first.states["test"].pages[page.key].parsed is None
     with open(raw, "wb") as handle:
         handle.write(body)
     second = parse_pages([page], out, first.states)
     assert second.counts["parsed"] == 1 and not second.entries[0].issues
-    assert second.states[page.url].parsed.project_ids == ("2020/00001",)
+    assert second.states["test"].pages[page.key].parsed.project_ids == ("2020/00001",)
 
 
 @pytest.mark.parametrize("parse_rest_here", [True, False])
@@ -134,13 +135,13 @@ def test_pages_of_a_worker_that_died_are_parsed_in_this_process(tmp_path, monkey
     from concurrent.futures.process import BrokenProcessPool
 
     import pipeline.parse_step as step
-    from pipeline.parse_step import ParsePool, parse_key
+    from pipeline.parse_step import ParsePool, page_id, parse_key
     from pipeline.storage import OutputDir
 
     monkeypatch.setattr(step, "BATCH_SIZE", 2)
     out = OutputDir(tmp_path / "out")
     out.ensure()
-    pages = [(p.url, p.content_sha256, p.content_type) for p in _stored_pages(out, 9)]
+    pages = [(p.url, p.content_sha256, p.content_type, page_id(p.source, p.key)) for p in _stored_pages(out, 9)]
     pool = ParsePool(out, workers=2, min_pages=1)
     pool.add(*pages[0])  # starts the pool
     assert pool.pool is not None
@@ -271,31 +272,30 @@ def test_modification_times_of_every_filesystem_are_read(info):
 
 
 def test_a_state_is_handed_to_the_next_asset_without_reading_its_file_unless_the_file_changed(tmp_path, monkeypatch):
-    import pickle
-
-    from pipeline import storage
+    from pipeline import codec
+    from pipeline.codec import StateError
     from pipeline.storage import OutputDir
 
     out = OutputDir(tmp_path)
     out.ensure()
     value = {"pages": [1, 2, 3]}
-    out.save_state("crawl", value)
+    out.save_state("run/crawl", "test", value)
     reads = []
-    real_load = pickle.load
-    monkeypatch.setattr(storage.pickle, "load", lambda handle: reads.append(handle) or real_load(handle))
-    assert OutputDir(tmp_path).load_state("crawl") is value and not reads  # the next asset, same process
+    real_loads = codec.loads
+    monkeypatch.setattr(codec, "loads", lambda *args: reads.append(args) or real_loads(*args))
+    assert OutputDir(tmp_path).load_state("run/crawl", "test", dict[str, list[int]]) is value and not reads
     # Handed over once: a later load reads the file, and keeps what it read for the load after it.
-    assert out.load_state("crawl") == value and len(reads) == 1
-    kept = out.load_state("crawl")
+    assert out.load_state("run/crawl", "test", dict[str, list[int]]) == value and len(reads) == 1
+    kept = out.load_state("run/crawl", "test", dict[str, list[int]])
     assert kept == value and len(reads) == 1
     # Another process replaces the file: the new content is read, not a value kept from before.
-    out.load_state("crawl")
+    out.load_state("run/crawl", "test", dict[str, list[int]])
     assert len(reads) == 2
-    with open(tmp_path / "_state" / "crawl.pickle.new", "wb") as handle:
-        pickle.dump({"pages": [4]}, handle)
-    (tmp_path / "_state" / "crawl.pickle.new").replace(tmp_path / "_state" / "crawl.pickle")
-    assert out.load_state("crawl") == {"pages": [4]} and len(reads) == 3
-    out.save_state("crawl", value)
-    out.remove_state("crawl")
-    with pytest.raises(FileNotFoundError):
-        out.load_state("crawl")
+    path = tmp_path / "_state" / "run" / "crawl.json"
+    (path.parent / "new").write_bytes(codec.dumps("test", {"pages": [4]}))
+    (path.parent / "new").replace(path)
+    assert out.load_state("run/crawl", "test", dict[str, list[int]]) == {"pages": [4]} and len(reads) == 3
+    out.save_state("run/crawl", "test", value)
+    out.remove_state("run/crawl")
+    with pytest.raises(StateError, match="crawl.json is missing"):
+        out.load_state("run/crawl", "test", dict[str, list[int]])

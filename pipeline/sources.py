@@ -1,0 +1,124 @@
+"""Sources: what is crawled, under which name, and how an address becomes a page key.
+
+A source is identified by its name, never by its address or its position on a command line: the
+name in pipeline/sources.toml, ``NAME=URL`` on the command line, or one derived from the start URL's
+host (without port and ``www.``) and path. A page of a source is identified by its key: its path
+and query relative to the source's root directory (``projekt/2016-00418.html``), or its absolute
+path (``/other/place``) when it lies outside the root. So a site that moves to another host, port or
+root directory keeps its pages' identities, and so do the projects read from them."""
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+SOURCES_FILE = Path(__file__).with_name("sources.toml")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
+_NAMED_URL = re.compile(r"^(?P<name>[a-z0-9][a-z0-9_-]{0,79})=(?P<url>https?://.+)$", re.I)
+
+
+class SourceError(ValueError):
+    """A source that cannot be crawled as given (malformed start URL, bad or clashing name)."""
+
+
+def normalise_url(url: str) -> str:
+    """Scheme and host lower-cased, the default port and the fragment dropped, an empty path made '/'."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    netloc = parts.netloc.lower()
+    if (scheme, netloc.rsplit(":", 1)[-1]) in (("http", "80"), ("https", "443")) and ":" in netloc:
+        netloc = netloc.rsplit(":", 1)[0]
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def validate_start_url(url: str) -> None:
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise SourceError(f"malformed start URL (bad port): {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SourceError(f"malformed start URL (need http:// or https:// and a host): {url!r}")
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    start_url: str
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name):
+            raise SourceError(f"source name {self.name!r} must be lower-case letters, digits, '-' or '_' (at most 80)")
+        validate_start_url(self.start_url)
+
+    @functools.cached_property
+    def scope(self) -> tuple[str, str]:
+        """(host with port, directory path): only addresses under both are fetched."""
+        parts = urlsplit(normalise_url(self.start_url))
+        directory = parts.path if parts.path.endswith("/") else parts.path.rsplit("/", 1)[0] + "/"
+        return parts.netloc, directory or "/"
+
+    @functools.cached_property
+    def origin(self) -> str:
+        parts = urlsplit(normalise_url(self.start_url))
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def in_scope(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host, directory = self.scope
+        return parts.scheme in ("http", "https") and parts.netloc.lower() == host and parts.path.startswith(directory)
+
+    def page_key(self, url: str) -> str:
+        """The address's identity within the source, independent of host, port and root directory."""
+        parts = urlsplit(url)
+        directory = self.scope[1]
+        path = parts.path[len(directory):] if parts.path.startswith(directory) else parts.path
+        return path + (f"?{parts.query}" if parts.query else "")
+
+    def url_for(self, key: str) -> str:
+        """The address of a page key at the source's current location."""
+        if key.startswith("/"):
+            return self.origin + key
+        return self.origin + self.scope[1] + key
+
+
+def derived_name(url: str) -> str:
+    """A source name from a start URL: host without port and ``www.``, then the path, as a slug."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").removeprefix("www.")
+    words = re.findall(r"[a-z0-9]+", f"{host} {parts.path} {parts.query}".lower())
+    return "-".join(words)[:80].strip("-") or "site"
+
+
+def configured_sources(path: Path = SOURCES_FILE) -> list[Source]:
+    with open(path, "rb") as handle:
+        listed = tomllib.load(handle).get("sources", [])
+    return [Source(s["name"], s["start_url"]) for s in listed]
+
+
+def sources_from_arguments(arguments: list[str], configured: list[Source] | None = None) -> list[Source]:
+    """``--start-url`` values -> sources. ``NAME=URL`` names a source; a URL that is the start URL of a
+    configured source takes that source's name; any other gets a name derived from its address."""
+    configured = configured_sources() if configured is None else configured
+    by_url = {normalise_url(s.start_url): s.name for s in configured}
+    sources: list[Source] = []
+    for argument in arguments:
+        named = _NAMED_URL.match(argument.strip())
+        url = named["url"] if named else argument.strip()
+        validate_start_url(url)
+        name = named["name"].lower() if named else by_url.get(normalise_url(url)) or derived_name(url)
+        sources.append(Source(name, url))
+    names = [s.name for s in sources]
+    clash = next((n for n in names if names.count(n) > 1), None)
+    if clash is not None:
+        urls = [s.start_url for s in sources if s.name == clash]
+        raise SourceError(f"start URLs {urls} would share the source name {clash!r}: name them, as --start-url NAME=URL")
+    return sources
