@@ -9,6 +9,7 @@ from pipeline.crawler import CrawlStats
 from pipeline.pages import FetchedPage
 from pipeline.parse_step import ParsePool, page_id, page_parse_key
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+from pipeline.sources import with_earlier_root
 from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, CrawlResult, load_states, source_runs
 
 # A progress line in the run's log at most this often: by count it was a hundred lines in a second
@@ -53,6 +54,7 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
     previous, renames, notes = load_states(out, source_list)
     for note in notes:
         context.log.warning(note)
+    source_list = [with_earlier_root(s, previous[s.name].root if s.name in previous else None) for s in source_list]
     # New bodies go to the parse pool as they arrive (large crawls only), so parsing overlaps the crawl.
     pool = ParsePool(out)
 

@@ -116,7 +116,8 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
         for writer in writers.values():
             writer.close()
         guard = RemovalGuard(parsed.removed_by_source, parsed.active_before, output.max_removed_share, config.allow_removals)
-        previous_active = _active_count(history.previous)
+        # Allowed removals may lower the active count as far as they go.
+        previous_active = None if config.allow_removals else _active_count(history.previous)
         outcomes = {o.name: o for o in checks.outcomes(previous_active, output.max_project_drop,
                                                        output.max_unknown_label_share, guard)}
         blocked = [o for o in outcomes.values() if o.blocking and not o.passed]

@@ -83,6 +83,7 @@ class SourceState:
     name: str
     start_url: str
     pages: dict[str, PageState] = field(default_factory=dict)
+    root: str = ""  # the directory the page keys are relative to (pipeline.sources.Source.key_root)
     saved_at: datetime | None = None
     complete_runs: int = 0  # complete crawls so far
     last_complete_at: datetime | None = None
@@ -100,3 +101,4 @@ class SourceRun:
     complete: bool
     reasons: list[str] = field(default_factory=list)
     pages: int = 0
+    root: str = ""

@@ -32,6 +32,7 @@ from lxml import etree
 from pipeline.codec import StateError, TableRow
 from pipeline.pages import GONE, UNLISTED, FetchedPage, PageState, ParsedPage, SourceRun, SourceState
 from pipeline.rows import CacheEntry, Rows, content_rows, issue_row, page_row
+from pipeline.sources import Source
 from pipeline.storage import OutputDir
 
 # Below this many pages a process pool costs more than it saves.
@@ -340,35 +341,55 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                                          _page_row(page, before, False), [], rank))
             keep(replace(prev) if prev is not None else _state(page, None))
 
-    # The content shows more partial crawls: a page that was a listing and no longer reads as one (an empty
-    # 200, a maintenance or login page), a start page that leads nowhere.
+    # The content shows more partial crawls: a page that led to pages of the source and now leads to none of
+    # them, or was a listing and no longer reads as one (an empty 200, a maintenance or login page, also
+    # behind a redirect), a start page that leads nowhere. Such a page keeps what it said before.
+    redirected_from = {(p.source, p.redirect_to): before_state(p) for p in pages if p.outcome == "redirected"}
+    starts = {(p.source, p.redirect_to) for p in pages if p.is_start and p.outcome == "redirected"}
+    suspect: set[tuple[str, str]] = set()
     for page, prev, now in contents:
         run = run_by_name.get(page.source)
-        if run is None or now.kind in ("listing", "project"):
+        if run is None:
             continue
-        if prev is not None and prev.page_kind == "listing":
+        start = page.is_start or (page.source, page.url) in starts
+        was = prev if prev is not None and prev.links else redirected_from.get((page.source, page.url))
+        reason = None
+        if was is not None and was.links and page.outcome == "fetched" \
+                and not {_path(link) for link in page.links or ()} & {_path(link) for link in was.links}:
+            reason = f"{page.url} led to {len(was.links)} pages of the source before and now to none of them"
+        elif now.kind == "project" and start:
+            if _others_known(previous.get(page.source), {p.key for p in pages if p.source == page.source}):
+                reason = ("the start page is a page of projects, not a listing: the crawl cannot tell what is no "
+                          "longer listed")
+        elif now.kind in ("listing", "project"):
+            continue
+        elif was is not None and was.page_kind == "listing":
             reason = f"{page.url} was a listing and no longer reads as one"
-        elif page.is_start and not page.links:
+        elif start and not page.links:
             reason = "the start page leads to no page of the source (a maintenance page, or a listing drawn by JavaScript?)"
-        else:
-            continue
-        run.complete = False
-        run.reasons.append(reason)
+        if reason is not None:
+            run.complete = False
+            run.reasons.append(reason)
+            suspect.add((page.source, page.url))
+            if prev is not None:
+                keep(replace(prev))
 
     # 3. Redirects: the content moved to the target; what the old address gave is given up only when the
-    # target was read in full in this run (a failed target keeps the old address's content).
+    # target was read in full in this run (a failed or suspect target keeps the old address's content).
     for page, prev in redirects:
         before = prev.parsed if prev is not None else None
         target = read_ok.get((page.source, page.redirect_to or ""))
-        if target is not None or before is None:
+        if (page.source, page.redirect_to) in suspect and prev is not None:
+            target = None
+        if target is not None or prev is None:
             outcome.entries.append(Entry(page.url, page.source, None, _page_row(page, None, False)))
             keep(_state(page, None))
             if prev is not None:
                 lose(page.source, set(prev.live_project_ids) - set(target.project_ids if target else ()))
         else:
-            outcome.entries.append(Entry(page.url, page.source, before.key,
-                                         _page_row(page, before, False, "redirected; the target was not read, previous values kept"),
-                                         [], REMOVED if prev.removed else REACHED))
+            outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
+                                         _page_row(page, before, False, "redirected; the target was not read in full, "
+                                                   "previous values kept"), [], REMOVED if prev.removed else REACHED))
             keep(replace(prev))
         counts["redirected"] += 1
 
@@ -376,10 +397,12 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     reached = {(page.source, page.key) for page in pages}
     for name, state in previous.items():
         run = run_by_name.get(name)
+        crawled = Source(run.name, run.start_url, run.root) if run is not None else None
         for key, prev in state.pages.items():
             if (name, key) in reached:
                 continue
-            if run is not None and run.complete:
+            # Only a complete crawl that could have reached the page counts it as missed.
+            if run is not None and run.complete and crawled.in_scope(crawled.url_for(key)):  # type: ignore[union-attr]
                 prev = replace(prev, missed_runs=prev.missed_runs + 1)
                 if prev.removed is None and prev.missed_runs >= confirmations:
                     lose(name, prev.live_project_ids)
@@ -409,7 +432,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             outcome.removed_ids |= removed
     for run in runs:
         state = outcome.states.setdefault(run.name, SourceState(run.name, run.start_url))
-        state.start_url, state.rebuilt = run.start_url, False
+        state.start_url, state.root, state.rebuilt = run.start_url, run.root, False
         if run.complete:
             state.complete_runs += 1
             state.last_complete_at = max((p.fetched_at for p in pages if p.source == run.name and p.fetched_at),
@@ -421,6 +444,17 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     return outcome
 
 
+
+
+def _path(url: str) -> str:
+    """An address without scheme and host: the same page of a site that moved."""
+    return url.split("/", 3)[-1]
+
+
+def _others_known(state: SourceState | None, reached: set[str]) -> bool:
+    """Does the source's state know live pages this run did not reach?"""
+    return state is not None and any(key not in reached and page.removed is None and page.live_project_ids
+                                     for key, page in state.pages.items())
 
 
 def content_sources(states: dict[str, SourceState]) -> dict[str, Item]:

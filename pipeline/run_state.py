@@ -138,7 +138,8 @@ def rebuild_from_tables(out: OutputDir, sources: list[Source],
         removed = None
         if ids and statuses == {"removed"}:
             removed = GONE if row.get("status") in GONE_STATUSES else UNLISTED
-        state = states.setdefault(source.name, SourceState(source.name, source.start_url, rebuilt=True))
+        state = states.setdefault(source.name, SourceState(source.name, source.start_url, rebuilt=True,
+                                                           root=source.key_root))
         state.pages[key] = PageState(url=url, source=source.name, key=key, content_sha256=sha, content_type=content_type,
                                      status=row.get("status"), etag=None, last_modified=None,
                                      checked_at=row.get("fetched_at"), parsed=parsed, removed=removed)
@@ -167,11 +168,15 @@ def source_runs(sources: list[Source], pages: list[FetchedPage], previous: dict[
             if page.status in GONE_STATUSES and (before is None or before.page_kind != "listing"):
                 continue  # a dead link
             reasons.append(f"{page.url} failed ({page.error})")
+        if known is not None and known.pages and known.start_url:
+            start_before = source.page_key(known.start_url)
+            if start_before != source.page_key(source.start_url):
+                reasons.append(f"the start URL changed (it was {known.start_url})")
         if source.name in unfinished:
             reasons.append(f"the page budget of {max_pages} pages was reached")
         if limit_reason:
             reasons.append(limit_reason)
         if len(reasons) > 3:
             reasons = reasons[:3] + [f"and {len(reasons) - 3} more"]
-        runs.append(SourceRun(source.name, source.start_url, not reasons, reasons, len(own)))
+        runs.append(SourceRun(source.name, source.start_url, not reasons, reasons, len(own), source.key_root))
     return runs

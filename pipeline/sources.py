@@ -53,6 +53,9 @@ def validate_start_url(url: str) -> None:
 class Source:
     name: str
     start_url: str
+    # The directory page keys are relative to: the start URL's directory, or the one of earlier runs when
+    # the start URL now lies under it (a narrower crawl of the same source keeps its pages' identities).
+    root: str = ""
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -76,10 +79,14 @@ class Source:
         host, directory = self.scope
         return parts.scheme in ("http", "https") and parts.netloc.lower() == host and parts.path.startswith(directory)
 
+    @property
+    def key_root(self) -> str:
+        return self.root or self.scope[1]
+
     def page_key(self, url: str) -> str:
         """The address's identity within the source, independent of host, port and root directory."""
         parts = urlsplit(url)
-        directory = self.scope[1]
+        directory = self.key_root
         path = parts.path[len(directory):] if parts.path.startswith(directory) else parts.path
         return path + (f"?{parts.query}" if parts.query else "")
 
@@ -87,7 +94,15 @@ class Source:
         """The address of a page key at the source's current location."""
         if key.startswith("/"):
             return self.origin + key
-        return self.origin + self.scope[1] + key
+        return self.origin + self.key_root + key
+
+
+def with_earlier_root(source: Source, earlier_root: str | None) -> Source:
+    """The source with the key root of its earlier runs, when its start URL now lies under that root."""
+    if earlier_root and earlier_root != source.scope[1] \
+            and urlsplit(normalise_url(source.start_url)).path.startswith(earlier_root):
+        return Source(source.name, source.start_url, earlier_root)
+    return source
 
 
 def derived_name(url: str) -> str:

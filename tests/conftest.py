@@ -19,7 +19,9 @@ def demo_site_url():
         yield f"{DEMO_SOURCE}={base}{DEMO_START_PATH}"
 
 
-def run_assets(start_urls: list[str], output: Path, instance=None, **crawler):
+def run_assets(start_urls: list[str], output: Path, instance=None, full_refresh: bool = False,
+               allow_removals: bool = False, output_options: dict | None = None, **crawler):
+    """One real materialisation of the whole graph (in process), as the CLI runs it."""
     import dagster as dg
 
     from pipeline.definitions import ALL_ASSETS
@@ -29,13 +31,15 @@ def run_assets(start_urls: list[str], output: Path, instance=None, **crawler):
     return dg.materialize(
         ALL_ASSETS,
         resources={
-            "output": OutputResource(path=str(output)),
+            "output": OutputResource(path=str(output), **(output_options or {})),
             "crawler": CrawlerResource(**settings),
             "sources": SourcesResource(start_urls=start_urls),
         },
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                    "ops": {"crawled_pages": {"config": {"full_refresh": full_refresh}},
+                            "output_tables": {"config": {"allow_removals": allow_removals}}}},
     )
 
 
