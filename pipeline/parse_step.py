@@ -29,6 +29,7 @@ from typing import Annotated, Any, Iterable
 
 from lxml import etree
 
+from pipeline import interrupts
 from pipeline.codec import StateError, TableRow
 from pipeline.pages import GONE, UNLISTED, FetchedPage, PageState, ParsedPage, SourceRun, SourceState
 from pipeline.rows import CacheEntry, Rows, content_rows, issue_row, page_row
@@ -138,6 +139,7 @@ class ParsePool:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(WORKER_MODULES)
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            interrupts.block()  # starting processes may have unblocked the signals a command-line run waits for
         while self.pool is not None and not self.broken and len(self.pending) >= BATCH_SIZE:
             batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
             self._submit(batch)
