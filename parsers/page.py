@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from parsers.fields import Issue, RawField, normalise_fields
 from parsers.html import decode_html, links, page_title, parse_document, visible_lines
-from parsers.lines import MAX_FIELD_LINE, Token, tokenize, unknown_label
+from parsers.lines import MAX_FIELD_LINE, Token, join_value_lines, prose_like, tokenize, unknown_label
 from parsers.lookups import county_index, lookup_municipality, lookup_region, vocabulary
 from parsers.text import label_key, one_line, slug
 from parsers import values as v
@@ -180,6 +180,8 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             value, used = _label_value(tokens, i - 1)
             i += used  # lines taken as the value
             body.raw_fields.append(RawField(token.field, token.label or "", value))
+            if not value and (doubt := _prose_after_label(tokens, i - 1)):
+                body.issues.append(doubt)
             continue
         if token.kind == "municipalities":
             in_municipalities, section = True, None
@@ -198,6 +200,10 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             continue
         # Plain text (or an ALL-CAPS subheading inside a section).
         text = token.line.text
+        if token.field is not None:
+            # "Kontakt: Hör av dig …": a label followed by prose on one long line is read as prose, and reported.
+            body.issues.append(Issue(token.field, text, "prose_value", "warning",
+                                     f"'{token.label}' is followed by prose on its line; kept as prose, not as the value"))
         if in_municipalities:
             body.municipality_names.extend(n for n in re.split(r"\s*[,;]\s*", text.lstrip("•·-–* ")) if n)
             continue
@@ -214,9 +220,8 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             continue
         if (unknown := unknown_label(token.line)) and not body.sections:
             label, value = unknown
-            if not value and i < len(tokens) and tokens[i].kind == "text" and len(tokens[i].line.text) <= MAX_FIELD_LINE:
-                value = tokens[i].line.text
-                i += 1
+            value, used = _label_value(tokens, i - 1, Token("label", token.line, None, label, value))
+            i += used
             body.raw_fields.append(RawField(None, label, value))
             continue
         if allow_untitled:
@@ -417,32 +422,54 @@ def _initiative_page(tokens: list[Token], url: str) -> list[ProjectRecord] | Non
 
 
 def _value_line(token: Token | None) -> bool:
-    """Can this line be a label's value? Plain text, or a bold line that is no known heading
+    """Can this line be (part of) a label's value? Plain text, or a bold line that is no known heading
     (``<td><b>4 627 244</b></td>``)."""
-    if token is None or len(token.line.text) > MAX_FIELD_LINE:
+    if token is None:
         return False
-    return token.kind == "text" or (token.kind == "heading" and token.section is None and token.line.heading is None)
+    if token.kind == "text":
+        return token.field is None  # a label followed by prose on its line is prose
+    return token.kind == "heading" and token.section is None and token.line.heading is None
 
 
-def _label_value(tokens: list[Token], index: int) -> tuple[str, int]:
-    """The value of the label at ``index`` and how many following lines it took: inline, or the next
-    line, joined by the lines that share that line's own block (``<dd>A<br>B</dd>``)."""
-    token = tokens[index]
-    if token.value is not None:
-        return token.value, 0
-    nxt = tokens[index + 1] if index + 1 < len(tokens) else None
-    if not _value_line(nxt):
-        return "", 0
-    assert nxt is not None
-    parts, used = [nxt.line.text], 1
-    if nxt.line.block != token.line.block:
-        while index + 1 + used < len(tokens):
-            more = tokens[index + 1 + used]
-            if more.line.block != nxt.line.block or not _value_line(more):
-                break
-            parts.append(more.line.text)
-            used += 1
-    return ", ".join(parts), used
+def _first_value_line(token: Token | None) -> bool:
+    """The line after a label without a value on its own line: a value line; one longer than a field line
+    only when it does not read as prose (a long owner or name is kept whole)."""
+    return _value_line(token) and (len(token.line.text) <= MAX_FIELD_LINE or not prose_like(token.line.text))  # type: ignore[union-attr]
+
+
+def _label_value(tokens: list[Token], index: int, token: Token | None = None) -> tuple[str, int]:
+    """The value of the label at ``index`` and how many following lines it took. A value is everything up
+    to the next label or the end of its block: inline (``Projektägare: X``) or the next line (``<dd>``),
+    and then the lines that share that line's own block (``<dd>A<br>B</dd>``,
+    ``<li><b>Projektägare</b><br>A-<br>B</li>``), joined as printed (see ``line_separator``). A line
+    that reads as prose ends the value (``<p>Region: Västsverige<br>Projektet har …</p>``). ``token``:
+    the label as read, when it is not the token at ``index`` (a label the vocabulary does not know)."""
+    token = token or tokens[index]
+    if token.value:
+        parts, used, block = [token.value], 0, token.line.block
+    else:
+        nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+        if not _first_value_line(nxt):
+            return "", 0
+        assert nxt is not None
+        parts, used, block = [nxt.line.text], 1, nxt.line.block
+    while index + 1 + used < len(tokens):
+        more = tokens[index + 1 + used]
+        if more.line.block != block or not _value_line(more) or prose_like(more.line.text):
+            break
+        parts.append(more.line.text)
+        used += 1
+    return join_value_lines(parts), used
+
+
+def _prose_after_label(tokens: list[Token], index: int) -> Issue | None:
+    """A label without a value followed by a long paragraph that reads as prose: the paragraph stays
+    prose, and the doubt is reported with its text (it could have been the label's value)."""
+    token, nxt = tokens[index], tokens[index + 1] if index + 1 < len(tokens) else None
+    if nxt is None or not _value_line(nxt) or len(nxt.line.text) <= MAX_FIELD_LINE:
+        return None
+    return Issue(token.field or token.label, nxt.line.text, "prose_after_label", "warning",
+                 f"'{token.label}' has no value of its own; the long text after it reads as prose and is kept as prose")
 
 
 def _more_headings_follow(tokens: list[Token], k: int) -> bool:
