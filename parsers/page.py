@@ -75,9 +75,14 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
     family = None
     owner_positions = [i for i, t in enumerate(tokens) if t.kind == "label" and t.field == "owner"]
     has_number = any(t.kind == "label" and t.field == "project_number" for t in tokens)
-    if owner_positions and not has_number and _theme_heading(tokens, owner_positions[0]) is not None:
+    theme_starts = _theme_starts(tokens, owner_positions) if owner_positions and not has_number else []
+    if (card_field := _card_list(tokens, root)) is not None:
+        issues.append(Issue(card_field, None, "labels_on_listing", "info",
+                            f"'{card_field}' is shown on project cards, each under a link to its project: read as a "
+                            "list of projects (each is read from its own page), not as one project"))
+    elif theme_starts and not _one_self_labelled_project(tokens, theme_starts):
         family = "tillvaxtverket_theme"
-        records = _theme_page(tokens, owner_positions, url)
+        records = _theme_page(tokens, theme_starts, url)
     elif (card_field := _card_listing_field(tokens)) is not None:
         issues.append(Issue(card_field, None, "labels_on_listing", "info",
                             f"'{card_field}' has several values, one per card: read as a list of projects "
@@ -104,6 +109,88 @@ def _card_listing_field(tokens: list[Token]) -> str | None:
             if value:
                 values.setdefault(t.field, set()).add(value)
     return next((f for f in listing["card_fields"] if len(values.get(f, ())) >= listing["min_card_values"]), None)
+
+
+@dataclass
+class _Card:
+    """The labels between two link lines of a page: a project card, if the page is a list of them."""
+    fields: list[str] = field(default_factory=list)
+    link_before: bool = False  # a link line (the card's title) just above its first label
+    prose: bool = False  # a known section heading or a paragraph: a project's own text, not a card
+
+
+def _cards(tokens: list[Token]) -> list[_Card]:
+    """Split the page at its link lines (a line that is wholly a link and not a label's value) and keep
+    the stretches that hold labels."""
+    cards: list[_Card] = []
+    card = _Card()
+    since_link: int | None = None  # lines since the last link line, before the card's first label
+    bare_label = False  # the previous line is a label whose value is on the next line
+    for t in tokens:
+        if t.kind == "end":
+            break
+        if t.kind == "boiler":
+            continue
+        if t.line.link and t.kind in ("text", "heading") and not bare_label:
+            if card.fields:
+                cards.append(card)
+            card, since_link = _Card(), 0
+            continue
+        if t.kind == "label":
+            if not card.fields and since_link is not None and since_link <= 1:
+                card.link_before = True
+            card.fields.append(t.field or "")
+            bare_label = not t.value
+            continue
+        bare_label = False
+        if (t.kind == "heading" and t.section) or len(t.line.text) > MAX_FIELD_LINE:
+            card.prose = True
+        if since_link is not None and not card.fields:
+            since_link += 1
+    if card.fields:
+        cards.append(card)
+    return cards
+
+
+def _card_list(tokens: list[Token], root: Any) -> str | None:
+    """The card field a list of project cards shows, if the page is one, however many cards it has and
+    wherever it stands in the pagination. A card is a stretch of labels, without prose, between link
+    lines (its title links to the project's own page, or a "read more" link follows it). A list is two or
+    more such cards that show the same labels (or each under its title link) and share a card field, or a
+    single small card under its title link on a page with pagination (the last page of a listing)."""
+    listing = vocabulary()["listing"]
+    card_fields = listing["card_fields"]
+    cards = [c for c in _cards(tokens) if not c.prose and any(f in card_fields for f in c.fields)]
+    if len(cards) >= 2:
+        shapes: dict[tuple[str, ...], int] = {}
+        for c in cards:
+            shapes[tuple(c.fields)] = shapes.get(tuple(c.fields), 0) + 1
+        same = [list(shape) for shape, n in shapes.items() if n >= 2]
+        if same or all(c.link_before for c in cards):
+            shared = set(same[0]) if same else set.intersection(*(set(c.fields) for c in cards))
+            found = next((f for f in card_fields if f in shared), None)
+            if found is not None:
+                return found
+    if len(cards) == 1 and cards[0].link_before and len(cards[0].fields) <= listing["max_single_card_labels"] \
+            and _has_pagination(root):
+        return next(f for f in card_fields if f in cards[0].fields)
+    return None
+
+
+def _has_pagination(root: Any) -> bool:
+    """A link of the page (menus included: pagination often stands in a <nav>) is a pagination word or a
+    page number (two or more links that are only digits)."""
+    listing = vocabulary()["listing"]
+    pagination = {label_key(word) for word in listing["pagination_words"]}
+    numbers = 0
+    for anchor in root.iter("a"):
+        text = one_line("".join(anchor.itertext()))
+        if not text or len(text) > 20:
+            continue
+        if label_key(text) in pagination or any(label_key(part) in pagination for part in text.split()):
+            return True
+        numbers += text.isdigit()
+    return numbers >= 2
 
 
 def _is_listing(lines: list) -> bool:
@@ -338,6 +425,8 @@ def _theme_heading(tokens: list[Token], owner_index: int) -> int | None:
             continue
         if token.kind not in ("text", "heading"):
             break
+        if token.line.link:
+            continue  # a title that links elsewhere is a card's, not a theme page heading
         if len(token.line.text) <= 200 and pattern.match(token.line.text):
             if token.line.emphasised:
                 return j
@@ -345,25 +434,45 @@ def _theme_heading(tokens: list[Token], owner_index: int) -> int | None:
     return plain
 
 
-def _theme_page(tokens: list[Token], owner_positions: list[int], url: str) -> list[ProjectRecord]:
+def _theme_starts(tokens: list[Token], owner_positions: list[int]) -> list[int]:
+    """The "Region: Title" lines that open the projects of a theme page, one per project, in page order."""
+    return sorted({h for h in (_theme_heading(tokens, i) for i in owner_positions) if h is not None})
+
+
+def _one_self_labelled_project(tokens: list[Token], starts: list[int]) -> bool:
+    """One project under a "Region – Title" (or "ABC – Title") heading, on a page that labels its own
+    name or region: a project page whose heading is just its title. Labels printed on the page win over
+    what a heading suggests, so the heading is not split and the page is not a theme page."""
+    return len(starts) == 1 and any(t.kind == "label" and t.field in ("name", "region") for t in tokens)
+
+
+def _theme_page(tokens: list[Token], starts: list[int], url: str) -> list[ProjectRecord]:
+    """One project per heading. The heading gives region, title and county only where the project's own
+    labels do not: a Namn or Region label printed under it wins."""
     pattern = re.compile(vocabulary()["theme_page"]["heading_pattern"])
-    starts = [h for h in (_theme_heading(tokens, i) for i in owner_positions) if h is not None]
     records = []
     for n, start in enumerate(starts):
         stop = starts[n + 1] if n + 1 < len(starts) else len(tokens)
         heading = pattern.match(tokens[start].line.text)
         assert heading is not None
         body = _read_body(tokens[start + 1: stop], allow_untitled=False)
-        region, county = heading["region"].strip(), heading["county"]
-        raw_fields = [RawField("region", "(heading)", region), *body.raw_fields]
-        body.raw_fields = raw_fields
-        county_code = county_index().get(label_key(county)) if county else None
-        if county_code is None and lookup_region(region) is not None:
-            county_code = county_index().get(label_key(region))
-        if county and county_code is None:
-            body.issues.append(Issue("county", county, "unknown_county", "warning"))
-        records.append(_record(body, "tillvaxtverket_theme", url, heading["title"].strip(), None,
-                               {"county": county, "county_code": county_code}))
+        labelled = {f.field for f in body.raw_fields if f.field and one_line(f.raw)}
+        extra: dict[str, Any] = {}
+        if not {"name", "region"} <= labelled:
+            region, county = heading["region"].strip(), heading["county"]
+            if "region" not in labelled:
+                body.raw_fields = [RawField("region", "(heading)", region), *body.raw_fields]
+            county_code = county_index().get(label_key(county)) if county else None
+            if county_code is None and lookup_region(region) is not None:
+                county_code = county_index().get(label_key(region))
+            if county and county_code is None:
+                body.issues.append(Issue("county", county, "unknown_county", "warning"))
+            extra = {"county": county, "county_code": county_code}
+        title = heading["title"].strip()
+        if "name" in labelled or ("region" in labelled and lookup_region(heading["region"]) is None):
+            # With a labelled region, a prefix that is no region ("KIVO – Kvalitetssäkrad …") belongs to the title.
+            title = tokens[start].line.text
+        records.append(_record(body, "tillvaxtverket_theme", url, title, None, extra))
     return records
 
 
