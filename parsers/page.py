@@ -17,6 +17,8 @@ from parsers.fields import Issue, RawField, normalise_fields
 from parsers.html import decode_html, links, page_title, parse_document, visible_lines
 from parsers.lines import MAX_FIELD_LINE, Token, join_value_lines, prose_like, tokenize, unknown_label
 from parsers.lookups import county_index, lookup_municipality, lookup_region, vocabulary
+from parsers import press_release
+from parsers.press_release import read_press_release
 from parsers.text import label_key, one_line, slug
 from parsers import values as v
 
@@ -48,13 +50,15 @@ class ProjectRecord:
 
 @dataclass
 class PageResult:
-    kind: str  # project | listing | other
+    kind: str  # project | listing | press_release | other
     family: str | None
     records: list[ProjectRecord]
     issues: list[Issue]  # page-level issues (no project)
     links: list[tuple[str, str]]
     encoding: str
     title: str
+    # A press release on granted projects: one dict per announcement (parsers/press_release.py), in page order.
+    announcements: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> PageResult:
@@ -76,7 +80,10 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
     owner_positions = [i for i, t in enumerate(tokens) if t.kind == "label" and t.field == "owner"]
     has_number = any(t.kind == "label" and t.field == "project_number" for t in tokens)
     theme_starts = _theme_starts(tokens, owner_positions) if owner_positions and not has_number else []
-    if (card_field := _card_list(tokens, root)) is not None:
+    announcements: list[dict[str, Any]] = []
+    if (release := read_press_release(tokens)) is not None:
+        family, (announcements, issues) = press_release.FAMILY, release
+    elif (card_field := _card_list(tokens, root)) is not None:
         issues.append(Issue(card_field, None, "labels_on_listing", "info",
                             f"'{card_field}' is shown on project cards, each under a link to its project: read as a "
                             "list of projects (each is read from its own page), not as one project"))
@@ -92,10 +99,13 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
         records = [record]
     elif (initiatives := _initiative_page(tokens, url)) is not None:
         family, records = "skr_initiatives", initiatives
-    kind = "project" if records else ("listing" if issues or _is_listing(lines) else "other")
+    if release is not None:
+        kind = "press_release"
+    else:
+        kind = "project" if records else ("listing" if issues or _is_listing(lines) else "other")
     # Links matter for listings; resolving every menu link of a project page is wasted work.
     page_links = links(root, url) if not records else []
-    return PageResult(kind, family, records, issues, page_links, encoding, title)
+    return PageResult(kind, family, records, issues, page_links, encoding, title, announcements)
 
 
 def _card_listing_field(tokens: list[Token]) -> str | None:

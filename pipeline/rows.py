@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pipeline.pages import FetchedPage
-from pipeline.schema import PROJECTS
+from pipeline.schema import GRANT_ANNOUNCEMENTS, PROJECTS
 
 if TYPE_CHECKING:
     from parsers.page import PageResult, ProjectRecord
@@ -25,6 +25,8 @@ class Rows:
     project_municipalities: list[dict[str, Any]] = field(default_factory=list)
     project_fields: list[dict[str, Any]] = field(default_factory=list)
     parse_issues: list[dict[str, Any]] = field(default_factory=list)
+    # A press release's announcements; project_id is null here (filled by linking them to the run's projects).
+    grant_announcements: list[dict[str, Any]] = field(default_factory=list)
 
 
 def page_row(page: FetchedPage, kind: str | None, family: str | None, records: int, encoding: str | None,
@@ -45,6 +47,9 @@ def content_rows(result: PageResult, url: str) -> Rows:
                                   "problem": issue.problem, "severity": issue.severity, "note": issue.note})
     for record in result.records:
         _record_rows(record, rows)
+    rows.grant_announcements.extend(
+        {name: announcement.get(name) for name in GRANT_ANNOUNCEMENTS.column_names} | {"source_url": url}
+        for announcement in result.announcements)
     return rows
 
 
