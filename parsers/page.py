@@ -125,7 +125,7 @@ def _card_listing_field(tokens: list[Token]) -> str | None:
 class _Card:
     """The labels between two link lines of a page: a project card, if the page is a list of them."""
     fields: list[str] = field(default_factory=list)
-    link_before: bool = False  # a link line (the card's title) just above its first label
+    link_before: bool = False  # a link line (the card's title) just above its first label, or one plain line above
     prose: bool = False  # a known section heading or a paragraph: a project's own text, not a card
 
 
@@ -156,7 +156,9 @@ def _cards(tokens: list[Token]) -> list[_Card]:
         if (t.kind == "heading" and t.section) or len(t.line.text) > MAX_FIELD_LINE:
             card.prose = True
         if since_link is not None and not card.fields:
-            since_link += 1
+            # One plain line may stand between a card's title link and its labels (a date, a number); a
+            # title of its own (a heading, a bold line) means the labels belong to that title, not the link.
+            since_link = None if t.line.emphasised else since_link + 1
     if card.fields:
         cards.append(card)
     return cards

@@ -45,12 +45,15 @@ def _grammar() -> _Grammar:
     projects = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in spec["project_words"])
     amounts = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in spec["call_amount_labels"])
     clause_words = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in spec["clause_words"])
+    # "får ca 3 miljoner kronor": the sentence fits; the amount is then reported as approximate, not guessed.
+    approximate = "|".join(re.escape(w.rstrip(":")).replace(r"\ ", r"\s+")
+                           for w in sorted(vocabulary()["grammar"]["approximation_words"], key=len, reverse=True))
     return _Grammar(
         call=re.compile(rf"^(?:{prefixes})\s*:?\s*{quote}\s*(?P<name>[^{re.escape(_QUOTES)}]+?)\s*{quote}\s*[:.]?$", re.I),
         call_plain=re.compile(rf"^(?:{prefixes})\s*:?\s+(?P<name>[^.!?]+?)\s*:?$", re.I),
         amount=re.compile(rf"^(?:{amounts})\s*:?\s*(?P<amount>.*)$", re.I),
         granted=frozenset(label_key(h) for h in spec["granted_headings"]),
-        sentence=re.compile(rf"^(?P<owner>\S.*?)\s+(?:{verbs})\s+(?P<amount>\d.*?)\s+(?:{projects})\s+(?P<name>\S.*?)\s*$",
+        sentence=re.compile(rf"^(?P<owner>\S.*?)\s+(?:{verbs})\s+(?P<amount>(?:(?:{approximate})\s+)?\d.*?)\s+(?:{projects})\s+(?P<name>\S.*?)\s*$",
                             re.I),
         clause=re.compile(rf",\s+(?:{clause_words})\b", re.I),
     )
