@@ -65,16 +65,13 @@ _BULLET = "•·-–—*▪◦ "
 
 
 @functools.cache
-def _marker_starts() -> tuple[str, ...]:
+def _marker_starts() -> frozenset[str]:
+    """The first five letters of every call, call amount and granted-projects line ("utlys", "bevil", …):
+    the cheap first test on every line of every page; only lines that start so are looked at further."""
     spec = vocabulary()["press_release"]
     words = [*spec["call_prefixes"], *spec["call_amount_labels"], *spec["granted_headings"]]
-    return tuple(sorted({w[:5].casefold() for w in words}))
-
-
-def _starts_like_marker(text: str) -> bool:
-    """A cheap first test on every line of every page: only lines that start like a call, a call amount
-    or a granted-projects heading ("Utlys…", "Bevil…") are looked at further."""
-    return text[:5].casefold().startswith(_marker_starts())
+    assert all(len(w) >= 5 for w in words), "a marker word shorter than five letters"
+    return frozenset(w[:5].casefold() for w in words)
 
 
 def _call_name(token: Token, following: Token | None) -> str | None:
@@ -104,12 +101,14 @@ class _Markers:
 def _markers(tokens: list[Token]) -> _Markers:
     grammar = _grammar()
     found = _Markers({}, {}, [], len(tokens), set())
+    starts = _marker_starts()
+    initials = {w[0] for w in starts} | {w[0].upper() for w in starts}
     for i, token in enumerate(tokens):
+        text = token.line.text
         if token.kind == "end":
             found.end = i
             break
-        text = token.line.text
-        if not _starts_like_marker(text):
+        if text[:1] not in initials or text[:5].casefold() not in starts:
             continue
         following = tokens[i + 1] if i + 1 < len(tokens) else None
         if (name := _call_name(token, following)) is not None:

@@ -7,6 +7,7 @@ an approximate amount ("ca 45 miljoner") is not turned into an exact one.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -54,6 +55,7 @@ _ÖRE = Decimal("0.01")
 MAX_AMOUNT_DIGITS = 16
 
 
+@functools.cache
 def _amount_units() -> dict[str, tuple[Decimal, str]]:
     units = vocabulary()["amount_units"]
     return {one_line(k).casefold(): (Decimal(v[0]), v[1]) for k, v in units.items()}
