@@ -77,6 +77,7 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
     records: list[ProjectRecord] = []
     issues: list[Issue] = []
     family = None
+    self_labelled = False
     owner_positions = [i for i, t in enumerate(tokens) if t.kind == "label" and t.field == "owner"]
     has_number = any(t.kind == "label" and t.field == "project_number" for t in tokens)
     theme_starts = _theme_starts(tokens, owner_positions) if owner_positions and not has_number else []
@@ -85,9 +86,9 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
         family, (announcements, issues) = press_release.FAMILY, release
     elif (card_field := _card_list(tokens, root)) is not None:
         issues.append(Issue(card_field, None, "labels_on_listing", "info",
-                            f"'{card_field}' is shown on project cards, each under a link to its project: read as a "
+                            f"'{card_field}' is shown on project cards, each with a link to its project: read as a "
                             "list of projects (each is read from its own page), not as one project"))
-    elif theme_starts and not _one_self_labelled_project(tokens, theme_starts):
+    elif theme_starts and not (self_labelled := _one_self_labelled_project(tokens, theme_starts)):
         family = "tillvaxtverket_theme"
         records = _theme_page(tokens, theme_starts, url)
     elif (card_field := _card_listing_field(tokens)) is not None:
@@ -95,7 +96,8 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None) -> 
                             f"'{card_field}' has several values, one per card: read as a list of projects "
                             "(each is read from its own page), not as one project"))
     elif any(t.kind == "label" and t.field not in ("published_date",) for t in tokens):
-        family, record = _project_page(tokens, url, title, h1)
+        heading = tokens[theme_starts[0]].line.text if theme_starts and self_labelled else None
+        family, record = _project_page(tokens, url, title, h1, heading)
         records = [record]
     elif (initiatives := _initiative_page(tokens, url)) is not None:
         family, records = "skr_initiatives", initiatives
@@ -126,6 +128,7 @@ class _Card:
     """The labels between two link lines of a page: a project card, if the page is a list of them."""
     fields: list[str] = field(default_factory=list)
     link_before: bool = False  # a link line (the card's title) just above its first label, or one plain line above
+    link_after: bool = False  # a link line ("Läs mer") ends it
     prose: bool = False  # a known section heading or a paragraph: a project's own text, not a card
 
 
@@ -143,6 +146,7 @@ def _cards(tokens: list[Token]) -> list[_Card]:
             continue
         if t.line.link and t.kind in ("text", "heading") and not bare_label:
             if card.fields:
+                card.link_after = True
                 cards.append(card)
             card, since_link = _Card(), 0
             continue
@@ -168,7 +172,7 @@ def _card_list(tokens: list[Token], root: Any) -> str | None:
     """The card field a list of project cards shows, if the page is one, however many cards it has and
     wherever it stands in the pagination. A card is a stretch of labels, without prose, between link
     lines (its title links to the project's own page, or a "read more" link follows it). A list is two or
-    more such cards that show the same labels (or each under its title link) and share a card field, or a
+    more such cards that show the same labels (or each next to its link) and share a card field, or a
     single small card under its title link on a page with pagination (the last page of a listing)."""
     listing = vocabulary()["listing"]
     card_fields = listing["card_fields"]
@@ -178,7 +182,7 @@ def _card_list(tokens: list[Token], root: Any) -> str | None:
         for c in cards:
             shapes[tuple(c.fields)] = shapes.get(tuple(c.fields), 0) + 1
         same = [list(shape) for shape, n in shapes.items() if n >= 2]
-        if same or all(c.link_before for c in cards):
+        if same or all(c.link_before or c.link_after for c in cards):
             shared = set(same[0]) if same else set.intersection(*(set(c.fields) for c in cards))
             found = next((f for f in card_fields if f in shared), None)
             if found is not None:
@@ -226,7 +230,11 @@ def _detect_family(fields: set[str]) -> str:
 _TITLE_NUMBER = re.compile(r"^(?P<number>\d{4}/\d{5}|\d{2}-\d{3}-S\d{2})\s*[-–:]\s*(?P<name>.+)$")
 
 
-def _project_page(tokens: list[Token], url: str, title: str, h1: str | None) -> tuple[str, ProjectRecord]:
+def _project_page(tokens: list[Token], url: str, title: str, h1: str | None,
+                  region_heading: str | None = None) -> tuple[str, ProjectRecord]:
+    """One project. ``region_heading``: the "Region – Title" line above the labels of a page that labels
+    its own name or region (see ``_one_self_labelled_project``): without a Namn label the name is its
+    title part when its prefix is a known region or county, the whole heading otherwise (``SAGA – …``)."""
     body = _read_body(tokens, allow_untitled=True)
     markers = {f.field for f in body.raw_fields if f.field}
     if any(s.kind == "english_summary" for s in body.sections) or any(t.section == "english_summary" for t in tokens):
@@ -240,6 +248,8 @@ def _project_page(tokens: list[Token], url: str, title: str, h1: str | None) -> 
     family = _detect_family(markers)
     # Name and number fall back on the page heading ("2016/00418 - LiV-spåret"), then the title.
     fallback_name, fallback_number = None, None
+    if region_heading and (split := re.match(vocabulary()["theme_page"]["heading_pattern"], region_heading)):
+        fallback_name = split["title"].strip() if lookup_region(split["region"]) is not None else region_heading
     for candidate in (h1, body.preamble[-1] if body.preamble else None, title):
         if not candidate:
             continue

@@ -33,7 +33,7 @@ class _Grammar:
     amount: re.Pattern[str]  # "Utlyst belopp: 40 miljoner kronor"
     granted: frozenset[str]  # "Beviljade projekt" (label keys)
     sentence: re.Pattern[str]  # "<owner> får <amount> till projektet <name>"
-    clause: re.Pattern[str]  # ", som …" after a project name: more than a name
+    clause: re.Pattern[str]  # ", som …" or "… och X får 3 miljoner …" after a project name: more than a name
 
 
 @functools.cache
@@ -46,6 +46,7 @@ def _grammar() -> _Grammar:
     amounts = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in spec["call_amount_labels"])
     clause_words = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in spec["clause_words"])
     # "får ca 3 miljoner kronor": the sentence fits; the amount is then reported as approximate, not guessed.
+    fillers = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in spec["amount_fillers"])
     approximate = "|".join(re.escape(w.rstrip(":")).replace(r"\ ", r"\s+")
                            for w in sorted(vocabulary()["grammar"]["approximation_words"], key=len, reverse=True))
     return _Grammar(
@@ -53,9 +54,9 @@ def _grammar() -> _Grammar:
         call_plain=re.compile(rf"^(?:{prefixes})\s*:?\s+(?P<name>[^.!?]+?)\s*:?$", re.I),
         amount=re.compile(rf"^(?:{amounts})\s*:?\s*(?P<amount>.*)$", re.I),
         granted=frozenset(label_key(h) for h in spec["granted_headings"]),
-        sentence=re.compile(rf"^(?P<owner>\S.*?)\s+(?:{verbs})\s+(?P<amount>(?:(?:{approximate})\s+)?\d.*?)\s+(?:{projects})\s+(?P<name>\S.*?)\s*$",
+        sentence=re.compile(rf"^(?P<owner>\S.*?)\s+(?:{verbs})\s+(?:(?:{fillers})\s+)?(?P<amount>(?:(?:{approximate})\s+)?\d.*?)\s+(?:{projects})\s+(?P<name>\S.*?)\s*$",
                             re.I),
-        clause=re.compile(rf",\s+(?:{clause_words})\b", re.I),
+        clause=re.compile(rf",\s+(?:{clause_words})\b|\s(?:{verbs})\s+(?:(?:{fillers}|{approximate})\s+)?\d", re.I),
     )
 
 
@@ -223,9 +224,11 @@ _DATE_IN_LINE = re.compile(r"\b(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}\s+[a-zåäö]+\.
 
 
 def _page_date(tokens: list[Token], stop: int) -> date | None:
-    """The release's date: its Publicerad label, or a short line above the first call that shows a date,
+    """The release's date: its Publicerad label (wherever it stands), or a short line above the first call that shows a date,
     alone or beside words such as "Pressmeddelande" or a time ("Pressmeddelande · 12 mars 2024 kl. 09.00")."""
-    for i, token in enumerate(tokens[:stop]):
+    labelled = [i for i, t in enumerate(tokens) if t.kind == "label" and t.field == "published_date"]
+    for i in [*labelled, *range(stop)]:
+        token = tokens[i]
         text = token.line.text
         if token.kind == "label" and token.field == "published_date":
             text = token.value or (tokens[i + 1].line.text if i + 1 < len(tokens) else "")

@@ -92,6 +92,27 @@ def test_a_sentence_that_does_not_fit_is_an_issue_with_its_raw_text(sentence):
     assert [(i.raw_value, i.problem, i.severity) for i in result.issues] == [(sentence, "unparseable_announcement", "error")]
 
 
+def test_a_word_before_the_amount_that_says_nothing_about_it_is_left_out_of_the_amount():
+    result = parse("<p>2024-05-14</p><h2>Utlysningen “Vägar till arbete”</h2><p>Beviljade projekt</p>"
+                   "<p>Exempelby kommun får totalt 4,2 miljoner kronor till projektet Vägen vidare.</p>")
+    [announcement] = result.announcements
+    assert (announcement["grant_raw"], announcement["grant_sek"]) == ("4,2 miljoner kronor", Decimal("4200000.00"))
+    assert announcement["sentence"] == "Exempelby kommun får totalt 4,2 miljoner kronor till projektet Vägen vidare."
+
+
+def test_two_announcements_in_one_sentence_are_not_read_as_one():
+    sentence = "Exempelby kommun får 4,2 miljoner kronor till projektet A och Lilleby kommun får 3 miljoner kronor till projektet B."
+    result = parse(f"<p>2024-05-14</p><h2>Utlysningen “Vägar till arbete”</h2><p>Beviljade projekt</p><p>{sentence}</p>")
+    assert result.announcements == []
+    assert [(i.raw_value, i.problem) for i in result.issues] == [(sentence, "unparseable_announcement")]
+
+
+def test_the_publicerad_label_dates_the_release_wherever_it_stands():
+    result = parse("<h2>Utlysningen “Vägar till arbete”</h2><p>Beviljade projekt</p>"
+                   "<p>Exempelby kommun får 4,2 miljoner kronor till projektet Vägen vidare.</p><p>Publicerad: 3 juni 2024</p>")
+    assert [a["announced_on"] for a in result.announcements] == [dt.date(2024, 6, 3)] and result.issues == []
+
+
 def test_a_release_without_a_date_is_reported_and_its_announcements_kept():
     result = parse("<h2>Utlysningen “Vägar till arbete”</h2><p>Beviljade projekt</p>"
                    "<p>Exempelby kommun får 4,2 miljoner kronor till projektet Vägen vidare.</p>")

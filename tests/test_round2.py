@@ -110,6 +110,17 @@ def test_acronym_heading_is_not_a_region():
     assert not any(i.problem in ("unknown_region", "conflicting_values") for i in record.issues)
 
 
+@pytest.mark.parametrize("heading, name", [
+    ("Östergötland – Språkstegen", "Språkstegen"),  # a county: the rest is the title
+    ("SAGA – Samverkan för arbete", "SAGA – Samverkan för arbete"),  # no region: the whole heading is the title
+])
+def test_without_a_name_label_the_heading_gives_the_name_and_never_the_region(heading, name):
+    record = one(f"<h1>Projekt i regionen</h1><h2>{heading}</h2><p>Projektägare: Exempelby kommun</p>"
+                 "<p>Region: Östra Mellansverige</p>")
+    assert (record.columns["name"], record.columns["region"]) == (name, "Östra Mellansverige")
+    assert record.page_family != "tillvaxtverket_theme" and record.issues == []
+
+
 def test_on_a_theme_page_a_blocks_own_labels_win_and_its_heading_fills_the_rest():
     result = parse_page((FIXTURES / "markup" / "theme_labels_win" / "a.html").read_bytes(), URL, "text/html")
     assert result.family == "tillvaxtverket_theme"
@@ -148,6 +159,13 @@ def test_a_page_of_project_cards_is_a_listing_whatever_its_pagination_position(v
     [issue] = result.issues
     assert issue.problem == "labels_on_listing" and issue.field in vocabulary()["listing"]["card_fields"]
     assert set(expected["card_links"]) <= {url for url, _ in result.links}
+
+
+def test_cards_each_followed_by_a_link_are_a_listing_even_when_they_show_different_labels():
+    result = parse("<ul><li><b>Kompetenslyftet</b><br>Projektägare: Lilleby kommun<br>Projektperiod: 2019-2021<br>"
+                   "<a href='/a'>Läs mer</a></li><li><b>Fjällvägen</b><br>Projektägare: Storå kommun<br>"
+                   "<a href='/b'>Läs mer</a></li></ul>")
+    assert (result.kind, result.records, [i.problem for i in result.issues]) == ("listing", [], ["labels_on_listing"])
 
 
 def test_a_project_page_with_a_back_link_and_pagination_words_stays_a_project():
