@@ -129,8 +129,8 @@ def _markers(tokens: list[Token]) -> _Markers:
 
 def read_press_release(tokens: list[Token]) -> tuple[list[dict[str, Any]], list[Issue]] | None:
     """The announcements of a press release on granted projects, and the issues met; ``None`` when the
-    page is no such release (told from its content: a call line with an announced amount or a list of
-    granted projects, or a list of granted projects with at least one announcement sentence)."""
+    page is no such release. Told from its content: a call line ("Utlysningen “…”") and a list of granted
+    projects, or at least one announcement sentence under a call or a list of granted projects."""
     markers = _markers(tokens)
     if not markers.calls and not markers.granted:
         return None
