@@ -97,7 +97,10 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
         for batch in out.table_batches(CHANGES):  # the history so far, then this run's changes
             writers[CHANGES.name].write_arrow(_renamed(batch, parsed.id_renames))
         assembler = TableAssembler(out, writers, history, checks, personal_data=output.personal_data,
-                                   contents=content_sources(parsed.states), source_crawl=source_crawl)
+                                   contents=content_sources(parsed.states), source_crawl=source_crawl,
+                                   announcement_keys={page.parsed.key for state in parsed.states.values()
+                                                      for page in state.pages.values()
+                                                      if page.parsed is not None and page.parsed.kind == "press_release"})
         if unchanged:
             assembler.add_unchanged(parsed.entries, _project_ids(parsed), previous)  # type: ignore[arg-type]
             counts = _problem_counts(out)

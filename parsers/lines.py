@@ -78,10 +78,10 @@ def classify(line: Line) -> Token:
     if line.emphasised and key in end_headings and not text.rstrip().endswith(":"):
         return Token("end", line, label=text)
     # 1. The first element of the line is a whole label: <b>Region</b> Norra Mellansverige.
-    if len(line.runs) >= 2 and len(text) <= MAX_FIELD_LINE:
+    if len(line.runs) >= 2 and len(line.runs[0]) <= LONGEST_KEY:
         first = label_key(line.runs[0])
         if first in labels:
-            return Token("label", line, labels[first], line.runs[0].rstrip(": "), _rest_after(text, line.runs[0]))
+            return _inline_label(line, labels[first], line.runs[0].rstrip(": "), _rest_after(text, line.runs[0]))
     # 2. The whole line is a label or a heading, with or without colon.
     if key in labels and len(text) <= MAX_FIELD_LINE:
         return Token("label", line, labels[key], text.rstrip(": "), None)
@@ -100,8 +100,8 @@ def classify(line: Line) -> Token:
                 break
             head, rest = text[: match.start()], text[match.end():].strip()
             head_key = label_key(head)
-            if head_key in labels and len(text) <= MAX_FIELD_LINE:
-                return Token("label", line, labels[head_key], head.strip(), rest)
+            if head_key in labels:
+                return _inline_label(line, labels[head_key], head.strip(), rest)
             if head_key in headings:
                 kind = headings[head_key]
                 return Token("municipalities" if kind == "municipalities" else "heading", line, label=head.strip(),
@@ -115,6 +115,15 @@ def classify(line: Line) -> Token:
     if line.emphasised and not line.item:
         return Token("heading", line, label=text, section=None)
     return Token("text", line)
+
+
+def _inline_label(line: Line, field: str, label: str, value: str) -> Token:
+    """A label and its value on one line. A value longer than a field line is kept whole, unless it reads
+    as prose (``Kontakt: Hör av dig till oss …``): then the line stays prose, and the token names the label
+    so the reader can report it (a ``text`` token with ``field`` set)."""
+    if len(line.text) > MAX_FIELD_LINE and prose_like(value):
+        return Token("text", line, field, label, value)
+    return Token("label", line, field, label, value)
 
 
 def _rest_after(text: str, first_run: str) -> str:
@@ -140,3 +149,65 @@ def unknown_label(line: Line) -> tuple[str, str] | None:
     if value.endswith((".", "!", "?")) and len(value) > 60:
         return None
     return match["label"], value
+
+
+# ---------------------------------------------------------------- values over several lines
+
+# A sentence ends inside the text and another starts ("… arbete. Projektet …").
+_SENTENCE_BOUNDARY = re.compile(r"[.!?][\"'”’)]*\s+[A-ZÅÄÖ]")
+# A prose sentence has at least this many words; a value that ends with a period has fewer
+# ("Länsst. i VG-län", "Hofors kommun.").
+MIN_SENTENCE_WORDS = 8
+
+
+def prose_like(text: str) -> bool:
+    """Does this text read as prose rather than a value? Two sentences, or one that ends with a full stop,
+    question or exclamation mark and has at least MIN_SENTENCE_WORDS words. Only asked of the few lines
+    next to a label, never of every prose line."""
+    stripped = text.rstrip("\"'”’) ")
+    if stripped.endswith((".", "!", "?")) and len(text.split()) >= MIN_SENTENCE_WORDS:
+        return True
+    return _SENTENCE_BOUNDARY.search(text) is not None
+
+
+@functools.cache
+def _joining_words() -> tuple[frozenset[str], frozenset[str]]:
+    spec = vocabulary()["value_lines"]
+    return frozenset(w.casefold() for w in spec["joining_words"]), frozenset(w.casefold() for w in spec["suspended_compound_words"])
+
+
+_DASHES = ("-", "\u2013", "\u2014")
+
+
+def line_separator(before: str, after: str) -> str:
+    """What stands between two lines of one value when they are read as one (the line break itself is
+    markup, not text):
+
+    - ``Social-`` + ``och omsorgsförvaltningen``: a suspended compound, the hyphen stays and a space follows;
+    - ``ESF-`` + ``rådet``: a hyphenated word broken after its hyphen, joined as printed (``ESF-rådet``);
+    - ``2017-02-15 –`` + ``2020-03-31``, ``… kommun,`` + ``Social- …``, ``… i`` + ``Hofors``, ``… 244`` +
+      ``kr``: one phrase, a space;
+    - ``Region Värmland`` + ``Regionens kansli``: two parts of one value, ``", "`` (as ``Org, Unit`` is printed).
+    """
+    joining, suspended = _joining_words()
+    first_word = after.split(" ", 1)[0].casefold()
+    if after[:1] in (",", ";", ".", ":", ")"):
+        return ""
+    if before.endswith(_DASHES) and len(before) >= 2 and before[-2].isalnum():
+        # A word hyphen at the end of the line.
+        return " " if first_word in suspended or after[:1] in _DASHES else ""
+    if before.endswith(("(", "/")):
+        return ""
+    if before.endswith((",", ";", ":", "&", "+")) or before.endswith(_DASHES) or after.startswith(_DASHES):
+        return " "
+    last_word = before.rsplit(" ", 1)[-1].casefold()
+    if last_word in joining or after[:1].islower():
+        return " "
+    return ", "
+
+
+def join_value_lines(parts: list[str]) -> str:
+    value = parts[0]
+    for part in parts[1:]:
+        value = value + line_separator(value, part) + part
+    return value

@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 
 from parsers.fields import Issue, RawField, normalise_fields
 from parsers.html import decode_html, links, page_title, parse_document, visible_lines
-from parsers.lines import MAX_FIELD_LINE, Token, tokenize, unknown_label
+from parsers.lines import MAX_FIELD_LINE, Token, join_value_lines, prose_like, tokenize, unknown_label
 from parsers.lookups import county_index, lookup_municipality, lookup_region, vocabulary
+from parsers import press_release
+from parsers.press_release import read_press_release
 from parsers.text import label_key, one_line, slug
 from parsers import values as v
 
@@ -48,13 +50,15 @@ class ProjectRecord:
 
 @dataclass
 class PageResult:
-    kind: str  # project | listing | other
+    kind: str  # project | listing | press_release | other
     family: str | None
     records: list[ProjectRecord]
     issues: list[Issue]  # page-level issues (no project)
     links: list[tuple[str, str]]
     encoding: str
     title: str
+    # A press release on granted projects: one dict per announcement (parsers/press_release.py), in page order.
+    announcements: list[dict[str, Any]] = field(default_factory=list)
 
 
 def parse_page(body: bytes | str, url: str, content_type: str | None = None, page_id: str | None = None) -> PageResult:
@@ -77,24 +81,37 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None, pag
     records: list[ProjectRecord] = []
     issues: list[Issue] = []
     family = None
+    self_labelled = False
     owner_positions = [i for i, t in enumerate(tokens) if t.kind == "label" and t.field == "owner"]
     has_number = any(t.kind == "label" and t.field == "project_number" for t in tokens)
-    if owner_positions and not has_number and _theme_heading(tokens, owner_positions[0]) is not None:
+    theme_starts = _theme_starts(tokens, owner_positions) if owner_positions and not has_number else []
+    announcements: list[dict[str, Any]] = []
+    if (release := read_press_release(tokens)) is not None:
+        family, (announcements, issues) = press_release.FAMILY, release
+    elif (card_field := _card_list(tokens, root)) is not None:
+        issues.append(Issue(card_field, None, "labels_on_listing", "info",
+                            f"'{card_field}' is shown on project cards, each with a link to its project: read as a "
+                            "list of projects (each is read from its own page), not as one project"))
+    elif theme_starts and not (self_labelled := _one_self_labelled_project(tokens, theme_starts)):
         family = "tillvaxtverket_theme"
-        records = _theme_page(tokens, owner_positions, url, identity)
+        records = _theme_page(tokens, theme_starts, url, identity)
     elif (card_field := _card_listing_field(tokens)) is not None:
         issues.append(Issue(card_field, None, "labels_on_listing", "info",
                             f"'{card_field}' has several values, one per card: read as a list of projects "
                             "(each is read from its own page), not as one project"))
     elif any(t.kind == "label" and t.field not in ("published_date",) for t in tokens):
-        family, record = _project_page(tokens, url, title, h1, identity)
+        heading = tokens[theme_starts[0]].line.text if theme_starts and self_labelled else None
+        family, record = _project_page(tokens, url, title, h1, identity, heading)
         records = [record]
     elif (initiatives := _initiative_page(tokens, url, identity)) is not None:
         family, records = "skr_initiatives", initiatives
-    kind = "project" if records else ("listing" if issues or _is_listing(lines) else "other")
+    if release is not None:
+        kind = "press_release"
+    else:
+        kind = "project" if records else ("listing" if issues or _is_listing(lines) else "other")
     # Links matter for listings; resolving every menu link of a project page is wasted work.
     page_links = links(root, url) if not records else []
-    return PageResult(kind, family, records, issues, page_links, encoding, title)
+    return PageResult(kind, family, records, issues, page_links, encoding, title, announcements)
 
 
 def _card_listing_field(tokens: list[Token]) -> str | None:
@@ -108,6 +125,92 @@ def _card_listing_field(tokens: list[Token]) -> str | None:
             if value:
                 values.setdefault(t.field, set()).add(value)
     return next((f for f in listing["card_fields"] if len(values.get(f, ())) >= listing["min_card_values"]), None)
+
+
+@dataclass
+class _Card:
+    """The labels between two link lines of a page: a project card, if the page is a list of them."""
+    fields: list[str] = field(default_factory=list)
+    link_before: bool = False  # a link line (the card's title) just above its first label, or one plain line above
+    link_after: bool = False  # a link line ("Läs mer") ends it
+    prose: bool = False  # a known section heading or a paragraph: a project's own text, not a card
+
+
+def _cards(tokens: list[Token]) -> list[_Card]:
+    """Split the page at its link lines (a line that is wholly a link and not a label's value) and keep
+    the stretches that hold labels."""
+    cards: list[_Card] = []
+    card = _Card()
+    since_link: int | None = None  # lines since the last link line, before the card's first label
+    bare_label = False  # the previous line is a label whose value is on the next line
+    for t in tokens:
+        if t.kind == "end":
+            break
+        if t.kind == "boiler":
+            continue
+        if t.line.link and t.kind in ("text", "heading") and not bare_label:
+            if card.fields:
+                card.link_after = True
+                cards.append(card)
+            card, since_link = _Card(), 0
+            continue
+        if t.kind == "label":
+            if not card.fields and since_link is not None and since_link <= 1:
+                card.link_before = True
+            card.fields.append(t.field or "")
+            bare_label = not t.value
+            continue
+        bare_label = False
+        if (t.kind == "heading" and t.section) or len(t.line.text) > MAX_FIELD_LINE:
+            card.prose = True
+        if since_link is not None and not card.fields:
+            # One plain line may stand between a card's title link and its labels (a date, a number); a
+            # title of its own (a heading, a bold line) means the labels belong to that title, not the link.
+            since_link = None if t.line.emphasised else since_link + 1
+    if card.fields:
+        cards.append(card)
+    return cards
+
+
+def _card_list(tokens: list[Token], root: Any) -> str | None:
+    """The card field a list of project cards shows, if the page is one, however many cards it has and
+    wherever it stands in the pagination. A card is a stretch of labels, without prose, between link
+    lines (its title links to the project's own page, or a "read more" link follows it). A list is two or
+    more such cards that show the same labels (or each next to its link) and share a card field, or a
+    single small card under its title link on a page with pagination (the last page of a listing)."""
+    listing = vocabulary()["listing"]
+    card_fields = listing["card_fields"]
+    cards = [c for c in _cards(tokens) if not c.prose and any(f in card_fields for f in c.fields)]
+    if len(cards) >= 2:
+        shapes: dict[tuple[str, ...], int] = {}
+        for c in cards:
+            shapes[tuple(c.fields)] = shapes.get(tuple(c.fields), 0) + 1
+        same = [list(shape) for shape, n in shapes.items() if n >= 2]
+        if same or all(c.link_before or c.link_after for c in cards):
+            shared = set(same[0]) if same else set.intersection(*(set(c.fields) for c in cards))
+            found = next((f for f in card_fields if f in shared), None)
+            if found is not None:
+                return found
+    if len(cards) == 1 and cards[0].link_before and len(cards[0].fields) <= listing["max_single_card_labels"] \
+            and _has_pagination(root):
+        return next(f for f in card_fields if f in cards[0].fields)
+    return None
+
+
+def _has_pagination(root: Any) -> bool:
+    """A link of the page (menus included: pagination often stands in a <nav>) is a pagination word or a
+    page number (two or more links that are only digits)."""
+    listing = vocabulary()["listing"]
+    pagination = {label_key(word) for word in listing["pagination_words"]}
+    numbers = 0
+    for anchor in root.iter("a"):
+        text = one_line("".join(anchor.itertext()))
+        if not text or len(text) > 20:
+            continue
+        if label_key(text) in pagination or any(label_key(part) in pagination for part in text.split()):
+            return True
+        numbers += text.isdigit()
+    return numbers >= 2
 
 
 def _is_listing(lines: list) -> bool:
@@ -131,7 +234,11 @@ def _detect_family(fields: set[str]) -> str:
 _TITLE_NUMBER = re.compile(r"^(?P<number>\d{4}/\d{5}|\d{2}-\d{3}-S\d{2})\s*[-–:]\s*(?P<name>.+)$")
 
 
-def _project_page(tokens: list[Token], url: str, title: str, h1: str | None, identity: str) -> tuple[str, ProjectRecord]:
+def _project_page(tokens: list[Token], url: str, title: str, h1: str | None, identity: str,
+                  region_heading: str | None = None) -> tuple[str, ProjectRecord]:
+    """One project. ``region_heading``: the "Region – Title" line above the labels of a page that labels
+    its own name or region (see ``_one_self_labelled_project``): without a Namn label the name is its
+    title part when its prefix is a known region or county, the whole heading otherwise (``SAGA – …``)."""
     body = _read_body(tokens, allow_untitled=True)
     markers = {f.field for f in body.raw_fields if f.field}
     if any(s.kind == "english_summary" for s in body.sections) or any(t.section == "english_summary" for t in tokens):
@@ -145,6 +252,8 @@ def _project_page(tokens: list[Token], url: str, title: str, h1: str | None, ide
     family = _detect_family(markers)
     # Name and number fall back on the page heading ("2016/00418 - LiV-spåret"), then the title.
     fallback_name, fallback_number = None, None
+    if region_heading and (split := re.match(vocabulary()["theme_page"]["heading_pattern"], region_heading)):
+        fallback_name = split["title"].strip() if lookup_region(split["region"]) is not None else region_heading
     for candidate in (h1, body.preamble[-1] if body.preamble else None, title):
         if not candidate:
             continue
@@ -184,6 +293,8 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             value, used = _label_value(tokens, i - 1)
             i += used  # lines taken as the value
             body.raw_fields.append(RawField(token.field, token.label or "", value))
+            if not value and (doubt := _prose_after_label(tokens, i - 1)):
+                body.issues.append(doubt)
             continue
         if token.kind == "municipalities":
             in_municipalities, section = True, None
@@ -202,6 +313,10 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             continue
         # Plain text (or an ALL-CAPS subheading inside a section).
         text = token.line.text
+        if token.field is not None:
+            # "Kontakt: Hör av dig …": a label followed by prose on one long line is read as prose, and reported.
+            body.issues.append(Issue(token.field, text, "prose_value", "warning",
+                                     f"'{token.label}' is followed by prose on its line; kept as prose, not as the value"))
         if in_municipalities:
             body.municipality_names.extend(n for n in re.split(r"\s*[,;]\s*", text.lstrip("•·-–* ")) if n)
             continue
@@ -218,9 +333,8 @@ def _read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             continue
         if (unknown := unknown_label(token.line)) and not body.sections:
             label, value = unknown
-            if not value and i < len(tokens) and tokens[i].kind == "text" and len(tokens[i].line.text) <= MAX_FIELD_LINE:
-                value = tokens[i].line.text
-                i += 1
+            value, used = _label_value(tokens, i - 1, Token("label", token.line, None, label, value))
+            i += used
             body.raw_fields.append(RawField(None, label, value))
             continue
         if allow_untitled:
@@ -343,6 +457,8 @@ def _theme_heading(tokens: list[Token], owner_index: int) -> int | None:
             continue
         if token.kind not in ("text", "heading"):
             break
+        if token.line.link:
+            continue  # a title that links elsewhere is a card's, not a theme page heading
         if len(token.line.text) <= 200 and pattern.match(token.line.text):
             if token.line.emphasised:
                 return j
@@ -350,25 +466,45 @@ def _theme_heading(tokens: list[Token], owner_index: int) -> int | None:
     return plain
 
 
-def _theme_page(tokens: list[Token], owner_positions: list[int], url: str, identity: str) -> list[ProjectRecord]:
+def _theme_starts(tokens: list[Token], owner_positions: list[int]) -> list[int]:
+    """The "Region: Title" lines that open the projects of a theme page, one per project, in page order."""
+    return sorted({h for h in (_theme_heading(tokens, i) for i in owner_positions) if h is not None})
+
+
+def _one_self_labelled_project(tokens: list[Token], starts: list[int]) -> bool:
+    """One project under a "Region – Title" (or "ABC – Title") heading, on a page that labels its own
+    name or region: a project page whose heading is just its title. Labels printed on the page win over
+    what a heading suggests, so the heading is not split and the page is not a theme page."""
+    return len(starts) == 1 and any(t.kind == "label" and t.field in ("name", "region") for t in tokens)
+
+
+def _theme_page(tokens: list[Token], starts: list[int], url: str, identity: str) -> list[ProjectRecord]:
+    """One project per heading. The heading gives region, title and county only where the project's own
+    labels do not: a Namn or Region label printed under it wins."""
     pattern = re.compile(vocabulary()["theme_page"]["heading_pattern"])
-    starts = [h for h in (_theme_heading(tokens, i) for i in owner_positions) if h is not None]
     records = []
     for n, start in enumerate(starts):
         stop = starts[n + 1] if n + 1 < len(starts) else len(tokens)
         heading = pattern.match(tokens[start].line.text)
         assert heading is not None
         body = _read_body(tokens[start + 1: stop], allow_untitled=False)
-        region, county = heading["region"].strip(), heading["county"]
-        raw_fields = [RawField("region", "(heading)", region), *body.raw_fields]
-        body.raw_fields = raw_fields
-        county_code = county_index().get(label_key(county)) if county else None
-        if county_code is None and lookup_region(region) is not None:
-            county_code = county_index().get(label_key(region))
-        if county and county_code is None:
-            body.issues.append(Issue("county", county, "unknown_county", "warning"))
-        records.append(_record(body, "tillvaxtverket_theme", url, heading["title"].strip(), None,
-                               {"county": county, "county_code": county_code}, identity=identity))
+        labelled = {f.field for f in body.raw_fields if f.field and one_line(f.raw)}
+        extra: dict[str, Any] = {}
+        if not {"name", "region"} <= labelled:
+            region, county = heading["region"].strip(), heading["county"]
+            if "region" not in labelled:
+                body.raw_fields = [RawField("region", "(heading)", region), *body.raw_fields]
+            county_code = county_index().get(label_key(county)) if county else None
+            if county_code is None and lookup_region(region) is not None:
+                county_code = county_index().get(label_key(region))
+            if county and county_code is None:
+                body.issues.append(Issue("county", county, "unknown_county", "warning"))
+            extra = {"county": county, "county_code": county_code}
+        title = heading["title"].strip()
+        if "name" in labelled or ("region" in labelled and lookup_region(heading["region"]) is None):
+            # With a labelled region, a prefix that is no region ("KIVO – Kvalitetssäkrad …") belongs to the title.
+            title = tokens[start].line.text
+        records.append(_record(body, "tillvaxtverket_theme", url, title, None, extra, identity=identity))
     return records
 
 
@@ -427,32 +563,54 @@ def _initiative_page(tokens: list[Token], url: str, identity: str) -> list[Proje
 
 
 def _value_line(token: Token | None) -> bool:
-    """Can this line be a label's value? Plain text, or a bold line that is no known heading
+    """Can this line be (part of) a label's value? Plain text, or a bold line that is no known heading
     (``<td><b>4 627 244</b></td>``)."""
-    if token is None or len(token.line.text) > MAX_FIELD_LINE:
+    if token is None:
         return False
-    return token.kind == "text" or (token.kind == "heading" and token.section is None and token.line.heading is None)
+    if token.kind == "text":
+        return token.field is None  # a label followed by prose on its line is prose
+    return token.kind == "heading" and token.section is None and token.line.heading is None
 
 
-def _label_value(tokens: list[Token], index: int) -> tuple[str, int]:
-    """The value of the label at ``index`` and how many following lines it took: inline, or the next
-    line, joined by the lines that share that line's own block (``<dd>A<br>B</dd>``)."""
-    token = tokens[index]
-    if token.value is not None:
-        return token.value, 0
-    nxt = tokens[index + 1] if index + 1 < len(tokens) else None
-    if not _value_line(nxt):
-        return "", 0
-    assert nxt is not None
-    parts, used = [nxt.line.text], 1
-    if nxt.line.block != token.line.block:
-        while index + 1 + used < len(tokens):
-            more = tokens[index + 1 + used]
-            if more.line.block != nxt.line.block or not _value_line(more):
-                break
-            parts.append(more.line.text)
-            used += 1
-    return ", ".join(parts), used
+def _first_value_line(token: Token | None) -> bool:
+    """The line after a label without a value on its own line: a value line; one longer than a field line
+    only when it does not read as prose (a long owner or name is kept whole)."""
+    return _value_line(token) and (len(token.line.text) <= MAX_FIELD_LINE or not prose_like(token.line.text))  # type: ignore[union-attr]
+
+
+def _label_value(tokens: list[Token], index: int, token: Token | None = None) -> tuple[str, int]:
+    """The value of the label at ``index`` and how many following lines it took. A value is everything up
+    to the next label or the end of its block: inline (``Projektägare: X``) or the next line (``<dd>``),
+    and then the lines that share that line's own block (``<dd>A<br>B</dd>``,
+    ``<li><b>Projektägare</b><br>A-<br>B</li>``), joined as printed (see ``line_separator``). A line
+    that reads as prose ends the value (``<p>Region: Västsverige<br>Projektet har …</p>``). ``token``:
+    the label as read, when it is not the token at ``index`` (a label the vocabulary does not know)."""
+    token = token or tokens[index]
+    if token.value:
+        parts, used, block = [token.value], 0, token.line.block
+    else:
+        nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+        if not _first_value_line(nxt):
+            return "", 0
+        assert nxt is not None
+        parts, used, block = [nxt.line.text], 1, nxt.line.block
+    while index + 1 + used < len(tokens):
+        more = tokens[index + 1 + used]
+        if more.line.block != block or not _value_line(more) or prose_like(more.line.text):
+            break
+        parts.append(more.line.text)
+        used += 1
+    return join_value_lines(parts), used
+
+
+def _prose_after_label(tokens: list[Token], index: int) -> Issue | None:
+    """A label without a value followed by a long paragraph that reads as prose: the paragraph stays
+    prose, and the doubt is reported with its text (it could have been the label's value)."""
+    token, nxt = tokens[index], tokens[index + 1] if index + 1 < len(tokens) else None
+    if nxt is None or not _value_line(nxt) or len(nxt.line.text) <= MAX_FIELD_LINE:
+        return None
+    return Issue(token.field or token.label, nxt.line.text, "prose_after_label", "warning",
+                 f"'{token.label}' has no value of its own; the long text after it reads as prose and is kept as prose")
 
 
 def _more_headings_follow(tokens: list[Token], k: int) -> bool:

@@ -7,6 +7,7 @@ an approximate amount ("ca 45 miljoner") is not turned into an exact one.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -54,6 +55,7 @@ _ÖRE = Decimal("0.01")
 MAX_AMOUNT_DIGITS = 16
 
 
+@functools.cache
 def _amount_units() -> dict[str, tuple[Decimal, str]]:
     units = vocabulary()["amount_units"]
     return {one_line(k).casefold(): (Decimal(v[0]), v[1]) for k, v in units.items()}
@@ -61,6 +63,13 @@ def _amount_units() -> dict[str, tuple[Decimal, str]]:
 
 def parse_amount(raw: str | None) -> Parsed[Amount]:
     """``9 845 203``, ``299 614 kr``, ``6,6 miljoner kronor``, ``384 mkr``, ``15 148 871,01 €`` …"""
+    parsed = _parse_amount(raw)
+    return Parsed(parsed.value[0], parsed.problem, parsed.note) if parsed.value else parsed  # type: ignore[return-value]
+
+
+def _parse_amount(raw: str | None) -> Parsed[tuple[Amount, Decimal]]:
+    """The amount and the place of its last printed digit in the currency's main unit (``6,6 miljoner`` ->
+    100 000; ``299 614 kr`` -> 1; ``15 148 871,01 €`` -> 0.01)."""
     if _empty(raw):
         return Parsed()
     text = one_line(raw)
@@ -95,7 +104,7 @@ def parse_amount(raw: str | None) -> Parsed[Amount]:
         return _fail("unparseable_amount")
     if value != exact:
         return _fail("unparseable_amount", "finer than one öre")
-    return Parsed(Amount(exact, currency))
+    return Parsed((Amount(exact, currency), multiplier.scaleb(-len(dec_part or ""))))
 
 
 def parse_sek(raw: str | None) -> Parsed[Decimal]:
@@ -106,6 +115,26 @@ def parse_sek(raw: str | None) -> Parsed[Decimal]:
     if parsed.value.currency != "SEK":
         return _fail("wrong_currency", f"amount in {parsed.value.currency}, expected SEK")
     return Parsed(parsed.value.value)
+
+
+@dataclass(frozen=True)
+class Rounded:
+    """An amount as printed in prose, rounded: the real amount lies within ``value ± step / 2``."""
+    value: Decimal  # in kronor, as printed ("4,2 miljoner kronor" -> 4 200 000)
+    step: Decimal  # the place of the last printed digit, in kronor ("4,2 miljoner kronor" -> 100 000)
+
+
+def parse_rounded_sek(raw: str | None) -> Parsed[Rounded]:
+    """An amount in kronor as a press release prints it (``4,2 miljoner kronor``, ``850 000 kronor``), with
+    the precision it is printed to. The same grammar and strictness as ``parse_sek``: an approximate amount,
+    an unknown (or misspelled) unit or another currency is an issue, never a guess."""
+    parsed = _parse_amount(raw)
+    if parsed.value is None:
+        return Parsed(None, parsed.problem, parsed.note)
+    amount, step = parsed.value
+    if amount.currency != "SEK":
+        return _fail("wrong_currency", f"amount in {amount.currency}, expected SEK")
+    return Parsed(Rounded(amount.value, step.quantize(_ÖRE) if step >= _ÖRE else step))
 
 
 def format_sek(value: Decimal) -> str:

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parsers.lookups import personal_fields
+from parsers.press_release import link_announcements
 from parsers.values import looks_like_contact_data
 from pipeline.checks import ProjectChecks
 from pipeline.codec import StateError
@@ -21,10 +22,11 @@ from pipeline.history import History
 from pipeline.pages import SourceRun
 from pipeline.parse_step import REACHED, Entry, Item, parse_into_cache, parser_version
 from pipeline.rows import Rows
-from pipeline.schema import CHANGES, PROJECTS
+from pipeline.schema import CHANGES, GRANT_ANNOUNCEMENTS, PROJECTS
 from pipeline.storage import OutputDir
 from pipeline.table_writer import TableWriter
 
+_NAME_COLUMNS = ("project_id", "owner", "name")  # what links a grant announcement to its project
 CHILD_TABLES = ("project_contacts", "project_sections", "project_municipalities", "project_fields")
 # Tables that depend only on the run's entries (each page's cached rows and this run's issues): when the
 # entries are the same as in the published run, these files are kept as they are.
@@ -50,7 +52,7 @@ class TableAssembler:
 
     def __init__(self, out: OutputDir, writers: dict[str, TableWriter], history: History, checks: ProjectChecks,
                  batch: int = 1000, personal_data: bool = True, contents: dict[str, Item] | None = None,
-                 source_crawl: dict[str, str] | None = None) -> None:
+                 source_crawl: dict[str, str] | None = None, announcement_keys: set[str] | None = None) -> None:
         self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
         self.personal_data = personal_data
         self.personal_fields = personal_fields()
@@ -59,6 +61,9 @@ class TableAssembler:
         self.problems: Counter = Counter()
         self.contents = contents or {}  # cache key -> what to parse when its entry is lost
         self.source_crawl = source_crawl or {}  # source -> "complete" or "partial: ..."
+        self.announcement_keys = announcement_keys or set()  # cache keys of press releases
+        self.announcements: list[dict[str, Any]] = []  # grant announcements, linked to projects at the end
+        self.project_names: list[dict[str, Any]] = []  # project_id, owner, name of every project written
         self.rebuilt_entries: list[str] = []  # cache entries made again from raw/
         self.lost_entries: list[str] = []  # cache entries lost with their raw body: the page is fetched in full next run
 
@@ -118,6 +123,7 @@ class TableAssembler:
                 dropped.add(pid)  # child rows follow the kept project
         for name in CHILD_TABLES:
             self._write(name, [r for r in getattr(rows, name) if r["project_id"] not in dropped])
+        self.announcements.extend(rows.grant_announcements)
         self._write("parse_issues", issues)
         counts = Counter(i["problem"] for i in issues)
         self.checks.add_problem_counts(counts)
@@ -153,15 +159,18 @@ class TableAssembler:
 
     def _publish_projects(self, projects: list[dict[str, Any]], changes: list[dict[str, Any]]) -> None:
         self.checks.add_projects(projects)
+        self.project_names.extend({k: p.get(k) for k in _NAME_COLUMNS} for p in projects)
         self._write(PROJECTS.name, projects)
         self._write(CHANGES.name, changes)
 
     def add_unchanged(self, entries: list[Entry], project_ids: list[str], previous: pa.Table) -> None:
         """The entries are those of the published run: the reusable tables stay as published, the
         pages are written again, and the projects are the published rows (the same content) with
-        their history columns brought up to date, in Arrow. Reads no parse cache."""
+        their history columns brought up to date, in Arrow. Reads the parse cache of press releases only."""
         for entry in entries:
             self._write_page(entry)
+            if entry.key in self.announcement_keys:
+                self.announcements.extend(self._rows(entry.key).grant_announcements)
         previous = self.history.previous if self.history.previous is not None else previous
         current = previous.filter(pc.is_in(previous.column("project_id"), value_set=pa.array(project_ids, pa.string())))
         for batch in current.to_batches(max_chunksize=self.batch):
@@ -169,6 +178,7 @@ class TableAssembler:
 
     def _write_arrow_projects(self, projects: pa.Table, changes: list[dict[str, Any]]) -> None:
         self.checks.add_projects(projects.select(self.checks.columns).to_pylist())
+        self.project_names.extend(projects.select(list(_NAME_COLUMNS)).to_pylist())
         if PROJECTS.name in self.writers:
             self.writers[PROJECTS.name].write_arrow(projects)
         self._write(CHANGES.name, changes)
@@ -178,3 +188,8 @@ class TableAssembler:
         for projects, changes in self.history.carried():
             self._write_arrow_projects(projects, changes)
         self._write(CHANGES.name, self.history.rename_changes)
+        # Announcements come weeks before the project bank shows their projects: linked against every
+        # project of the table, in every run.
+        for announcement, pid in zip(self.announcements, link_announcements(self.announcements, self.project_names)):
+            announcement["project_id"] = pid
+        self._write(GRANT_ANNOUNCEMENTS.name, self.announcements)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pipeline.codec import TableRow
 from pipeline.pages import FetchedPage, ParsedPage
-from pipeline.schema import PROJECTS
+from pipeline.schema import GRANT_ANNOUNCEMENTS, PROJECTS
 
 if TYPE_CHECKING:
     from parsers.page import PageResult, ProjectRecord
@@ -26,6 +26,8 @@ class Rows:
     project_municipalities: list[Annotated[dict[str, Any], TableRow("project_municipalities")]] = field(default_factory=list)
     project_fields: list[Annotated[dict[str, Any], TableRow("project_fields")]] = field(default_factory=list)
     parse_issues: list[Annotated[dict[str, Any], TableRow("parse_issues")]] = field(default_factory=list)
+    # A press release's announcements; project_id is null here (filled by linking them to the run's projects).
+    grant_announcements: list[Annotated[dict[str, Any], TableRow("grant_announcements")]] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +56,9 @@ def content_rows(result: PageResult, url: str) -> Rows:
                                   "problem": issue.problem, "severity": issue.severity, "note": issue.note})
     for record in result.records:
         _record_rows(record, rows)
+    rows.grant_announcements.extend(
+        {name: announcement.get(name) for name in GRANT_ANNOUNCEMENTS.column_names} | {"source_url": url}
+        for announcement in result.announcements)
     return rows
 
 

@@ -202,7 +202,8 @@ PAGES = Table(
         Field("content_sha256", S, "SHA-256 of the body; the raw HTML is stored under raw/ by this hash."),
         Field("content_type", S, "Content-Type header."),
         Field("encoding", S, "Text encoding the body was decoded with."),
-        Field("page_kind", S, "project, listing or other (decided from the content); null when not fetched."),
+        Field("page_kind", S, "project, listing, press_release (grants announced, see grant_announcements) or other "
+              "(decided from the content); null when not fetched."),
         Field("page_family", S, "Page family of a project page."),
         Field("records", I, "How many projects the page gave.", nullable=False),
         Field("error", S, "Why the page could not be fetched or parsed; null when it was."),
@@ -260,5 +261,41 @@ SOURCES = Table(
     key=("source",),
 )
 
+GRANT_ANNOUNCEMENTS = Table(
+    "grant_announcements",
+    "Grants announced in ESF-rådet's press releases, one row per sentence \"<owner> får <amount> till projektet "
+    "<name>\", in page order. They come weeks before the project bank shows the project. Amounts here are ROUNDED "
+    "as printed (4,2 miljoner kronor): each comes with its precision and its raw text, and none of them is ever "
+    "copied into the exact money columns of projects.",
+    (
+        Field("source_url", S, "Address of the press release.", nullable=False),
+        Field("position", I, "Order of the announcement on the page, from 0.", nullable=False),
+        Field("announced_on", D, "Date of the press release (its Publicerad label or the date above its first call); "
+              "null when the page shows none (an issue says so)."),
+        Field("call_name", S, "Call the grant was made under, as printed without its quotes (Utlysningen “…”); null "
+              "when the release names none."),
+        Field("call_amount_sek", MONEY, "Amount the call announced (Utlyst belopp), ROUNDED as printed: 40 miljoner "
+              "kronor -> 40000000.00. Not exact: the real amount lies within call_amount_sek ± call_amount_precision / 2.",
+              "SEK"),
+        Field("call_amount_precision", MONEY, "Place of the last printed digit of call_amount_sek, in kronor "
+              "(40 miljoner kronor -> 1000000.00; 42,5 miljoner kronor -> 100000.00).", "SEK"),
+        Field("call_amount_raw", S, "The call amount exactly as printed."),
+        Field("owner", S, "Project owner as printed in the sentence.", nullable=False),
+        Field("project_name", S, "Project name as printed in the sentence, without surrounding quotes.", nullable=False),
+        Field("grant_sek", MONEY, "Grant announced, ROUNDED as printed: 4,2 miljoner kronor -> 4200000.00. Not exact: the "
+              "real grant lies within grant_sek ± grant_precision / 2 (compare with projects.esf_grant_sek, which is "
+              "exact). Null when the amount could not be read (an issue holds its raw text).", "SEK"),
+        Field("grant_precision", MONEY, "Place of the last printed digit of grant_sek, in kronor: 4,2 miljoner kronor -> "
+              "100000.00 (rounded to 0.1 million), 12 miljoner kronor -> 1000000.00, 850 000 kronor -> 1.00 (printed to "
+              "the krona).", "SEK"),
+        Field("grant_raw", S, "The grant amount exactly as printed.", nullable=False),
+        Field("sentence", S, "The whole sentence as printed.", nullable=False),
+        Field("project_id", S, "Project of projects.parquet announced here: the one project whose name and owner "
+              "match (case, white space, quotes, dashes, a municipality's spellings and an owner's unit do not count); "
+              "null until the project bank shows it, or when more than one project matches."),
+    ),
+    key=("source_url", "position"),
+)
+
 TABLES: dict[str, Table] = {t.name: t for t in (PROJECTS, CONTACTS, SECTIONS, MUNICIPALITIES, FIELDS, PAGES, ISSUES,
-                                               CHANGES, SOURCES)}
+                                               CHANGES, GRANT_ANNOUNCEMENTS, SOURCES)}
