@@ -62,6 +62,7 @@ class PageState:
     links: tuple[str, ...] | None = None  # a followed page's in-scope links, reused when it answers 304 ...
     links_scope: tuple[str, str] | None = None  # ... and the scope they were cut to (a wider one reads the page again)
     missed_runs: int = 0  # complete crawls of the source in a row that did not reach the page
+    content_run: int = 0  # the source's run (SourceState.runs) that last read the content in ``parsed``
     removed: str | None = None  # None while the page gives its projects; GONE or UNLISTED (last content kept)
 
     @property
@@ -85,6 +86,7 @@ class SourceState:
     pages: dict[str, PageState] = field(default_factory=dict)
     root: str = ""  # the directory the page keys are relative to (pipeline.sources.Source.key_root)
     saved_at: datetime | None = None
+    runs: int = 0  # crawls so far
     complete_runs: int = 0  # complete crawls so far
     last_complete_at: datetime | None = None
     # Rebuilt from the published tables (no state file, an unreadable one, or an upgrade): no validators,

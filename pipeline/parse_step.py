@@ -176,8 +176,9 @@ class ParsePool:
         return done
 
 
-# The order of entries in the tables: pages reached in this run first, then pages kept from earlier runs
-# that still give their projects, then pages that no longer do (their last content, for removed projects).
+# The order of entries in the tables: pages whose content was read in this run first, then pages whose
+# content is kept from earlier runs (failed, not reached) and that still give their projects, then pages
+# that no longer do (their last content, for removed projects).
 REACHED, KEPT, REMOVED = 0, 1, 2
 
 
@@ -287,7 +288,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         prev = before_state(page)
         before = prev.parsed if prev is not None else None
         live_before = prev.live_project_ids if prev is not None else ()
-        rank = REMOVED if prev is not None and prev.removed is not None else REACHED
+        rank = REMOVED if prev is not None and prev.removed is not None else KEPT  # unless the content is read now
         if page.outcome == "redirected":
             redirects.append((page, prev))
             continue
@@ -332,7 +333,8 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             parsed_in_run = now.key in fresh
             issues = [issue_row(page.url, "parse_failed", now.error)] if now.error else []
             outcome.entries.append(Entry(page.url, page.source, now.key, _page_row(page, now, parsed_in_run), issues))
-            keep(_state(page, now))
+            state = previous.get(page.source)
+            keep(replace(_state(page, now), content_run=(state.runs if state is not None else 0) + 1))
             counts["parsed" if parsed_in_run else "carried_over"] += 1
             if page.outcome != "revisit_skipped":  # left alone, not checked: kept, not seen
                 outcome.seen_ids.update(now.project_ids)
@@ -343,9 +345,9 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                                          _page_row(page, before, False), [], rank))
             keep(replace(prev) if prev is not None else _state(page, None))
 
-    # The content shows more partial crawls: a page that led to pages of the source and now leads to none of
-    # them, or was a listing and no longer reads as one (an empty 200, a maintenance or login page, also
-    # behind a redirect), a start page that leads nowhere. Such a page keeps what it said before.
+    # The content shows more partial crawls: a page that led to project pages and now leads to none (an
+    # empty 200, a maintenance or login page, also behind a redirect: only links to known non-project
+    # pages, the menus, are left), a start page that leads nowhere. Such a page keeps what it said before.
     redirected_from = {(p.source, p.redirect_to): before_state(p) for p in pages if p.outcome == "redirected"}
     starts = {(p.source, p.redirect_to) for p in pages if p.is_start and p.outcome == "redirected"}
     suspect: set[tuple[str, str]] = set()
@@ -356,18 +358,15 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         start = page.is_start or (page.source, page.url) in starts
         was = prev if prev is not None and prev.links else redirected_from.get((page.source, page.url))
         reason = None
-        if was is not None and was.links and page.outcome == "fetched" \
-                and not {_path(link) for link in page.links or ()} & {_path(link) for link in was.links}:
-            reason = f"{page.url} led to {len(was.links)} pages of the source before and now to none of them"
+        if was is not None and was.links \
+                and _leads_to_projects(previous.get(page.source), run, was.links, known_only=True) \
+                and not _leads_to_projects(previous.get(page.source), run, page.links or (), known_only=False):
+            reason = f"{page.url} led to project pages before and now to none"
         elif now.kind == "project" and start:
             if _others_known(previous.get(page.source), {p.key for p in pages if p.source == page.source}):
                 reason = ("the start page is a page of projects, not a listing: the crawl cannot tell what is no "
                           "longer listed")
-        elif now.kind in ("listing", "project"):
-            continue
-        elif was is not None and was.page_kind == "listing":
-            reason = f"{page.url} was a listing and no longer reads as one"
-        elif start and not page.links:
+        elif start and not page.links and now.kind not in ("listing", "project"):
             reason = "the start page leads to no page of the source (a maintenance page, or a listing drawn by JavaScript?)"
         if reason is not None:
             run.complete = False
@@ -391,7 +390,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         else:
             outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
                                          _page_row(page, before, False, "redirected; the target was not read in full, "
-                                                   "previous values kept"), [], REMOVED if prev.removed else REACHED))
+                                                   "previous values kept"), [], REMOVED if prev.removed else KEPT))
             keep(replace(prev))
         counts["redirected"] += 1
 
@@ -435,22 +434,34 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     for run in runs:
         state = outcome.states.setdefault(run.name, SourceState(run.name, run.start_url))
         state.start_url, state.root, state.rebuilt = run.start_url, run.root, False
+        state.runs += 1
         if run.complete:
             state.complete_runs += 1
             state.last_complete_at = max((p.fetched_at for p in pages if p.source == run.name and p.fetched_at),
                                          default=state.last_complete_at)
     outcome.counts = dict(counts)
-    # Reached pages first, then kept ones, then removed ones; by address within each, not the order pages
-    # happened to arrive in: the same site gives the same tables (and the same "first kept") in every run.
-    outcome.entries.sort(key=lambda entry: (entry.rank, entry.url))
+    # Reached pages first, then kept ones, then removed ones; by address, not the order pages happened to
+    # arrive in: the same site gives the same tables (and the same "first kept") in every run.
+    # Among pages not read in this run, the one read last comes first: its content is the last known.
+    read_in = {(state.source, state.url): state.content_run
+               for source_state in outcome.states.values() for state in source_state.pages.values()}
+    outcome.entries.sort(key=lambda entry: (entry.rank, 0 if entry.rank == REACHED
+                                            else -read_in.get((entry.source, entry.url), 0), entry.url))
     return outcome
 
 
 
 
-def _path(url: str) -> str:
-    """An address without scheme and host: the same page of a site that moved."""
-    return url.split("/", 3)[-1]
+def _leads_to_projects(state: SourceState | None, run: SourceRun, links: Iterable[str], known_only: bool) -> bool:
+    """Do these links lead to a page known as a project page (or, unless ``known_only``, to a page not
+    known yet, which may be one)?"""
+    source = Source(run.name, run.start_url, run.root)
+    known = state.pages if state is not None else {}
+    for link in links:
+        page = known.get(source.page_key(link))
+        if (page is not None and page.page_kind == "project") or (page is None and not known_only):
+            return True
+    return False
 
 
 def _others_known(state: SourceState | None, reached: set[str]) -> bool:
