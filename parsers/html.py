@@ -86,18 +86,22 @@ def _utf8_or_cp1252(body: bytes, issues: list[Issue]) -> tuple[str, str]:
         if replaced := text.count("\ufffd"):
             issues.append(_undecodable(replaced, "cp1252"))
         return text, "cp1252"
-    fallback = 0
+    fallback = replaced = 0
 
     def legacy(match: re.Match[str]) -> str:
-        nonlocal fallback
+        nonlocal fallback, replaced
         raw = match[0].encode("utf-8", "surrogateescape")
         fallback += len(raw)
-        return raw.decode("cp1252", "replace")
+        text = raw.decode("cp1252", "replace")
+        replaced += text.count("\ufffd")
+        return text
 
     text = _SURROGATE_RUN.sub(legacy, text)
     issues.append(Issue(None, None, "mixed_encoding", "warning",
                         f"{fallback} byte{'s' if fallback != 1 else ''} not valid UTF-8 in a UTF-8 page, "
                         "read as Windows-1252"))
+    if replaced:
+        issues.append(_undecodable(replaced, "utf-8 or cp1252"))
     return text, "utf-8"
 
 
@@ -289,27 +293,57 @@ def read_document(html: str) -> tuple[etree._Element, list[Issue]]:
     a parse libxml2 stopped for another reason. A document without any element gives an empty
     <html>."""
     issues: list[Issue] = []
-    html = _XML_DECLARATION.sub("", html, count=1)
-    html = _cap_elements(html, issues)
-    # huge_tree: without it libxml2 stops at 256 levels of nesting and at 10 MB text nodes.
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
+    html = _cap_elements(_XML_DECLARATION.sub("", html, count=1), issues)
     try:
-        root = etree.fromstring(html, parser)
-    except (etree.ParserError, etree.XMLSyntaxError):
-        root = None
-    except UnicodeEncodeError:  # a str with lone surrogates (only a str caller can hand one in)
+        # As UTF-8 bytes with the encoding given (as fast as a str; a meta tag cannot change it),
+        # so that a lone surrogate is found here: in a str, libxml2 stops at it with a fatal error.
+        data = html.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: only a str caller can hand them in
         html, count = _LONE_SURROGATE.subn("\ufffd", html)
         issues.append(Issue(None, None, "undecodable_bytes", "warning",
                             f"{count} lone surrogate{'s' if count != 1 else ''} replaced by U+FFFD"))
-        return _with(read_document(html), issues)
+        data = html.encode("utf-8")
+    # huge_tree: without it libxml2 stops at 256 levels of nesting and at 10 MB text nodes.
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True, encoding="utf-8")
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.ParserError, etree.XMLSyntaxError):
+        root = None
     fatal = [e for e in parser.error_log if e.level == etree.ErrorLevels.FATAL]
     if fatal:
-        root = _read_again(html, fatal[0], issues)
-    return (root if root is not None else etree.Element("html")), issues
+        root = _read_again(data, fatal[0], issues)
+    root = root if root is not None else etree.Element("html")
+    _unclosed(html, root, issues)
+    return root, issues
 
 
-def _with(result: tuple[etree._Element, list[Issue]], issues: list[Issue]) -> tuple[etree._Element, list[Issue]]:
-    return result[0], issues + result[1]
+# Elements whose content is text up to their end tag: never closed, they take the rest of the page.
+_RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript"}
+
+
+def _unclosed(html: str, root: etree._Element, issues: list[Issue]) -> None:
+    """A comment or a raw-text element (script, style, textarea, title ...) never closed runs to the
+    end of the page and hides the rest of it, in a browser as here: not silently."""
+    start = html.rfind("<!--")
+    if (start >= 0 and html.find("-->", start + 4) < 0 and not html.startswith(("<!-->", "<!--->"), start)
+            and not _in_script(html, start)):
+        issues.append(Issue(None, None, "unclosed_comment", "warning",
+                            f"a comment opened at character {start} is never closed: the remaining "
+                            f"{len(html) - start} characters of the page are hidden in it (as in a browser)"))
+    last = root
+    while len(last):
+        last = last[-1]
+    text = last.text if isinstance(last.tag, str) and last.tag in _RAW_TEXT else None
+    if text and "<" in text and html.rstrip().endswith(text.rstrip()[-64:]):
+        issues.append(Issue(None, None, "unclosed_element", "warning",
+                            f"a <{last.tag}> is never closed: the remaining {len(text)} characters of the page "
+                            "are its content, not page text (as in a browser)"))
+
+
+def _in_script(html: str, position: int) -> bool:
+    """``position`` is inside a <script> (where "<!--" opens no comment)."""
+    before = html[:position].lower()
+    return before.rfind("<script") > before.rfind("</script")
 
 
 def _cap_elements(html: str, issues: list[Issue]) -> str:
@@ -328,13 +362,13 @@ def _cap_elements(html: str, issues: list[Issue]) -> str:
     return html[:cut.start()]
 
 
-def _read_again(html: str, error: etree._LogEntry, issues: list[Issue]) -> etree._Element | None:
+def _read_again(data: bytes, error: etree._LogEntry, issues: list[Issue]) -> etree._Element | None:
     """libxml2 stopped with a fatal error (the rest of the page would be lost): parse again with a
     parser target (libxml2's tokenizer, our tree builder), which has no depth limit."""
     target = _FlatteningTarget(MAX_DEPTH)
-    parser = etree.HTMLParser(target=target, no_network=True, huge_tree=True)
+    parser = etree.HTMLParser(target=target, no_network=True, huge_tree=True, encoding="utf-8")
     try:
-        root = etree.fromstring(html, parser)
+        root = etree.fromstring(data, parser)
     except (etree.ParserError, etree.XMLSyntaxError):
         root = None
     if root is None:
@@ -440,7 +474,8 @@ def plain_text_as_html(text: str, content_type: str | None) -> str:
 def no_text_issue(root: etree._Element) -> Issue:
     """The issue of a page that shows no text: say whether it has none or hides all of it."""
     hidden = sum(len(t.strip()) for t in root.itertext())
-    where = (f"its {hidden} characters of text are all in scripts, styles, templates, menus or hidden elements"
+    where = (f"its {hidden} characters of text are all in the head, scripts, styles, templates, menus or hidden "
+             "elements"
              if hidden else "it has no text at all")
     return Issue(None, None, "no_visible_text", "warning", f"the page shows no text: {where}")
 
