@@ -224,8 +224,10 @@ _NEVER_CONTENT = {
 _BOLD = {"strong", "b"}
 # Preformatted text: a line break in it is a line (a page served as text/plain is read as one <pre>).
 _PRE = {"pre", "listing", "plaintext", "xmp"}
-_CONTENT = {"article", "main"}
 _HEADINGS = {f"h{i}": i for i in range(1, 7)}
+# Elements that mark the lines inside them: heading, bold, list item, link, preformatted.
+_ROLES = {*_HEADINGS, *_BOLD, "li", "a", *_PRE}
+_CONTENT = {"article", "main"}
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
 
@@ -303,8 +305,9 @@ def read_document(html: str) -> tuple[etree._Element, list[Issue]]:
         issues.append(Issue(None, None, "undecodable_bytes", "warning",
                             f"{count} lone surrogate{'s' if count != 1 else ''} replaced by U+FFFD"))
         data = html.encode("utf-8")
-    # huge_tree: without it libxml2 stops at 256 levels of nesting and at 10 MB text nodes.
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True, encoding="utf-8")
+    # huge_tree: without it libxml2 stops at 256 levels of nesting and at 10 MB text nodes. Comments
+    # stay in the tree (the walk skips them, itertext too): an unclosed one is seen by ``_unclosed``.
+    parser = etree.HTMLParser(remove_pis=True, no_network=True, huge_tree=True, encoding="utf-8")
     try:
         root = etree.fromstring(data, parser)
     except (etree.ParserError, etree.XMLSyntaxError):
@@ -323,27 +326,22 @@ _RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed",
 
 def _unclosed(html: str, root: etree._Element, issues: list[Issue]) -> None:
     """A comment or a raw-text element (script, style, textarea, title ...) never closed runs to the
-    end of the page and hides the rest of it, in a browser as here: not silently."""
-    start = html.rfind("<!--")
-    if (start >= 0 and html.find("-->", start + 4) < 0 and not html.startswith(("<!-->", "<!--->"), start)
-            and not _in_script(html, start)):
-        issues.append(Issue(None, None, "unclosed_comment", "warning",
-                            f"a comment opened at character {start} is never closed: the remaining "
-                            f"{len(html) - start} characters of the page are hidden in it (as in a browser)"))
+    end of the page and hides the rest of it, in a browser as here: not silently. Either is the
+    last node of the tree, holding the end of the page."""
     last = root
     while len(last):
         last = last[-1]
-    text = last.text if isinstance(last.tag, str) and last.tag in _RAW_TEXT else None
-    if text and "<" in text and html.rstrip().endswith(text.rstrip()[-64:]):
+    if last.tag is etree.Comment:
+        text = last.text or ""
+        if html.rstrip().endswith("-->") or not html.rstrip().endswith(text.rstrip()[-64:]):
+            return
+        issues.append(Issue(None, None, "unclosed_comment", "warning",
+                            f"a comment is never closed: the remaining {len(text)} characters of the page are "
+                            "hidden in it (as in a browser)"))
+    elif last.tag in _RAW_TEXT and last.text and "<" in last.text and html.rstrip().endswith(last.text.rstrip()[-64:]):
         issues.append(Issue(None, None, "unclosed_element", "warning",
-                            f"a <{last.tag}> is never closed: the remaining {len(text)} characters of the page "
+                            f"a <{last.tag}> is never closed: the remaining {len(last.text)} characters of the page "
                             "are its content, not page text (as in a browser)"))
-
-
-def _in_script(html: str, position: int) -> bool:
-    """``position`` is inside a <script> (where "<!--" opens no comment)."""
-    before = html[:position].lower()
-    return before.rfind("<script") > before.rfind("</script")
 
 
 def _cap_elements(html: str, issues: list[Issue]) -> str:
@@ -569,16 +567,17 @@ def visible_lines(root: etree._Element) -> list[Line]:
                 if name != "br":
                     counter += 1
                     blocks.append(counter)
-            if name in _HEADINGS:
-                headings.append(_HEADINGS[name])
-            elif name in _BOLD:
-                bold += 1
-            elif name == "li":
-                item += 1
-            elif name == "a":
-                link += 1
-            elif name in _PRE:
-                pre += 1
+            if name in _ROLES:  # one look-up for the many elements that have none of these roles
+                if name in _HEADINGS:
+                    headings.append(_HEADINGS[name])
+                elif name in _BOLD:
+                    bold += 1
+                elif name == "li":
+                    item += 1
+                elif name == "a":
+                    link += 1
+                else:
+                    pre += 1
             add(element.text)
             continue
         if element is skipped:
@@ -590,16 +589,17 @@ def visible_lines(root: etree._Element) -> list[Line]:
                 blocks.pop()
         if name in _CONTENT:
             content -= 1
-        if name in _HEADINGS:
-            headings.pop()
-        elif name in _BOLD:
-            bold -= 1
-        elif name == "li":
-            item -= 1
-        elif name == "a":
-            link -= 1
-        elif name in _PRE:
-            pre -= 1
+        if name in _ROLES:
+            if name in _HEADINGS:
+                headings.pop()
+            elif name in _BOLD:
+                bold -= 1
+            elif name == "li":
+                item -= 1
+            elif name == "a":
+                link -= 1
+            else:
+                pre -= 1
         add(element.tail)
     flush()
     return lines
