@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 import parsers.html
-from parsers.html import decode_html, links, parse_document
+from parsers.html import decode_html, hrefs, links, parse_document
 from parsers.page import parse_page
 
 URL = "http://127.0.0.1/projektbanken/p.html"
@@ -314,3 +314,11 @@ def test_empty_body_is_an_empty_page(body):
     result = parse(body, "text/html")
     assert problems(result)[-1] == "empty_page"
     assert ("control_characters_removed" in problems(result)) == (b"\x00" in body)
+
+
+@pytest.mark.parametrize("href", ["http://[oops/x", "//[oops/x", "http://[oops/x#y"])
+def test_malformed_link_is_skipped_not_the_page(href):
+    html = page(f'<base href="http://[bad/"><a href="/projektbanken/sida-2.html">Nästa</a><a href="{href}">Trasig</a>')
+    result = parse(html)  # raised ValueError (Invalid IPv6 URL): the whole page was a parse failure
+    assert result.links == [("http://127.0.0.1/projektbanken/sida-2.html", "Nästa")]
+    assert hrefs(parse_document(html), URL) == ["http://127.0.0.1/projektbanken/sida-2.html"]
