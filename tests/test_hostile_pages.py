@@ -147,6 +147,12 @@ def test_control_character_inside_a_label_is_removed_and_reported(char):
     assert f"4 control characters removed (U+{ord(char):04X} ×4)" in issue.note
 
 
+def test_control_characters_in_a_str_page_are_removed_too():
+    result = parse_page(page("<p>Projekt\x00nummer: 2019/00077</p><p>Projektägare: Åre\x01 kommun</p>"), URL)
+    assert one(result).columns["owner"] == "Åre kommun"
+    assert problems(result) == ["control_characters_removed"]
+
+
 def test_tab_newline_and_carriage_return_keep_their_meaning():
     result = parse(page("<div>Projektnummer:\t2019/00077<br>Projektägare:\r\nÅre kommun</div>"))
     assert one(result).columns["owner"] == "Åre kommun"
