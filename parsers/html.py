@@ -523,19 +523,23 @@ def visible_lines(root: etree._Element) -> list[Line]:
     def flush() -> None:
         if not runs:
             return
-        text = one_line("".join(r[0] for r in runs))
+        text = one_line("".join([r[0] for r in runs]))
         if text:
             visible = [r for r in runs if r[0].strip()]
-            levels = {r[1] for r in visible}
-            lines.append(Line(
-                text=text,
-                runs=[one_line(r[0]) for r in visible],
-                heading=levels.pop() if len(levels) == 1 else None,
-                bold=all(r[2] for r in visible),
-                item=any(r[3] for r in visible),
-                link=all(r[4] for r in visible),
-                block=blocks[-1],
-            ))
+            if len(visible) == 1:  # most lines are one text run
+                run = visible[0]
+                lines.append(Line(text, [one_line(run[0])], run[1], run[2], run[3], run[4], blocks[-1]))
+            else:
+                levels = {r[1] for r in visible}
+                lines.append(Line(
+                    text=text,
+                    runs=[one_line(r[0]) for r in visible],
+                    heading=levels.pop() if len(levels) == 1 else None,
+                    bold=all(r[2] for r in visible),
+                    item=any(r[3] for r in visible),
+                    link=all(r[4] for r in visible),
+                    block=blocks[-1],
+                ))
         runs.clear()
 
     def add(raw: str | None) -> None:
