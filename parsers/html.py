@@ -315,11 +315,16 @@ def read_document(html: str) -> tuple[etree._Element, list[Issue]]:
         root = etree.fromstring(data, parser)
     except (etree.ParserError, etree.XMLSyntaxError):
         root = None
-    fatal = [e for e in parser.error_log if e.level == etree.ErrorLevels.FATAL]
-    if fatal:
-        root = _read_again(data, fatal[0], issues)
+    fatal = unfinished_comment = None
+    for error in parser.error_log:  # empty for most pages with libxml2 2.14
+        if error.level == etree.ErrorLevels.FATAL:
+            fatal = fatal or error
+        elif error.type == etree.ErrorTypes.ERR_COMMENT_NOT_FINISHED:  # libxml2 < 2.14 drops such a comment
+            unfinished_comment = error
+    if fatal is not None:
+        root = _read_again(data, fatal, issues)
     root = root if root is not None else etree.Element("html")
-    _unclosed(html, root, issues)
+    _unclosed(html, root, issues, unfinished_comment is not None)
     return root, issues
 
 
@@ -327,19 +332,21 @@ def read_document(html: str) -> tuple[etree._Element, list[Issue]]:
 _RAW_TEXT = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript"}
 
 
-def _unclosed(html: str, root: etree._Element, issues: list[Issue]) -> None:
+def _unclosed(html: str, root: etree._Element, issues: list[Issue], comment_not_finished: bool = False) -> None:
     """A comment or a raw-text element (script, style, textarea, title ...) never closed runs to the
     end of the page and hides the rest of it, in a browser as here: not silently. Either is the
-    last node of the tree, holding the end of the page."""
+    last node of the tree, holding the end of the page (libxml2 before 2.14 drops the comment and
+    says so in its error log: ``comment_not_finished``)."""
     last = root
     while len(last):
         last = last[-1]
-    if last.tag is etree.Comment:
-        text = last.text or ""
-        if html.rstrip().endswith("-->") or not html.rstrip().endswith(text.rstrip()[-64:]):
+    if comment_not_finished or last.tag is etree.Comment:
+        hidden = len(last.text or "") if last.tag is etree.Comment else len(html) - html.rfind("<!--")
+        if not comment_not_finished and (html.rstrip().endswith("-->")
+                                         or not html.rstrip().endswith((last.text or "").rstrip()[-64:])):
             return
         issues.append(Issue(None, None, "unclosed_comment", "warning",
-                            f"a comment is never closed: the remaining {len(text)} characters of the page are "
+                            f"a comment is never closed: the remaining {hidden} characters of the page are "
                             "hidden in it (as in a browser)"))
     elif last.tag in _RAW_TEXT and last.text and "<" in last.text and html.rstrip().endswith(last.text.rstrip()[-64:]):
         issues.append(Issue(None, None, "unclosed_element", "warning",

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+from lxml import etree
 
 import parsers.html
 from parsers.html import decode_html, hrefs, links, parse_document
@@ -18,6 +19,20 @@ from parsers.page import parse_page
 URL = "http://127.0.0.1/projektbanken/p.html"
 LABELS = "<p>Projektnummer: 2019/00077</p><p>Projektägare: Åre kommun</p>"
 AFTER = "<p>Region: Västsverige</p>"
+
+
+# What libxml2 itself does differs between versions (lxml >= 5 is allowed): 2.14 stops at 2048 levels
+# of nesting and reads like a browser (HTML5 tokenizer); older ones read any depth.
+HTML5_LIBXML2 = etree.LIBXML_VERSION >= (2, 14)
+
+
+def _libxml2_stops_deep() -> bool:
+    parser = etree.HTMLParser(huge_tree=True)
+    etree.fromstring("<div>" * 3000 + "x" + "</div>" * 3000, parser)
+    return any(e.level == etree.ErrorLevels.FATAL for e in parser.error_log)
+
+
+LIBXML2_STOPS_DEEP = _libxml2_stops_deep()
 
 
 def page(body: str) -> str:
@@ -46,10 +61,14 @@ def test_page_deeper_than_libxml2_reads_is_read_to_its_end_with_an_issue():
     assert record.columns["project_number"] == "2019/00077"
     assert record.columns["owner"] == "Åre kommun"
     assert record.columns["region"] == "Västsverige"  # after the deep part: read too
+    if not LIBXML2_STOPS_DEEP:  # nothing was lost, nothing to say
+        assert problems(result) == []
+        return
     [issue] = [i for i in result.issues if i.problem == "page_too_deep"]
     assert issue.severity == "warning" and f"{depth + 3} levels" in issue.note
 
 
+@pytest.mark.skipif(not LIBXML2_STOPS_DEEP, reason="this libxml2 reads any depth: the fallback is never used")
 def test_elements_below_max_depth_are_flattened_with_lines_and_chrome_kept_apart(monkeypatch):
     monkeypatch.setattr(parsers.html, "MAX_DEPTH", 50)
     deep = ("<div>" * 3000 + "<p>Projektnummer:</p><p>2019/00077</p><script>var secret = 1;</script>"
@@ -279,7 +298,8 @@ def test_closed_and_empty_comments_are_not_reported(markup):
     assert problems(result) == []
 
 
-@pytest.mark.parametrize("tag", ["script", "style", "textarea"])
+@pytest.mark.parametrize("tag", ["script", "style", pytest.param("textarea", marks=pytest.mark.skipif(
+    not HTML5_LIBXML2, reason="libxml2 before 2.14 parses the markup inside a textarea"))])
 def test_unclosed_raw_text_element_is_reported(tag):
     result = parse(page(LABELS + f"<{tag}>x = 1;" + AFTER))
     assert "region" not in one(result).columns
@@ -292,13 +312,19 @@ def test_closed_script_at_the_end_is_not_reported():
     assert problems(result) == []
 
 
-def test_entities_with_and_without_semicolons():
-    result = parse(page("<p>Projektnummer: 2019/00077</p><p>Projekt&auml;gare: &Aring;re kommun &amp co</p>"
-                        "<p>Projektperiod: 2017-01-01 &#150; 2019-12-31</p><p>Region: V&aumlstsverige</p>"))
+def test_entities_and_legacy_references():
+    result = parse(page("<p>Projektnummer: 2019/00077</p><p>Projekt&auml;gare: &Aring;re kommun &amp; co</p>"
+                        "<p>Projektperiod: 2017-01-01 &#150; 2019-12-31</p>"))
     record = one(result)
     assert record.columns["owner"] == "Åre kommun & co"
-    assert str(record.columns["end_date"]) == "2019-12-31"
-    assert record.columns["region"] == "Västsverige"
+    assert str(record.columns["end_date"]) == "2019-12-31"  # &#150; is the Windows-1252 en dash
+
+
+@pytest.mark.skipif(not HTML5_LIBXML2, reason="libxml2 before 2.14 keeps references without ';' as written")
+def test_references_without_semicolon_are_read_as_browsers_read_them():
+    record = one(parse(page("<p>Projektnummer: 2019/00077</p><p>Projektägare: Åre kommun &amp co</p>"
+                            "<p>Region: V&aumlstsverige</p>")))
+    assert (record.columns["owner"], record.columns["region"]) == ("Åre kommun & co", "Västsverige")
 
 
 def test_cdata_and_template_content_are_not_page_text_and_an_empty_looking_page_says_so():
