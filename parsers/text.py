@@ -16,6 +16,8 @@ _C1 = {chr(c): bytes([c]).decode("cp1252", "ignore") for c in range(0x80, 0xA0)}
 
 def _invisible(match: re.Match[str]) -> str:
     return _C1.get(match[0], "")
+
+
 # Above this length white space is collapsed piece by piece: a 9 MB text node is two million words,
 # and one list of them cost 200 MB, twenty times the page. (\s and str.split() agree on what white
 # space is.)
