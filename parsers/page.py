@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from parsers.fields import Issue, RawField, normalise_fields
-from parsers.html import decode_html, links, page_title, parse_document, visible_lines
+from parsers.html import (decode_page, links, no_text_issue, page_title, plain_text_as_html, read_document,
+                          strip_controls, visible_lines)
 from parsers.lines import MAX_FIELD_LINE, Token, join_value_lines, prose_like, tokenize, unknown_label
 from parsers.lookups import county_index, lookup_municipality, lookup_region, vocabulary
 from parsers import press_release
@@ -66,16 +67,21 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None, pag
     ``page_id`` is the page's identity independent of where the site is served (``source:path``, see
     pipeline/sources.py); projects without a number of their own get ids derived from it. Without it,
     the address's path and query stand in."""
+    # Page-level issues of reading the page at all: encoding, control characters, limits, no text.
     if isinstance(body, bytes):
-        html, encoding = decode_html(body, content_type)
+        html, encoding, page_issues = decode_page(body, content_type)
     else:
-        html, encoding = body, "str"
+        (html, page_issues), encoding = strip_controls(body), "str"
+    html = plain_text_as_html(html, content_type)
     identity = page_id or address_identity(url)
     if not html.strip():
-        return PageResult("other", None, [], [Issue(None, None, "empty_page")], [], encoding, "")
-    root = parse_document(html)
+        return PageResult("other", None, [], [*page_issues, Issue(None, None, "empty_page")], [], encoding, "")
+    root, document_issues = read_document(html)
+    page_issues += document_issues
     title = page_title(root)
     lines = visible_lines(root)
+    if not lines:
+        page_issues.append(no_text_issue(root))
     tokens = tokenize(lines)
     h1 = next((t.line.text for t in tokens if t.line.heading == 1), None)
     records: list[ProjectRecord] = []
@@ -111,7 +117,7 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None, pag
         kind = "project" if records else ("listing" if issues or _is_listing(lines) else "other")
     # Links matter for listings; resolving every menu link of a project page is wasted work.
     page_links = links(root, url) if not records else []
-    return PageResult(kind, family, records, issues, page_links, encoding, title, announcements)
+    return PageResult(kind, family, records, page_issues + issues, page_links, encoding, title, announcements)
 
 
 def _card_listing_field(tokens: list[Token]) -> str | None:

@@ -5,17 +5,48 @@ import functools
 import re
 import unicodedata
 
-# Characters that render as nothing: soft hyphen, zero-width spaces and joiners, BOM.
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u2060\ufeff]")
+# Characters that render as nothing: soft hyphen, zero-width spaces and joiners, BOM, and the
+# direction marks and embeddings an editor leaves in (inside a label they would hide it).
+# C1 control characters (U+0080..U+009F) are Windows-1252 punctuation that went through a Latin-1
+# conversion (U+0096 for the en dash of "2017-01-01 \x96 2019-12-31"): read as Windows-1252, as
+# browsers read the same characters written as references (&#150;).
+_INVISIBLE = re.compile("[\x80-\x9f\u00ad\u200b\u200c\u200d\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+_C1 = {chr(c): bytes([c]).decode("cp1252", "ignore") for c in range(0x80, 0xA0)}
+
+
+def _invisible(match: re.Match[str]) -> str:
+    return _C1.get(match[0], "")
+
+
+# Above this length white space is collapsed piece by piece: a 9 MB text node is two million words,
+# and one list of them cost 200 MB, twenty times the page. (\s and str.split() agree on what white
+# space is.)
+LONG_TEXT = 1 << 16
+_SPACE = re.compile(r"\s")
+
+
+def _one_spaced_long(text: str) -> str:
+    """``" ".join(text.split())`` for long text, with memory bounded."""
+    pieces, start, end = [], 0, len(text)
+    while start < end:
+        stop = start + LONG_TEXT
+        if stop < end:  # cut at white space, never inside a word
+            space = _SPACE.search(text, stop)
+            stop = space.start() if space else end
+        if piece := " ".join(text[start:stop].split()):
+            pieces.append(piece)
+        start = stop
+    return " ".join(pieces)
 
 
 def _visible(text: str) -> str:
-    """NFC, without soft hyphens and zero-width characters (ASCII text has none: the fast path)."""
+    """NFC, without soft hyphens, zero-width characters and direction marks, C1 controls read as
+    Windows-1252 (ASCII text has none of them: the fast path)."""
     if text.isascii():
         return text
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    return _INVISIBLE.sub("", text)
+    return _INVISIBLE.sub(_invisible, text)
 
 
 def clean(text: str | None) -> str:
@@ -25,15 +56,18 @@ def clean(text: str | None) -> str:
         return ""
     text = _visible(text)
     if "\n" not in text:
-        return " ".join(text.split())
-    lines = [" ".join(line.split()) for line in text.split("\n")]
+        return " ".join(text.split()) if len(text) <= LONG_TEXT else _one_spaced_long(text)
+    lines = [" ".join(line.split()) if len(line) <= LONG_TEXT else _one_spaced_long(line) for line in text.split("\n")]
     return "\n".join(lines).strip()
 
 
 def one_line(text: str | None) -> str:
     """``clean`` and fold all white space, newlines included, into single spaces."""
     # str.split() splits at every Unicode space (no-break, thin, ideographic ...) and at newlines.
-    return " ".join(_visible(text).split()) if text else ""
+    if not text:
+        return ""
+    text = _visible(text)
+    return " ".join(text.split()) if len(text) <= LONG_TEXT else _one_spaced_long(text)
 
 
 _KEY_HYPHEN = re.compile(r"\s*-\s*")
