@@ -5,7 +5,7 @@ import time
 import dagster as dg
 
 from pipeline import resources
-from pipeline.crawler import CrawlStats
+from pipeline.crawl.crawler import ArchiveUnwritable, CrawlStats
 from pipeline.pages import FetchedPage
 from pipeline.parse_step import ParsePool, page_id, page_parse_key
 from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
@@ -69,14 +69,18 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
         pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous, on_page=hand_over,
                                      full_refresh=config.full_refresh)
         rate = stats.rate  # of the crawl itself, before waiting for the parse workers
+    except ArchiveUnwritable as exc:
+        pool.abandon()
+        raise dg.Failure(f"{exc}; nothing was published") from None
     finally:
         parsed = pool.finish(parse_rest_here=False)
     context.log.info(f"crawl done: {stats.done} pages, {stats.failed} failed, {stats.retried} retries, {rate:.1f}/s")
-    unreachable = [p for p in pages if p.is_start and p.status is None and p.outcome != "disallowed"]
+    unreachable = [p for p in pages if p.is_start and p.status is None
+                   and (p.outcome != "disallowed" or (p.error or "").startswith("robots.txt unreachable"))]
     if unreachable:
         # Nothing is written: the previous output stays as it was.
         raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})")
-    runs = source_runs(source_list, pages, previous, stats.unfinished, crawler.max_pages)
+    runs = source_runs(source_list, pages, previous, stats.unfinished)
     for run in runs:
         if not run.complete:
             context.log.warning(f"source {run.name}: partial crawl, nothing is removed ({'; '.join(run.reasons)})")

@@ -16,8 +16,8 @@ from pipeline.codec import StateError
 from pipeline.history import History
 from pipeline.parse_step import ParseOutcome, content_sources
 from pipeline.resources import OutputResource
-from pipeline.run_state import PARSE_OUTCOME, PARSED_FILE, PUBLISHED, PUBLISHED_FILE, Published, source_state_name, \
-    SOURCE_STATE
+from pipeline.run_state import PARSE_OUTCOME, PARSED_FILE, PUBLISHED, PUBLISHED_FILE, SOURCE_STATE, Published, \
+    referenced, source_state_name
 from pipeline.schema import CHANGES, PROJECTS, SOURCES, TABLES, Table
 from pipeline.storage import OutputDir
 
@@ -152,6 +152,11 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
     removed = out.remove_legacy_pickles()
     if removed:
         context.log.info(f"removed {removed} pickle files of an earlier version (never loaded)")
+    files, freed = out.prune(*referenced(parsed.states), output.retention_days)
+    if files:
+        out.save_state(PUBLISHED_FILE, PUBLISHED, Published(fingerprint, now, files, freed))
+        context.log.info(f"retention: deleted {files} raw bodies and cache entries no state refers to, older than "
+                         f"{output.retention_days:g} days ({freed / 1e6:.1f} MB)")
     for name, table in TABLES.items():
         if name not in kept:
             yield dg.MaterializeResult(asset_key=name, metadata={"left_out": "personal data not written (personal_data=False)",

@@ -619,8 +619,10 @@ def visible_lines(root: etree._Element) -> list[Line]:
     return lines
 
 
-def _anchors(root: etree._Element, base_url: str) -> Iterator[tuple[str, etree._Element]]:
-    """Every ``<a href>`` that leads to a page, as (absolute URL without fragment, the element)."""
+def _anchors(root: etree._Element, base_url: str,
+             malformed: list[str] | None = None) -> Iterator[tuple[str, etree._Element]]:
+    """Every ``<a href>`` that leads to a page, as (absolute URL without fragment, the element); the
+    hrefs that lead nowhere (``http://[oops/``) go to ``malformed`` when it is given."""
     base = root.find(".//base[@href]")
     if base is not None:
         try:
@@ -650,13 +652,16 @@ def _anchors(root: etree._Element, base_url: str) -> Iterator[tuple[str, etree._
             if "[" in url:
                 urlsplit(url)  # raises for a malformed IPv6 host
         except ValueError:  # "http://[oops/" leads nowhere; parsing the whole page used to fail on it
+            if malformed is not None:
+                malformed.append(href)
             continue
         yield url, anchor
 
 
-def hrefs(root: etree._Element, base_url: str) -> list[str]:
-    """Every link's absolute URL without fragment, in page order (what a crawler follows)."""
-    return [url for url, _ in _anchors(root, base_url)]
+def hrefs(root: etree._Element, base_url: str, malformed: list[str] | None = None) -> list[str]:
+    """Every link's absolute URL without fragment, in page order (what a crawler follows); hrefs that
+    lead nowhere go to ``malformed`` when it is given."""
+    return [url for url, _ in _anchors(root, base_url, malformed)]
 
 
 def links(root: etree._Element, base_url: str) -> list[tuple[str, str]]:

@@ -2,6 +2,7 @@
 
   esf-pipeline run [--start-url [NAME=]URL ...] [--output DIR]   crawl real sites (sources.toml by default)
   esf-pipeline demo [--output DIR]                        crawl the bundled demo site on loopback
+  esf-pipeline gc [--output DIR] [--keep-days N]          delete what no state refers to
   esf-pipeline dev                                        the Dagster UI, wired to the demo site
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pipeline.schema import TABLES
 from pipeline.storage import OutputDir, OutputInUse
 
 if TYPE_CHECKING:
-    from pipeline.crawler import CrawlStats
+    from pipeline.crawl.crawler import CrawlStats
 
 log = logging.getLogger("esf_pipeline")
 
@@ -72,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="publish even when the run removes more than 10%% of a source's active projects")
         sub.add_argument("--without-personal-data", action="store_true",
                          help="leave the contacts table (names, e-mail, phone) out of the output")
+    gc_command = commands.add_parser("gc", help="delete raw bodies and parse cache entries no state refers to")
+    gc_command.add_argument("--output", default="data", help="output directory (default: data)")
+    gc_command.add_argument("--keep-days", type=_finite_seconds, default=30.0, metavar="DAYS",
+                            help="keep unreferenced files younger than this (default 30; 0 deletes them all)")
     commands.add_parser("dev", help="open the Dagster UI with the demo site as the source")
     return parser
 
@@ -109,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     if args.command == "dev":
         return _dev()
+    if args.command == "gc":
+        return _gc(args.output, args.keep_days)
     options = RunOptions(args.output, args.delay, args.concurrency, args.max_pages, args.full_refresh,
                          args.allow_removals, args.without_personal_data)
     if args.command == "demo":
@@ -119,6 +126,28 @@ def main(argv: list[str] | None = None) -> int:
     options.delay = 1.0 if args.delay is None else args.delay
     options.concurrency = args.concurrency or 2
     return run_pipeline(args.start_url, options)
+
+
+def _gc(output: str, keep_days: float) -> int:
+    """The retention rule of a successful run, on demand: what no source's state refers to goes."""
+    from pipeline.run_state import load_states, referenced
+
+    out = OutputDir(output)
+    if not out.has_state("published") and not out.state_names("sources"):
+        return _fail(f"{output} holds no published run: nothing to keep or delete")
+    try:
+        out.lock_for_writing()
+    except OutputInUse as exc:
+        return _fail(str(exc), 1)
+    try:
+        states, _, notes = load_states(out, [])
+        for note in notes:
+            log.warning(note)
+        files, freed = out.prune(*referenced(states), keep_days)
+    finally:
+        out.unlock_for_writing()
+    print(f"Deleted {files} raw bodies and parse cache entries no state refers to ({freed / 1e6:.1f} MB freed)")
+    return 0
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -246,6 +275,8 @@ def _failure_message(result) -> str:
 
 
 def _summary(output: str, seconds: float) -> None:
+    from pipeline.run_state import Published
+
     out = OutputDir(output)
     pages = out.read_table(TABLES["pages"], columns=["status", "error"]).to_pylist()
     projects = out.read_table(TABLES["projects"], columns=["page_family", "status"]).to_pylist()
@@ -267,6 +298,10 @@ def _summary(output: str, seconds: float) -> None:
         removed_now = f", {source['removed_in_run']} removed in this run" if source["removed_in_run"] else ""
         print(f"Source {source['source']}: {source['projects_active']} active{removed_now}; crawl {state}")
     print("Issues: " + (", ".join(f"{n} {s}" for s, n in sorted(severities.items())) or "none"))
+    published = out.load_state("published", "published", Published)
+    if published.files_pruned:
+        print(f"Retention: deleted {published.files_pruned} raw bodies and cache entries no state refers to "
+              f"({published.bytes_freed / 1e6:.1f} MB freed)")
     print(f"Tables written to {out.url()}/ ({', '.join(t + '.parquet' for t in TABLES if out.has_table(TABLES[t]))})")
 
 

@@ -18,7 +18,7 @@ class FetchedPage:
     error: str | None = None
     retries: int = 0
     is_start: bool = False
-    # fetched | not_modified | revisit_skipped | disallowed | failed | redirected
+    # fetched | not_modified | revisit_skipped | disallowed | failed | redirected | canonical | duplicate
     outcome: str = "fetched"
     etag: str | None = None
     last_modified: str | None = None
@@ -26,7 +26,11 @@ class FetchedPage:
     links_scope: tuple[str, str] | None = None  # the source's scope those links were cut to
     key: str = ""  # the page's identity within its source (pipeline.sources.Source.page_key)
     via: str = "link"  # start | link (found on a page or a redirect) | known (a page of the state, --full-refresh)
-    redirect_to: str | None = None  # outcome redirected: the in-scope address it pointed to
+    # redirected, canonical (the page names another address as its own) or duplicate (the same content
+    # as a shorter address of the source): the address whose content stands for this one.
+    redirect_to: str | None = None
+    depth: int = 0  # links followed from the start page to reach it
+    malformed_links: tuple[str, ...] = ()  # hrefs on the page that lead nowhere
 
 
 @dataclass(frozen=True)

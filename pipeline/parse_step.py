@@ -35,18 +35,21 @@ from pipeline.pages import GONE, UNLISTED, FetchedPage, PageState, ParsedPage, S
 from pipeline.rows import CacheEntry, Rows, content_rows, issue_row, page_row
 from pipeline.sources import Source
 from pipeline.storage import OutputDir
+from pipeline.worker_guard import end_with_parent
 
 # Below this many pages a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 200
 # What each parse worker imports before its first page (the forkserver loads it once for all of them).
 # The process that runs the assets imports the parser only when it parses a page itself: a run over an
 # unchanged site never does.
-WORKER_MODULES = ["pipeline.parse_step", "parsers.page"]
+WORKER_MODULES = ["pipeline.worker_guard", "pipeline.parse_step", "parsers.page"]
 # Pages per task sent to a worker: large enough that the hand-over costs little, small enough to
 # keep both workers busy to the end.
 BATCH_SIZE = 16
 # Answers that prove a page is gone (after the crawler's retries).
 GONE_STATUSES = (404, 410)
+# Outcomes of a page whose content stands at another address of its source (redirect_to).
+MOVED = ("redirected", "canonical", "duplicate")
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Everything that decides what rows a page gives: a change here makes every page parse again.
@@ -138,7 +141,9 @@ class ParsePool:
             # forkserver: the workers start from a small clean process, not a copy of this one.
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(WORKER_MODULES)
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            # The forkserver and every worker end when this process does (pipeline/worker_guard.py).
+            os.environ["ESF_PIPELINE_MAIN_PID"] = str(os.getpid())
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=end_with_parent)
             interrupts.block()  # starting processes may have unblocked the signals a command-line run waits for
         while self.pool is not None and not self.broken and len(self.pending) >= BATCH_SIZE:
             batch, self.pending = self.pending[:BATCH_SIZE], self.pending[BATCH_SIZE:]
@@ -150,6 +155,16 @@ class ParsePool:
         except BrokenProcessPool:  # a worker died (killed, out of memory): no more pages go to the pool
             self.broken = True
             self.lost.extend(batch)
+
+    def abandon(self) -> None:
+        """The run is stopping: cancel what was not parsed yet and end the workers without waiting."""
+        if self.pool is not None:
+            processes = list(getattr(self.pool, "_processes", {}).values())
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.kill()
+            self.pool = None
+        self.futures, self.pending, self.lost = [], [], []
 
     def finish(self, parse_rest_here: bool) -> dict[str, ParsedPage]:
         """The pages parsed so far. Pages of a worker that died, and pages never sent to one, are
@@ -289,7 +304,11 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         before = prev.parsed if prev is not None else None
         live_before = prev.live_project_ids if prev is not None else ()
         rank = REMOVED if prev is not None and prev.removed is not None else KEPT  # unless the content is read now
-        if page.outcome == "redirected":
+        if page.malformed_links:  # one issue row each; the page itself is read as usual
+            outcome.entries.append(Entry(page.url, page.source, None, None, [
+                issue_row(page.url, "malformed_link", "a link on the page leads nowhere; not followed", "warning", href)
+                for href in page.malformed_links]))
+        if page.outcome in MOVED:
             redirects.append((page, prev))
             continue
         if page.status in GONE_STATUSES:
@@ -348,8 +367,8 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     # The content shows more partial crawls: a page that led to project pages and now leads to none (an
     # empty 200, a maintenance or login page, also behind a redirect: only links to known non-project
     # pages, the menus, are left), a start page that leads nowhere. Such a page keeps what it said before.
-    redirected_from = {(p.source, p.redirect_to): before_state(p) for p in pages if p.outcome == "redirected"}
-    starts = {(p.source, p.redirect_to) for p in pages if p.is_start and p.outcome == "redirected"}
+    redirected_from = {(p.source, p.redirect_to): before_state(p) for p in pages if p.outcome in MOVED}
+    starts = {(p.source, p.redirect_to) for p in pages if p.is_start and p.outcome in MOVED}
     suspect: set[tuple[str, str]] = set()
     for page, prev, now in contents:
         run = run_by_name.get(page.source)
@@ -380,8 +399,9 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     for page, prev in redirects:
         before = prev.parsed if prev is not None else None
         target = read_ok.get((page.source, page.redirect_to or ""))
-        if (page.source, page.redirect_to) in suspect and prev is not None:
-            target = None
+        if prev is not None and ((page.source, page.redirect_to) in suspect
+                                 or (target is not None and prev.page_kind == "project" and target.kind != "project")):
+            target = None  # a maintenance or login page at the end of a redirect is no proof of anything
         if target is not None or prev is None:
             outcome.entries.append(Entry(page.url, page.source, None, _page_row(page, None, False)))
             keep(_state(page, None))
@@ -389,10 +409,11 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                 lose(page.source, set(prev.live_project_ids) - set(target.project_ids if target else ()))
         else:
             outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
-                                         _page_row(page, before, False, "redirected; the target was not read in full, "
-                                                   "previous values kept"), [], REMOVED if prev.removed else KEPT))
+                                         _page_row(page, before, False, f"{page.outcome} to {page.redirect_to}, which "
+                                                   "was not read in full as a project: previous values kept"), [],
+                                         REMOVED if prev.removed else KEPT))
             keep(replace(prev))
-        counts["redirected"] += 1
+        counts[page.outcome] += 1
 
     # 4. Pages known before but not reached in this run.
     reached = {(page.source, page.key) for page in pages}

@@ -7,7 +7,8 @@ from typing import Callable
 import dagster as dg
 from pydantic import Field, PrivateAttr, field_validator
 
-from pipeline.crawler import Crawler, CrawlSettings, CrawlStats, RevisitPolicy
+from pipeline.crawl.crawler import Crawler, CrawlSettings, CrawlStats
+from pipeline.crawl.revisit import RevisitPolicy
 from pipeline.pages import FetchedPage, SourceState
 from pipeline.sources import Source, configured_sources, sources_from_arguments
 from pipeline.storage import OutputDir
@@ -31,6 +32,8 @@ class OutputResource(dg.ConfigurableResource):
                                      "--allow-removals on the command line).")
     removal_confirmations: int = Field(default=2, ge=1, description="Complete crawls in a row that must miss a page "
                                        "before its projects count as no longer listed.")
+    retention_days: float = Field(default=30, ge=0, description="Raw bodies and parse cache entries no state refers "
+                                  "to are deleted after a successful run once they are this many days old.")
 
     _held: OutputDir | None = PrivateAttr(default=None)
 
@@ -58,11 +61,15 @@ class CrawlerResource(dg.ConfigurableResource):
     delay_seconds: float = Field(default=1.0, ge=0, description="Minimum delay between requests to one host.")
     concurrency: int = Field(default=2, description="Concurrent requests per host (1 or more).")
     connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=30.0, gt=0)
+    read_timeout: float = Field(default=30.0, gt=0, description="Longest wait for any one read.")
+    request_deadline_seconds: float = Field(default=60.0, gt=0, description="Longest a request may take, connect "
+                                            "to last byte (robots.txt included); a page that trickles is cut there.")
     retries: int = Field(default=3, ge=0, description="Retries for 5xx, 429, timeouts and connection errors.")
     max_bytes: int = Field(default=10_000_000, ge=1, description="Largest body accepted, after decompression.")
     max_pages: int = Field(default=50_000, ge=1, description="Upper bound on pages per run; a crawl that reaches it "
                            "is partial (it removes nothing).")
+    max_depth: int = Field(default=500, ge=1, description="Links followed from a start page; a crawl that reaches "
+                           "it (an endless pagination) is partial.")
     obey_robots: bool = Field(default=True, description="Fetch robots.txt once per host and run, and obey it.")
     ended_grace_days: int = Field(default=365, ge=0, description="A project that ended more than this many days ago ...")
     ended_revisit_days: int = Field(default=30, ge=0, description="... is re-checked only every this many days.")
@@ -91,7 +98,7 @@ class CrawlerResource(dg.ConfigurableResource):
             user_agent=self.user_agent, delay_seconds=self.delay_seconds, concurrency=self.concurrency,
             connect_timeout=self.connect_timeout, read_timeout=self.read_timeout, retries=self.retries,
             max_bytes=self.max_bytes, max_pages=self.max_pages, obey_robots=self.obey_robots,
-            full_refresh=full_refresh,
+            full_refresh=full_refresh, request_deadline=self.request_deadline_seconds, max_depth=self.max_depth,
         )
         crawler = Crawler(settings, store, progress, previous,
                           RevisitPolicy(self.ended_grace_days, self.ended_revisit_days), on_page)

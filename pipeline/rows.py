@@ -62,8 +62,8 @@ def content_rows(result: PageResult, url: str) -> Rows:
     return rows
 
 
-def issue_row(url: str, problem: str, note: str | None, severity: str = "error") -> dict[str, Any]:
-    return {"url": url, "problem": problem, "severity": severity, "raw_value": None, "note": note}
+def issue_row(url: str, problem: str, note: str | None, severity: str = "error", raw_value: str | None = None) -> dict[str, Any]:
+    return {"url": url, "problem": problem, "severity": severity, "raw_value": raw_value, "note": note}
 
 
 def _record_rows(record: ProjectRecord, rows: Rows) -> None:

@@ -40,9 +40,24 @@ class CrawlResult:
 
 @dataclass
 class Published:
-    """What the last published run was made of (its entries' fingerprint), for the unchanged fast path."""
+    """What the last published run was made of (its entries' fingerprint), for the unchanged fast path,
+    and what its retention rule freed."""
     fingerprint: str
     published_at: datetime
+    files_pruned: int = 0
+    bytes_freed: int = 0
+
+
+def referenced(states: dict[str, SourceState]) -> tuple[set[str], set[str]]:
+    """The raw bodies and parse cache entries the states refer to: what the retention rule keeps."""
+    raw, parsed = set(), set()
+    for state in states.values():
+        for page in state.pages.values():
+            if page.content_sha256:
+                raw.add(page.content_sha256)
+            if page.parsed is not None and page.parsed.key:
+                parsed.add(page.parsed.key)
+    return raw, parsed
 
 
 def source_state_name(source: str) -> str:
@@ -147,7 +162,7 @@ def rebuild_from_tables(out: OutputDir, sources: list[Source],
 
 
 def source_runs(sources: list[Source], pages: list[FetchedPage], previous: dict[str, SourceState],
-                unfinished: set[str], max_pages: int, limit_reason: str | None = None) -> list[SourceRun]:
+                unfinished: dict[str, str], limit_reason: str | None = None) -> list[SourceRun]:
     """Each crawled source's completeness as far as the crawl can tell: the start page and every page
     that may lead to projects fetched, no budget reached. (The parse step adds what only the content
     shows: a known listing that no longer reads as one.)"""
@@ -173,7 +188,7 @@ def source_runs(sources: list[Source], pages: list[FetchedPage], previous: dict[
             if start_before != source.page_key(source.start_url):
                 reasons.append(f"the start URL changed (it was {known.start_url})")
         if source.name in unfinished:
-            reasons.append(f"the page budget of {max_pages} pages was reached")
+            reasons.append(unfinished[source.name])
         if limit_reason:
             reasons.append(limit_reason)
         if len(reasons) > 3:

@@ -13,7 +13,9 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from pipeline.crawl.scope import MalformedURL, canonical_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,23 +32,18 @@ class SourceError(ValueError):
 
 
 def normalise_url(url: str) -> str:
-    """Scheme and host lower-cased, the default port and the fragment dropped, an empty path made '/'."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    netloc = parts.netloc.lower()
-    if (scheme, netloc.rsplit(":", 1)[-1]) in (("http", "80"), ("https", "443")) and ":" in netloc:
-        netloc = netloc.rsplit(":", 1)[0]
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    """The canonical form of an address (pipeline/crawl/scope.py)."""
+    return canonical_url(url)
 
 
 def validate_start_url(url: str) -> None:
     parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018 - raises on a malformed port
-    except ValueError:
-        raise SourceError(f"malformed start URL (bad port): {url!r}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SourceError(f"malformed start URL (need http:// or https:// and a host): {url!r}")
+    try:
+        canonical_url(url)
+    except MalformedURL as exc:
+        raise SourceError(f"malformed start URL: {exc}") from None
 
 
 @dataclass(frozen=True)

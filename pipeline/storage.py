@@ -263,6 +263,30 @@ class OutputDir:
         with gc_paused():
             return codec.loads(kind, tp, data, self.state_url(name))
 
+    def prune(self, keep_raw: set[str], keep_parsed: set[str], older_than_days: float) -> tuple[int, int]:
+        """Delete raw bodies and parse cache entries that no state refers to and that are older than
+        ``older_than_days``; returns (files, bytes) freed."""
+        cutoff = time.time() - older_than_days * 86400
+        files = freed = 0
+        for folder, keep in (("raw", keep_raw), ("_parsed", keep_parsed)):
+            if not self._exists(self.path(folder)):
+                continue
+            for bucket in self.fs.ls(self.path(folder), detail=False):
+                try:
+                    entries = self.fs.ls(bucket, detail=True)
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                for info in entries:
+                    name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+                    stem = name.split(".", 1)[0]
+                    modified = _modified_at(info)
+                    if stem in keep or name.startswith(".") or modified is None or modified >= cutoff:
+                        continue
+                    self.fs.rm(info["name"])
+                    files += 1
+                    freed += int(info.get("size") or 0)
+        return files, freed
+
     def remove_legacy_pickles(self) -> int:
         """Delete the pickled state and parse cache of versions before the typed JSON format. They are
         never loaded (a pickle can run code): their content is rebuilt from the published tables."""

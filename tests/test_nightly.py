@@ -317,10 +317,10 @@ def test_sigkill_mid_run_leaves_previous_tables_and_next_run_completes(tmp_path)
 
 
 def test_host_gate_slows_down_and_recovers():
-    from pipeline.crawler import _HostGate
+    from pipeline.crawl.gate import HostGate
 
     async def scenario():
-        gate = _HostGate(2, 0.0)
+        gate = HostGate(2, 0.0)
         gate.slow_down(5.0)
         slowed = gate.delay
         for _ in range(40):
@@ -364,7 +364,7 @@ def test_temporary_files_of_a_killed_run_are_removed_later(tmp_path):
     ("<title>Projektägare</title><dt>Projektägare:</dt><dd>Region Kalmar</dd>", True),
 ])
 def test_pages_with_project_labels_are_read_not_followed(text, expected):
-    from pipeline.crawler import looks_like_project_page
+    from parsers.links import looks_like_project_page
 
     assert looks_like_project_page(f"<html><body>{text}</body></html>") is expected
 

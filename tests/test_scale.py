@@ -94,7 +94,7 @@ def test_a_run_over_an_unchanged_site_keeps_the_published_child_tables(demo_site
 
 
 def _stored_pages(out, count: int):
-    from pipeline.crawler import FetchedPage
+    from pipeline.pages import FetchedPage
     from tests.test_nightly import project_page
 
     pages = []

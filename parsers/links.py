@@ -1,0 +1,88 @@
+"""What the crawler needs from a page's content, without parsing it as a project: is it a page of one
+project (read, not followed) or one that lists (followed), which addresses it links to, which hrefs
+lead nowhere, and the address it names as its canonical one. The crawler holds no Swedish words: the
+labels that tell a project page are in parsers/data/vocabulary.toml ([crawl])."""
+from __future__ import annotations
+
+import functools
+import html
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from parsers.lookups import vocabulary
+
+
+@dataclass
+class PageLinks:
+    follow: bool  # a page that lists projects (its links are followed); False for a page of one project
+    links: list[str] = field(default_factory=list)  # absolute addresses without fragment, in page order
+    malformed: list[str] = field(default_factory=list)  # hrefs that lead nowhere, as printed
+    canonical: str | None = None  # <link rel="canonical">, absolute
+
+
+@functools.cache
+def _hint_shapes() -> tuple[tuple[str, ...], ...]:
+    words = tuple(vocabulary()["crawl"]["project_hint_labels"])
+    return words, tuple(w.lower() for w in words), tuple(w.upper() for w in words)
+
+
+def looks_like_project_page(text: str) -> bool:
+    """A page of one project names a project label, but not on every card of a list. The usual
+    spellings are looked up first, in the order of the vocabulary, and only the first label found is
+    counted (plain substring tests: a case-insensitive regular expression over a 44 KB page costs ten
+    times as much); only pages without any (listings) pay for a look at the lower-cased text."""
+    repeats = vocabulary()["crawl"]["listing_repeats"]
+    shapes = _hint_shapes()
+    for words in shapes:
+        for hint in words:
+            if hint in text:
+                return text.count(hint) < repeats
+    lowered = text.lower()
+    for hint in shapes[1]:
+        if hint in lowered:
+            return lowered.count(hint) < repeats
+    return False
+
+
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.I)
+_REL_CANONICAL = re.compile(r"""\brel\s*=\s*["']?[^"'>]*\bcanonical\b""", re.I)
+_HREF = re.compile(r"""\bhref\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.I)
+
+
+def canonical_address(text: str, url: str) -> str | None:
+    """The address a page names as its canonical one (``<link rel="canonical" href>`` in its head),
+    absolute; read without building the page's tree (project pages are not parsed by the crawler)."""
+    end = text.find("</head>")
+    for tag in _LINK_TAG.finditer(text, 0, end if end >= 0 else min(len(text), 65536)):
+        if _REL_CANONICAL.search(tag[0]) and (href := _HREF.search(tag[0])):
+            value = html.unescape(next(g for g in href.groups() if g is not None)).strip()
+            if not value:
+                return None
+            try:
+                absolute = urljoin(url, value)
+                urlsplit(absolute).port  # noqa: B018 - raises for a malformed address
+            except ValueError:
+                return None
+            return urldefrag(absolute)[0]
+    return None
+
+
+def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
+    """A fetched body -> what the crawler follows from it. Bodies that are not HTML (nor HTML served as
+    text/plain) lead nowhere."""
+    from parsers.html import decode_html, hrefs, parse_document, plain_text_as_html
+
+    kind = (content_type or "").lower()
+    if kind and "html" not in kind and "text/plain" not in kind:
+        return PageLinks(False)
+    text, _ = decode_html(body, content_type)
+    if "text/plain" in kind:
+        text = plain_text_as_html(text, content_type)
+    canonical = canonical_address(text, url)
+    if looks_like_project_page(text):
+        return PageLinks(False, canonical=canonical)
+    root = parse_document(text)
+    malformed: list[str] = []
+    found = hrefs(root, url, malformed)
+    return PageLinks(True, found, malformed, canonical)

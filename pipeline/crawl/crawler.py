@@ -1,0 +1,390 @@
+"""A polite asynchronous crawler over httpx, made of small policies: robots.txt (robots.py), retries
+(retry.py), canonical addresses and scope (scope.py, pipeline/sources.py), the per-host gate (gate.py),
+conditional requests and the revisit policy (revisit.py), the deadline and body limit (http.py). What
+happened to every address ends up as a ``FetchedPage``; the raw body is kept on disk by content hash.
+What a page links to, and whether it is a page of one project, is read on the parse side
+(parsers/links.py): the crawler knows no Swedish word."""
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Callable
+from urllib.parse import urljoin
+
+import httpx
+
+from pipeline.crawl.gate import HostGate
+from pipeline.crawl.http import Answer, CookielessClient, get
+from pipeline.crawl.retry import THROTTLE_STATUSES, RetryPolicy
+from pipeline.crawl.revisit import RevisitPolicy, conditional_headers, links_kept
+from pipeline.crawl.robots import RobotsAnswer, RobotsPolicy
+from pipeline.crawl.scope import DEFAULT_TRACKING_PARAMETERS, MalformedURL, canonical_url
+from pipeline.pages import FetchedPage, SourceState
+from pipeline.sources import Source
+
+class ArchiveUnwritable(Exception):
+    """The raw archive cannot be written (a full disk): the run stops, nothing is published."""
+
+
+# Most malformed links kept per page (each is an issue row).
+MAX_MALFORMED_PER_PAGE = 20
+
+
+@dataclass
+class CrawlSettings:
+    user_agent: str = "esf-pipeline/0.1 (+https://github.com/esf-pipeline/esf-pipeline; open data research)"
+    delay_seconds: float = 1.0
+    concurrency: int = 2
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    request_deadline: float = 60.0  # one request, connect to last byte, robots.txt included
+    retries: int = 3
+    backoff_seconds: float = 1.0
+    max_retry_after: float = 120.0
+    max_bytes: int = 10_000_000
+    robots_max_bytes: int = 512_000
+    max_pages: int = 50_000
+    max_depth: int = 500  # links followed from a start page (an endless pagination stops here)
+    max_redirects: int = 5
+    slow_response_seconds: float = 5.0
+    obey_robots: bool = True
+    full_refresh: bool = False  # every known page is checked again, whatever the revisit policy says
+    tracking_parameters: tuple[str, ...] = DEFAULT_TRACKING_PARAMETERS
+
+
+@dataclass
+class CrawlStats:
+    done: int = 0
+    queued: int = 0
+    failed: int = 0
+    retried: int = 0
+    started: float = field(default_factory=time.monotonic)
+    # Sources whose crawl a limit cut short -> why (the page budget, the depth limit).
+    unfinished: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.done / max(time.monotonic() - self.started, 1e-6)
+
+
+LinkReader = Callable[[bytes, "str | None", str], object]  # parsers.links.read_links
+
+
+def _read_links(body: bytes, content_type: str | None, url: str):
+    # Imported here: a run in which every page answers 304 never loads the HTML parser.
+    from parsers.links import read_links
+
+    return read_links(body, content_type, url)
+
+
+class Crawler:
+    def __init__(self, settings: CrawlSettings, store: Callable[[bytes], str],
+                 progress: Callable[[CrawlStats], None] | None = None,
+                 previous: dict[str, SourceState] | None = None, revisit: RevisitPolicy | None = None,
+                 on_page: Callable[[FetchedPage], None] | None = None,
+                 read_links: Callable | None = None) -> None:
+        self.settings = settings
+        self.previous = previous or {}
+        self.revisit = revisit or RevisitPolicy()
+        self.retry = RetryPolicy(settings.retries, settings.backoff_seconds, settings.max_retry_after)
+        self.store = store  # body -> sha256, persisted
+        self.progress = progress or (lambda stats: None)
+        self.on_page = on_page  # called with each page whose new body was stored (to start parsing it)
+        self.read_links = read_links or _read_links
+        self.stats = CrawlStats()
+        self.gates: dict[str, HostGate] = {}
+        self.robots: RobotsPolicy | None = None
+
+    def canonical(self, url: str) -> str:
+        return canonical_url(url, self.settings.tracking_parameters)
+
+    def _gate(self, host: str) -> HostGate:
+        if host not in self.gates:
+            self.gates[host] = HostGate(self.settings.concurrency, self.settings.delay_seconds)
+        return self.gates[host]
+
+    def _known(self, source: Source, key: str):
+        state = self.previous.get(source.name)
+        return state.pages.get(key) if state is not None else None
+
+    async def crawl(self, sources: list[Source]) -> list[FetchedPage]:
+        s = self.settings
+        timeout = httpx.Timeout(s.read_timeout, connect=s.connect_timeout)
+        # No more connections than concurrent requests (+1 for robots.txt): httpcore's pool does work per
+        # connection on every request, so idle connections cost CPU.
+        connections = s.concurrency * max(1, len(sources)) + 1
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        headers = {"User-Agent": s.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+                   "Accept-Language": "sv,en;q=0.5"}
+        results: list[FetchedPage] = []
+        seen: set[str] = set()
+        # (address, source, how it was reached, links followed from the start page, redirects behind it)
+        queue: deque[tuple[str, Source, str, int, int]] = deque()
+        for source in sources:
+            url = self.canonical(source.start_url)
+            if url not in seen:
+                seen.add(url)
+                queue.append((url, source, "start", 0, 0))
+        if s.full_refresh:  # every page the state knows, wherever the site links it now
+            for source in sources:
+                state = self.previous.get(source.name)
+                for key in sorted(state.pages) if state is not None else ():
+                    try:
+                        url = self.canonical(source.url_for(key))
+                    except MalformedURL:
+                        continue
+                    if url not in seen and source.in_scope(url):
+                        seen.add(url)
+                        queue.append((url, source, "known", 0, 0))
+        self.stats.queued = len(queue)
+        async with CookielessClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
+            self.robots = RobotsPolicy(lambda address: self._robots_answer(client, address), s.user_agent,
+                                       s.obey_robots)
+            running: set[asyncio.Task] = set()
+            # Each link as found -> its canonical address if in the source's scope, else None; so the
+            # menus repeated on every page are looked at once.
+            scoped: dict[tuple[str, str], str | None] = {}
+            redirects: dict[str, FetchedPage] = {}  # address -> its redirect, to find loops
+            today = date.today()
+            while queue or running:
+                while queue and len(running) < s.concurrency * max(1, len(sources)) * 2 and len(results) + len(running) < s.max_pages:
+                    url, source, via, depth, hops = queue.popleft()
+                    skipped = None if via == "start" or s.full_refresh else self._revisit_skipped(url, source, today)
+                    if skipped is not None:  # no request: recorded at once, without a task
+                        skipped.depth = depth
+                        results.append(skipped)
+                        self._count(skipped, len(queue) + len(running))
+                        continue
+                    running.add(asyncio.create_task(self._visit(client, url, source, via, depth, hops)))
+                if not running:
+                    break
+                finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    page, found, hops = task.result()
+                    results.append(page)
+                    if page.outcome in ("redirected", "canonical"):
+                        self._mark_redirect_loop(page, redirects)
+                    if self.on_page and page.outcome == "fetched" and page.content_sha256 and not page.error:
+                        self.on_page(page)
+                    source = next(s_ for s_ in sources if s_.name == page.source)
+                    follows_link = page.outcome == "fetched"
+                    next_depth = page.depth + 1 if follows_link else page.depth
+                    in_scope = []
+                    for link in found:
+                        known = (source.name, link)
+                        if known not in scoped:
+                            try:
+                                address: str | None = self.canonical(link)
+                            except MalformedURL:  # a bad port, say: not followed
+                                address = None
+                            scoped[known] = address if address is not None and source.in_scope(address) else None
+                        address = scoped[known]
+                        if address is None:
+                            continue
+                        in_scope.append(address)
+                        if address in seen:
+                            continue
+                        if next_depth > s.max_depth:
+                            self.stats.unfinished.setdefault(
+                                source.name, f"the depth limit of {s.max_depth} links from the start page was reached")
+                            continue
+                        seen.add(address)
+                        queue.append((address, source, "link", next_depth, hops))
+                    if page.links is not None:  # a followed page: its links are kept for a later 304
+                        page.links, page.links_scope = tuple(dict.fromkeys(in_scope)), source.scope
+                    self._count(page, len(queue) + len(running))
+        for _, source, _, _, _ in queue:
+            self.stats.unfinished.setdefault(source.name, f"the page budget of {s.max_pages} pages was reached")
+        _mark_duplicates(results)
+        return results
+
+    def _count(self, page: FetchedPage, queued: int) -> None:
+        self.stats.done += 1
+        self.stats.failed += page.error is not None
+        self.stats.queued = queued
+        self.progress(self.stats)
+
+    def _mark_redirect_loop(self, page: FetchedPage, redirects: dict[str, FetchedPage]) -> None:
+        """Redirects that lead back to themselves (a consent page that insists on a cookie, say): each
+        page of the loop is a failure, not a page that moved."""
+        redirects[page.url] = page
+        chain = [page]
+        target = page.redirect_to
+        while target in redirects and redirects[target] not in chain:
+            chain.append(redirects[target])
+            target = redirects[target].redirect_to
+        if target in redirects:
+            for member in chain[chain.index(redirects[target]):]:
+                member.error = "redirect loop" if member.outcome == "redirected" else "canonical loop"
+                member.outcome = "failed"
+                self.stats.failed += 1
+
+    def _revisit_skipped(self, url: str, source: Source, today: date) -> FetchedPage | None:
+        """The page as last seen, when the revisit policy leaves it alone in this run."""
+        previous = self._known(source, source.page_key(url))
+        if previous is None or not self.revisit.skip(previous, today):
+            return None
+        return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
+                           previous.content_type, outcome="revisit_skipped", etag=previous.etag,
+                           last_modified=previous.last_modified, links=previous.links, links_scope=previous.links_scope,
+                           key=previous.key)
+
+    async def _robots_answer(self, client: httpx.AsyncClient, address: str) -> RobotsAnswer:
+        s = self.settings
+        answer = await get(client, address, {}, s.robots_max_bytes, s.request_deadline)
+        if answer.status is not None and 300 <= answer.status < 400 and answer.headers.get("location"):
+            return RobotsAnswer(answer.status, redirect_to=urljoin(address, answer.headers["location"]))
+        if answer.status is not None and answer.error:  # larger than the cap: the rules read so far (RFC 9309)
+            return RobotsAnswer(answer.status, await self._robots_head(client, address), answer.error)
+        return RobotsAnswer(answer.status, answer.body, answer.error)
+
+    async def _robots_head(self, client: httpx.AsyncClient, address: str) -> bytes:
+        """The first ``robots_max_bytes`` of a robots.txt that is larger than that."""
+        s = self.settings
+        kept, size = [], 0
+
+        async def read() -> None:
+            nonlocal size
+            async with client.stream("GET", address) as response:
+                async for chunk in response.aiter_bytes():
+                    kept.append(chunk[: s.robots_max_bytes - size])
+                    size += len(kept[-1])
+                    if size >= s.robots_max_bytes:
+                        return
+
+        try:
+            await asyncio.wait_for(read(), s.request_deadline)
+        except (asyncio.TimeoutError, httpx.HTTPError):
+            pass
+        return b"".join(kept)
+
+    async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, via: str, depth: int,
+                     hops: int) -> tuple[FetchedPage, list[str], int]:
+        """One address -> its record, the links to follow from it, and the redirects behind those links."""
+        key = source.page_key(url)
+        is_start = via == "start"
+        try:
+            refused = await self.robots.check(url)  # type: ignore[union-attr]
+            if refused is not None:
+                page, found = FetchedPage(url, source.name, None, _now(), error=refused, is_start=is_start,
+                                          outcome="disallowed"), []
+            else:
+                page, found = await self._fetch(client, url, source, is_start, self._known(source, key))
+        except ArchiveUnwritable:
+            raise  # not the page's fault: the run stops
+        except Exception as exc:  # one broken page never stops the run
+            page, found = FetchedPage(url, source.name, None, _now(), error=f"{type(exc).__name__}: {exc}", is_start=is_start), []
+        page.key, page.via, page.depth = key, via, depth
+        if page.outcome == "redirected":
+            if hops >= self.settings.max_redirects:
+                page.outcome, page.error, found = "failed", f"more than {self.settings.max_redirects} redirects in a row", []
+            return page, found, hops + 1
+        if page.error and page.outcome == "fetched":
+            page.outcome = "failed"
+        return page, found, 0
+
+    async def _fetch(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool,
+                     previous) -> tuple[FetchedPage, list[str]]:
+        s = self.settings
+        conditional = conditional_headers(previous, source.scope)
+        kept = links_kept(previous, source.scope)
+        gate = self._gate(url.split("/", 3)[2])
+        attempt = 0
+        while True:
+            async with gate.semaphore:
+                await gate.wait_turn()
+                began = time.monotonic()
+                answer = await get(client, url, conditional, s.max_bytes, s.request_deadline)
+                took = time.monotonic() - began
+            if answer.timed_out:
+                gate.slow_down(s.backoff_seconds)
+            elif took > s.slow_response_seconds:
+                gate.slow_down(min(took, s.max_retry_after))  # the host is struggling: space requests further apart
+            elif answer.status is not None and answer.status < 400:
+                gate.recover()
+            again = answer.retryable or (answer.status in self.retry.statuses and not answer.error)
+            if again and attempt < self.retry.retries:
+                attempt += 1
+                self.stats.retried += 1
+                wait = self.retry.wait(answer.status, answer.headers, attempt)
+                if answer.status in THROTTLE_STATUSES:
+                    gate.slow_down(wait or s.backoff_seconds)
+                await asyncio.sleep(wait)
+                continue
+            break
+        return self._record(answer, url, source, is_start, previous, kept, attempt)
+
+    def _record(self, answer: Answer, url: str, source: Source, is_start: bool, previous, kept: bool,
+                attempt: int) -> tuple[FetchedPage, list[str]]:
+        """The answer -> the page's record and the links it leads to."""
+        fetched_at = _now()
+        status, headers = answer.status, answer.headers
+        content_type = headers.get("content-type")
+        if status is not None and 300 <= status < 400 and status != 304 and headers.get("location"):
+            # A redirect is a page of its own: the target is crawled as an address of the source, so what
+            # it shows is recorded under its own address (a page that moved gets its new source_url).
+            try:
+                target = self.canonical(str(httpx.URL(url).join(headers["location"])))
+            except (httpx.InvalidURL, MalformedURL, ValueError) as exc:
+                return FetchedPage(url, source.name, status, fetched_at, error=f"malformed redirect: {exc}",
+                                   retries=attempt, is_start=is_start), []
+            if not source.in_scope(target):
+                return FetchedPage(url, source.name, status, fetched_at, error=f"redirect out of scope to {target}",
+                                   retries=attempt, is_start=is_start), []
+            return FetchedPage(url, source.name, status, fetched_at, retries=attempt, is_start=is_start,
+                               outcome="redirected", redirect_to=target), [target]
+        if status == 304 and previous is not None:
+            return FetchedPage(url, source.name, 304, fetched_at, previous.content_sha256, previous.content_type,
+                               retries=attempt, is_start=is_start, outcome="not_modified",
+                               etag=headers.get("etag") or previous.etag,
+                               last_modified=headers.get("last-modified") or previous.last_modified,
+                               links=previous.links if kept else None,
+                               links_scope=previous.links_scope if kept else None), \
+                list(previous.links or ()) if kept else []
+        if status is None or answer.error:
+            return FetchedPage(url, source.name, status, fetched_at, content_type=content_type,
+                               error=answer.error or "no answer", retries=attempt, is_start=is_start), []
+        try:
+            sha = self.store(answer.body)
+        except OSError as exc:
+            raise ArchiveUnwritable(f"cannot write the raw archive: {exc.strerror or exc}") from None
+        page = FetchedPage(url, source.name, status, fetched_at, sha, content_type, retries=attempt, is_start=is_start,
+                           etag=headers.get("etag"), last_modified=headers.get("last-modified"))
+        if status >= 300:
+            page.error = f"HTTP {status}"
+            return page, []
+        read = self.read_links(answer.body, content_type, url)
+        page.malformed_links = tuple(read.malformed[:MAX_MALFORMED_PER_PAGE])
+        if read.canonical:
+            try:
+                canonical = self.canonical(read.canonical)
+            except MalformedURL:
+                canonical = None
+            if canonical is not None and canonical != url and source.in_scope(canonical):
+                # The page names another address as its own: its content is read there.
+                page.outcome, page.redirect_to = "canonical", canonical
+                return page, [canonical]
+        if read.follow:
+            page.links = ()  # followed: filled with the in-scope links by the crawl loop
+            return page, read.links
+        return page, []
+
+
+def _mark_duplicates(pages: list[FetchedPage]) -> None:
+    """Addresses of one source with the same content (letter-case or query-string variants the site
+    serves alike): the shortest address keeps it, the others are duplicates of it, whatever order the
+    answers came in, so the same site gives the same tables in every run."""
+    first: dict[tuple[str, str], FetchedPage] = {}
+    for page in sorted(pages, key=lambda p: (len(p.url), p.url)):
+        if page.content_sha256 is None or page.error or page.outcome not in ("fetched", "not_modified", "revisit_skipped"):
+            continue
+        holder = first.setdefault((page.source, page.content_sha256), page)
+        if holder is not page:
+            page.outcome, page.redirect_to = "duplicate", holder.url
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
