@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
@@ -35,6 +36,35 @@ class Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "text/html; charset=utf-8"
+    # Writes the whole answer itself (a trickle, a body cut short): called with the request handler.
+    raw: Callable[[BaseHTTPRequestHandler], None] | None = None
+
+
+def trickle(body: bytes, seconds_per_byte: float = 1.0) -> Response:
+    """An answer whose body comes one byte at a time."""
+    def write(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        for byte in body:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(seconds_per_byte)
+    return Response(raw=write)
+
+
+def cut_short(body: bytes, declared: int) -> Response:
+    """An answer that declares ``declared`` bytes and sends ``body``, then closes the connection."""
+    def write(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", str(declared))
+        handler.end_headers()
+        handler.wfile.write(body)
+        handler.wfile.flush()
+        handler.close_connection = True
+    return Response(raw=write)
 
 
 Route = Response | Callable[[], Response]
@@ -55,6 +85,8 @@ class RouteSite:
             self.hits.append(handler.path)
             route = self.routes.get(handler.path, Response(404, b"<h1>Sidan finns inte</h1>"))
         response = route() if callable(route) else route
+        if response.raw is not None:
+            return response.raw(handler)
         etag = '"' + hashlib.sha256(response.body).hexdigest()[:16] + '"'
         if response.status == 200 and handler.headers.get("If-None-Match") == etag:
             handler.send_response(304)
@@ -73,7 +105,7 @@ class RouteSite:
 
 
 @contextmanager
-def serve(site: RouteSite, port: int = 0) -> Iterator[RouteSite]:
+def serve(site: RouteSite, port: int = 0, host: str = "127.0.0.1") -> Iterator[RouteSite]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -89,11 +121,11 @@ def serve(site: RouteSite, port: int = 0) -> Iterator[RouteSite]:
             except OSError:
                 pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    site.base = f"http://127.0.0.1:{server.server_address[1]}"
+    site.base = f"http://{host}:{server.server_address[1]}"
     try:
         yield site
     finally:

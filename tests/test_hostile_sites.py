@@ -1,0 +1,259 @@
+"""Sites that misbehave: every fault ends in bounded time with a row that names it, the run survives,
+and RFC 9309 holds for robots.txt. Deadlines are set low here, as settings."""
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT, run_assets
+from tests.sitekit import Response, RouteSite, cut_short, listing, project_page, serve, trickle
+from tests.test_trustworthy_runs import tables
+
+FAST = {"request_deadline_seconds": 1.5, "read_timeout": 1.0, "connect_timeout": 1.0, "retries": 0}
+
+
+def run(site: RouteSite, out: Path, path: str = "/bank/", **options) -> dict[str, pd.DataFrame]:
+    started = time.monotonic()
+    result = run_assets([f"bank={site.url(path)}"], out, **{**FAST, **options})
+    assert result.success
+    took = time.monotonic() - started
+    frames = tables(out)
+    frames["seconds"] = took  # type: ignore[assignment]
+    return frames
+
+
+@pytest.fixture()
+def site():
+    with serve(RouteSite()) as running:
+        running.routes["/bank/"] = Response(200, listing(["/bank/p/1.html", "/bank/p/2.html"]))
+        running.routes["/bank/p/1.html"] = Response(200, project_page("2022/00001", "Region Dalarna"))
+        running.routes["/bank/p/2.html"] = Response(200, project_page("2022/00002", "Region Gävleborg"))
+        yield running
+
+
+def _page(frames, site, path):
+    return frames["pages"].set_index("url").loc[site.url(path)]
+
+
+def test_a_trickling_page_is_cut_at_the_deadline(site, tmp_path):
+    site.routes["/bank/p/2.html"] = trickle(project_page("2022/00002", "Region Gävleborg"), 0.05)
+    frames = run(site, tmp_path / "out")
+    assert "deadline of 1.5 s" in _page(frames, site, "/bank/p/2.html")["error"]
+    assert frames["seconds"] < 12
+    assert "2022/00001" in set(frames["projects"]["project_id"])
+
+
+def test_a_trickling_robots_txt_holds_no_other_host_and_disallows_its_own(site, tmp_path):
+    site.routes["/robots.txt"] = trickle(b"User-agent: *\nAllow: /\n" * 20, 0.05)
+    other = RouteSite()
+    other.routes["/bank/"] = Response(200, listing(["/bank/p/9.html"]))
+    other.routes["/bank/p/9.html"] = Response(200, project_page("2022/00009", "Region Kalmar"))
+    with serve(other, host="127.0.0.2"):
+        started = time.monotonic()
+        result = run_assets([f"slow={site.url('/bank/')}", f"fast={other.url('/bank/')}"], tmp_path / "out", **FAST)
+        took = time.monotonic() - started
+    # The slow origin's robots.txt is unreachable within the deadline: its start page counts as unreachable.
+    assert not result.success and took < 15
+    assert other.hits.index("/bank/p/9.html") >= 0  # the other host was crawled meanwhile
+    assert "/bank/" not in site.hits  # nothing of the slow site was fetched
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_a_robots_txt_answering_5xx_disallows_the_site_for_the_run(site, tmp_path, status):
+    out = tmp_path / "out"
+    run(site, out)
+    site.routes["/robots.txt"] = Response(status, b"")
+    site.hits.clear()
+    frames = run(site, out)
+    assert site.hits == ["/robots.txt"]
+    start = _page(frames, site, "/bank/")
+    assert start["fetch_outcome"] == "disallowed" and f"HTTP {status}" in start["error"]
+    assert set(frames["projects"]["status"]) == {"active"}  # a partial crawl removes nothing
+    assert not frames["sources"].iloc[0]["crawl_complete"]
+
+
+def test_robots_txt_behind_a_redirect_is_obeyed_and_a_404_allows_everything(site, tmp_path):
+    site.routes["/robots.txt"] = Response(301, b"", {"Location": "/real-robots.txt"})
+    site.routes["/real-robots.txt"] = Response(200, b"User-agent: *\nDisallow: /bank/p/2", content_type="text/plain")
+    frames = run(site, tmp_path / "out")
+    assert _page(frames, site, "/bank/p/2.html")["fetch_outcome"] == "disallowed"
+    assert "/bank/p/2.html" not in site.hits
+    site.routes["/robots.txt"] = Response(404, b"")
+    frames = run(site, tmp_path / "out2")
+    assert _page(frames, site, "/bank/p/2.html")["fetch_outcome"] == "fetched"
+
+
+def test_a_gzip_bomb_as_robots_txt_is_read_up_to_the_cap(site, tmp_path):
+    rules = b"User-agent: *\nDisallow: /bank/p/2\n"
+    bomb = gzip.compress(rules + b"#" * 200_000_000)
+    site.routes["/robots.txt"] = Response(200, bomb, {"Content-Encoding": "gzip"}, content_type="text/plain")
+    frames = run(site, tmp_path / "out")
+    assert _page(frames, site, "/bank/p/2.html")["fetch_outcome"] == "disallowed"  # the rules read before the cap
+    assert _page(frames, site, "/bank/p/1.html")["fetch_outcome"] == "fetched"
+
+
+def test_a_malformed_link_is_an_issue_row_not_a_failed_run(site, tmp_path):
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html", "http://[::1", "http://x:99999/", "/bank/p/2.html"]))
+    frames = run(site, tmp_path / "out")
+    issues = frames["parse_issues"].query("problem == 'malformed_link'")
+    assert "http://[::1" in set(issues["raw_value"])
+    assert {"2022/00001", "2022/00002"} <= set(frames["projects"]["project_id"])
+
+
+def test_a_body_shorter_than_its_content_length_is_recorded(site, tmp_path):
+    site.routes["/bank/p/2.html"] = cut_short(project_page("2022/00002", "Region Gävleborg")[:300], 5000)
+    frames = run(site, tmp_path / "out")
+    error = _page(frames, site, "/bank/p/2.html")["error"]
+    assert "cut short" in error or "incomplete" in error.lower() or "closed" in error.lower(), error
+    assert "2022/00002" not in set(frames["projects"]["project_id"])
+
+
+def test_an_endless_pagination_stops_at_the_depth_limit_and_the_crawl_is_partial(site, tmp_path):
+    def page(n: int) -> Response:
+        return Response(200, listing([f"/bank/p/{n}.html"], f"/bank/sida-{n + 1}.html"))
+
+    class Endless(dict):
+        def get(self, path, default=None):
+            if path.startswith("/bank/sida-"):
+                return page(int(path.split("-")[1].split(".")[0]))
+            if path.startswith("/bank/p/"):
+                return Response(200, project_page(f"2023/{int(path.split('/')[-1][:-5]):05d}", "Region Uppsala"))
+            return super().get(path, default)
+
+    site.routes = Endless(site.routes)
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html"], "/bank/sida-2.html"))
+    frames = run(site, tmp_path / "out", max_depth=8)
+    source = frames["sources"].iloc[0]
+    assert not source["crawl_complete"] and "depth limit of 8" in source["partial_reason"]
+    frames = run(site, tmp_path / "out2", max_pages=10)
+    assert "page budget of 10" in frames["sources"].iloc[0]["partial_reason"]
+    assert len(frames["pages"]) <= 10
+
+
+def test_address_variants_are_fetched_once_and_give_one_project(site, tmp_path):
+    body = project_page("2022/00003", "Region Jämtland")
+    variants = ["/bank/p/3.html?b=2&a=1", "/bank/p/3.html?a=1&b=2", "/bank/p/3.html?a=1&b=2&utm_source=nyhetsbrev",
+                "/bank/x/../p/3.html?a=1&b=2", "/bank/p/3.html?a=1&b=2#topp"]
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html"] + variants + ["/BANK/P/3.html", "/bank/p/3.HTML"]))
+    site.routes["/bank/p/3.html?a=1&b=2"] = Response(200, body)
+    site.routes["/bank/p/3.HTML"] = Response(200, body)  # a case-insensitive server
+    frames = run(site, tmp_path / "out")
+    assert site.hits.count("/bank/p/3.html?a=1&b=2") == 1
+    projects = frames["projects"]
+    assert (projects["project_id"] == "2022/00003").sum() == 1
+    assert not (frames["parse_issues"]["problem"] == "duplicate_project").any()
+    # The same content at two addresses: the shorter keeps it, the other is its duplicate.
+    assert _page(frames, site, "/bank/p/3.html?a=1&b=2")["fetch_outcome"] == "duplicate"
+    assert projects.set_index("project_id").loc["2022/00003", "source_url"] == site.url("/bank/p/3.HTML")
+
+
+def test_dot_segments_are_resolved_before_the_scope_check(site, tmp_path):
+    site.routes["/admin/secret.html"] = Response(200, project_page("2022/00666", "Hemligt"))
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html", "/bank/%2e%2e/admin/secret.html",
+                                                   "/bank/../admin/secret.html"]))
+    run(site, tmp_path / "out")
+    assert not any("admin" in hit for hit in site.hits)
+
+
+def test_rel_canonical_within_scope_is_honoured(site, tmp_path):
+    clean = project_page("2022/00004", "Region Västernorrland")
+    tagged = clean.replace(b"<head>", b'<head><link rel="canonical" href="/bank/p/4.html">')
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/4.html?session=abc"]))
+    site.routes["/bank/p/4.html?session=abc"] = Response(200, tagged)
+    site.routes["/bank/p/4.html"] = Response(200, tagged)
+    frames = run(site, tmp_path / "out")
+    project = frames["projects"].set_index("project_id").loc["2022/00004"]
+    assert project["source_url"] == site.url("/bank/p/4.html")
+    assert _page(frames, site, "/bank/p/4.html?session=abc")["fetch_outcome"] == "canonical"
+
+
+def test_a_full_raw_archive_fails_the_run_and_publishes_nothing(site, tmp_path, monkeypatch):
+    import errno
+
+    from pipeline.cli import _failure_message
+    from pipeline.storage import OutputDir
+
+    out = tmp_path / "out"
+    run(site, out)
+    before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
+    site.routes["/bank/p/1.html"] = Response(200, project_page("2022/00001", "Region Dalarna, ny"))
+
+    def full(self, body):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(OutputDir, "put_raw", full)
+    result = run_assets([f"bank={site.url('/bank/')}"], out, **FAST)
+    assert not result.success
+    assert "cannot write the raw archive: No space left on device" in _failure_message(result)
+    assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before
+
+
+def _children(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for child in map(int, children):
+                if child not in found:
+                    found.add(child)
+                    todo.append(child)
+    return found
+
+
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    site = RouteSite()
+    site.routes["/bank/"] = Response(200, listing([f"/bank/p/{n}.html" for n in range(300)]))
+
+    def slow(n: int):
+        def answer() -> Response:
+            time.sleep(0.02)
+            return Response(200, project_page(f"2024/{n:05d}", "Region Uppsala"))
+        return answer
+
+    for n in range(300):
+        site.routes[f"/bank/p/{n}.html"] = slow(n)
+    with serve(site):
+        process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--start-url", f"bank={site.url('/bank/')}",
+                                    "--output", str(tmp_path / "out"), "--delay", "0", "--concurrency", "2"],
+                                   cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        while time.monotonic() < deadline and len(workers) < 3:  # resource tracker, forkserver, a worker
+            time.sleep(0.1)
+            workers = _children(process.pid)
+        assert len(workers) >= 3
+        process.kill()
+        process.wait(10)
+        time.sleep(2)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"]
+    assert not alive
+
+
+def test_retention_deletes_what_no_state_refers_to(site, tmp_path):
+    out = tmp_path / "out"
+    run(site, out)
+    site.routes["/bank/p/1.html"] = Response(200, project_page("2022/00001", "Region Dalarna, ny ägare"))
+    run(site, out)  # the old body of p/1 is no longer referred to
+    raw_before = set(out.glob("raw/*/*.html"))
+    for path in raw_before | set(out.glob("_parsed/*/*.json")):
+        os.utime(path, (time.time() - 40 * 86400,) * 2)  # older than the 30 days kept
+    frames = run(site, out)
+    raw_after = set(out.glob("raw/*/*.html"))
+    assert len(raw_after) == len(raw_before) - 1
+    assert set(frames["pages"]["content_sha256"].dropna()) <= {p.stem for p in raw_after}
+    done = subprocess.run([sys.executable, "-m", "pipeline", "gc", "--output", str(out), "--keep-days", "0"],
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    assert done.returncode == 0 and "MB freed" in done.stdout, done.stderr
