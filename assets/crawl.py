@@ -4,17 +4,17 @@ import time
 
 import dagster as dg
 
-from pipeline import resources
+from assets.resources import CrawlerResource, OutputResource, ProgressReporter, SourcesResource
 from pipeline.crawl.crawler import ArchiveUnwritable, CrawlStats
 from pipeline.pages import FetchedPage
 from pipeline.parse_step import ParsePool, page_id, page_parse_key
-from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+from pipeline.settings import default
 from pipeline.sources import with_earlier_root
 from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, CrawlResult, load_states, source_runs
 
 # A progress line in the run's log at most this often: by count it was a hundred lines in a second
 # when nearly every page answers 304.
-PROGRESS_LOG_SECONDS = 10.0
+PROGRESS_LOG_SECONDS = default("orchestration", "progress_log_seconds")
 
 
 class CrawlConfig(dg.Config):
@@ -25,7 +25,7 @@ class CrawlConfig(dg.Config):
 
 
 @dg.asset(
-    pool="esf_crawl",  # one crawl at a time per instance: a UI re-run never overlaps the nightly run
+    pool=default("orchestration", "crawl_pool"),  # one crawl at a time per instance: a UI re-run never overlaps the nightly one
     group_name="raw",
     kinds={"python"},
     owners=["team:data-engineering"],
@@ -34,19 +34,21 @@ class CrawlConfig(dg.Config):
                 "are parsed into the parse cache by a process pool while the crawl goes on.",
 )
 def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output: OutputResource,
-                  crawler: CrawlerResource, sources: SourcesResource) -> dg.MaterializeResult:
+                  crawler: CrawlerResource, sources: SourcesResource,
+                  progress: dg.ResourceParam[ProgressReporter]) -> dg.MaterializeResult:
     out = output.directory()  # created and held for this run by the resource (OutputResource.setup_for_execution)
     source_list = sources.sources()
     if config.only_sources:
         unknown = set(config.only_sources) - {s.name for s in source_list}
         if unknown:
-            raise dg.Failure(f"unknown source(s) {sorted(unknown)}; known: {[s.name for s in source_list]}")
+            raise dg.Failure(f"unknown source(s) {sorted(unknown)}; known: {[s.name for s in source_list]}",
+                             allow_retries=False)
         source_list = [s for s in source_list if s.name in config.only_sources]
     last_logged = [time.monotonic()]
 
-    def progress(stats: CrawlStats) -> None:
-        if resources.progress_hook:
-            resources.progress_hook(stats)
+    def report(stats: CrawlStats) -> None:
+        if progress.listener is not None:
+            progress(stats)
         elif time.monotonic() - last_logged[0] >= PROGRESS_LOG_SECONDS:
             last_logged[0] = time.monotonic()
             context.log.info(f"{stats.done} pages done, {stats.queued} queued, {stats.failed} failed, {stats.rate:.1f}/s")
@@ -56,7 +58,7 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
         context.log.warning(note)
     source_list = [with_earlier_root(s, previous[s.name].root if s.name in previous else None) for s in source_list]
     # New bodies go to the parse pool as they arrive (large crawls only), so parsing overlaps the crawl.
-    pool = ParsePool(out)
+    pool = ParsePool(out, min_pages=crawler.parse_pool_threshold)
 
     def hand_over(page: FetchedPage) -> None:
         state = previous.get(page.source)
@@ -66,12 +68,12 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
             pool.add(page.url, page.content_sha256, page.content_type, page_id(page.source, page.key))
 
     try:
-        pages, stats = crawler.crawl(source_list, out.put_raw, progress, previous, on_page=hand_over,
+        pages, stats = crawler.crawl(source_list, out.put_raw, report, previous, on_page=hand_over,
                                      full_refresh=config.full_refresh)
         rate = stats.rate  # of the crawl itself, before waiting for the parse workers
     except ArchiveUnwritable as exc:
         pool.abandon()
-        raise dg.Failure(f"{exc}; nothing was published") from None
+        raise dg.Failure(f"{exc}; nothing was published", allow_retries=False) from None
     finally:
         parsed = pool.finish(parse_rest_here=False)
     context.log.info(f"crawl done: {stats.done} pages, {stats.failed} failed, {stats.retried} retries, {rate:.1f}/s")
@@ -79,7 +81,7 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
                    and (p.outcome != "disallowed" or (p.error or "").startswith("robots.txt unreachable"))]
     if unreachable:
         # Nothing is written: the previous output stays as it was.
-        raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})")
+        raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})", allow_retries=False)
     runs = source_runs(source_list, pages, previous, stats.unfinished)
     for run in runs:
         if not run.complete:

@@ -7,7 +7,7 @@ import dagster as dg
 from assets.crawl import crawled_pages
 from pipeline.codec import StateError
 from pipeline.parse_step import parse_pages
-from pipeline.resources import OutputResource, SourcesResource
+from assets.resources import OutputResource, SourcesResource
 from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, PARSE_OUTCOME, PARSED_FILE, CrawlResult, load_states
 
 
@@ -29,7 +29,7 @@ def parsed_records(context: dg.AssetExecutionContext, config: ParseConfig, outpu
     try:
         crawl = out.load_state(CRAWL_FILE, CRAWL_RESULT, CrawlResult)
     except StateError as exc:
-        raise dg.Failure(f"{exc}: materialise crawled_pages first") from None
+        raise dg.Failure(f"{exc}: materialise crawled_pages first", allow_retries=False) from None
     previous, renames, notes = load_states(out, sources.sources())
     for note in notes:
         context.log.warning(note)

@@ -15,7 +15,7 @@ from pipeline.checks import ProjectChecks, RemovalGuard
 from pipeline.codec import StateError
 from pipeline.history import History
 from pipeline.parse_step import ParseOutcome, content_sources
-from pipeline.resources import OutputResource
+from assets.resources import OutputResource
 from pipeline.run_state import PARSE_OUTCOME, PARSED_FILE, PUBLISHED, PUBLISHED_FILE, SOURCE_STATE, Published, \
     referenced, source_state_name
 from pipeline.schema import CHANGES, PROJECTS, SOURCES, TABLES, Table
@@ -78,7 +78,7 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
     try:
         parsed = out.load_state(PARSED_FILE, PARSE_OUTCOME, ParseOutcome)
     except StateError as exc:
-        raise dg.Failure(f"{exc}: materialise parsed_records first") from None
+        raise dg.Failure(f"{exc}: materialise parsed_records first", allow_retries=False) from None
     previous = out.read_table(PROJECTS) if out.has_table(PROJECTS) else None
     now = datetime.now(timezone.utc).replace(microsecond=0)
     checks = ProjectChecks()
@@ -125,7 +125,8 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
                                                        output.max_unknown_label_share, guard)}
         blocked = [o for o in outcomes.values() if o.blocking and not o.passed]
         if blocked:
-            raise dg.Failure(_blocked_message(blocked), metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked})
+            raise dg.Failure(_blocked_message(blocked), metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked},
+                             allow_retries=False)
     except BaseException:
         for writer in writers.values():
             writer.abort()

@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
                           "default: derived from the address); repeatable (default: the sites in pipeline/sources.toml)")
     demo = commands.add_parser("demo", help="serve fixtures/site on loopback and run against it")
     for sub in (run, demo):
-        sub.add_argument("--output", default="data", help="output directory (default: data)")
+        sub.add_argument("--output", default=None, help="output directory or URL (default: $ESF_OUTPUT_DIR or data)")
         sub.add_argument("--delay", type=_finite_seconds, default=None, metavar="SECONDS",
                          help="minimum delay between requests to one host (default 1, demo 0)")
         sub.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
@@ -83,9 +83,10 @@ def _parser() -> argparse.ArgumentParser:
 
 @dataclass
 class RunOptions:
-    output: str = "data"
-    delay: float = 1.0
-    concurrency: int = 2
+    """What the command line says; None leaves the setting to the environment (ESF_*) or its default."""
+    output: str | None = None
+    delay: float | None = None
+    concurrency: int | None = None
     max_pages: int | None = None
     full_refresh: bool = False
     allow_removals: bool = False
@@ -118,13 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         return _gc(args.output, args.keep_days)
     options = RunOptions(args.output, args.delay, args.concurrency, args.max_pages, args.full_refresh,
                          args.allow_removals, args.without_personal_data)
-    if args.command == "demo":
+    if args.command == "demo":  # a loopback site: no delay needed
         options.delay = 0.0 if args.delay is None else args.delay
         options.concurrency = args.concurrency or 4
         with serve_directory(port=demo_port()) as base:
             return run_pipeline([f"{DEMO_SOURCE}={base}{DEMO_START_PATH}"], options)
-    options.delay = 1.0 if args.delay is None else args.delay
-    options.concurrency = args.concurrency or 2
     return run_pipeline(args.start_url, options)
 
 
@@ -168,15 +167,23 @@ def _interrupted(signum: int, published: bool) -> None:
 
 
 def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> int:
+    """The job ``crawl_and_publish`` of the same Definitions the UI loads (pipeline/definitions.py), with
+    the settings of the environment (ESF_*) and of the command line, run in this process."""
     options = options or RunOptions()
     from pipeline import interrupts
+    from pipeline.settings import SettingError, values
     from pipeline.sources import SourceError, configured_sources, sources_from_arguments
 
     try:
+        output_settings = values("output", os.environ, path=options.output,
+                                 personal_data=False if options.without_personal_data else None)
+        crawler = values("crawler", os.environ, delay_seconds=options.delay, concurrency=options.concurrency,
+                         max_pages=options.max_pages)
+        start_urls = start_urls or list(values("sources", os.environ)["start_urls"])
         sources = sources_from_arguments(start_urls) if start_urls else configured_sources()
-    except SourceError as exc:
+    except (SettingError, SourceError) as exc:
         return _fail(str(exc))
-    output = options.output
+    output = output_settings["path"]
     try:
         out = OutputDir(output)
         out.ensure()
@@ -192,28 +199,19 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
 
     import dagster as dg
 
-    from pipeline import resources
-    from pipeline.definitions import ALL_ASSETS
-    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+    from pipeline.definitions import make_definitions
 
     display = _Progress(sys.stderr.isatty())
-    resources.progress_hook = display.update
     started = time.monotonic()
-    crawler = {"delay_seconds": options.delay, "concurrency": options.concurrency}
-    if options.max_pages is not None:
-        crawler["max_pages"] = options.max_pages
     # The instance is disposed of on leaving the block, which removes its temporary directory (the
     # process ends with os._exit, so nothing would clean up after it).
     try:
+        defs = make_definitions(os.environ, crawler=crawler, output=output_settings,
+                                start_urls=[f"{s.name}={s.start_url}" for s in sources], progress=display.update)
+        job = defs.resolve_job_def("crawl_and_publish")
         with dg.DagsterInstance.ephemeral() as instance:
             _collect_garbage_rarely()
-            result = dg.materialize(
-                ALL_ASSETS,
-                resources={
-                    "output": OutputResource(path=output, personal_data=not options.without_personal_data),
-                    "crawler": CrawlerResource(**crawler),
-                    "sources": SourcesResource(start_urls=[f"{s.name}={s.start_url}" for s in sources]),
-                },
+            result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config={
@@ -222,8 +220,9 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
                             "output_tables": {"config": {"allow_removals": options.allow_removals}}},
                 },
             )
+    except SettingError as exc:
+        return _fail(str(exc))
     finally:
-        resources.progress_hook = None
         display.close()
         out.unlock_for_writing()
     if not result.success:

@@ -10,16 +10,17 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
+from pipeline.settings import values
+
 DEMO_SITE = Path(__file__).resolve().parents[1] / "fixtures" / "site"
 DEMO_START_PATH = "/projektbanken/"
 DEMO_SOURCE = "demo"
-# A fixed port, so that the demo's addresses (pages.url, projects.source_url) are the same in every run;
-# identities do not depend on it (pipeline/sources.py), only the addresses shown.
-DEFAULT_DEMO_PORT = 8765
 
 
 def demo_port() -> int:
-    return int(os.environ.get("ESF_DEMO_PORT", DEFAULT_DEMO_PORT))
+    """A fixed port (pipeline/settings.py), so that the demo's addresses (pages.url, projects.source_url)
+    are the same in every run; identities do not depend on it (pipeline/sources.py), only addresses shown."""
+    return values("orchestration", os.environ)["demo_port"]
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

@@ -34,11 +34,12 @@ from pipeline.codec import StateError, TableRow
 from pipeline.pages import GONE, UNLISTED, FetchedPage, PageState, ParsedPage, SourceRun, SourceState
 from pipeline.rows import CacheEntry, Rows, content_rows, issue_row, page_row
 from pipeline.sources import Source
+from pipeline.settings import default
 from pipeline.storage import OutputDir
 from pipeline.worker_guard import end_with_parent
 
-# Below this many pages a process pool costs more than it saves.
-PARALLEL_THRESHOLD = 200
+# Below this many pages a process pool costs more than it saves (pipeline/settings.py).
+PARALLEL_THRESHOLD = default("crawler", "parse_pool_threshold")
 # What each parse worker imports before its first page (the forkserver loads it once for all of them).
 # The process that runs the assets imports the parser only when it parses a page itself: a run over an
 # unchanged site never does.

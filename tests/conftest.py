@@ -20,26 +20,24 @@ def demo_site_url():
 
 
 def run_assets(start_urls: list[str], output: Path, instance=None, full_refresh: bool = False,
-               allow_removals: bool = False, output_options: dict | None = None, **crawler):
-    """One real materialisation of the whole graph (in process), as the CLI runs it."""
+               allow_removals: bool = False, output_options: dict | None = None, job: str = "crawl_and_publish",
+               only_sources: list[str] | None = None, **crawler):
+    """One real run of a job of the project's Definitions (the same factory the UI and the CLI use), in
+    this process, with the test's settings over the defaults (the environment is left out)."""
     import dagster as dg
 
-    from pipeline.definitions import ALL_ASSETS
-    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+    from pipeline.definitions import make_definitions
 
     settings = {"delay_seconds": 0.0, "concurrency": 4, "retries": 1, **crawler}
-    return dg.materialize(
-        ALL_ASSETS,
-        resources={
-            "output": OutputResource(path=str(output), **(output_options or {})),
-            "crawler": CrawlerResource(**settings),
-            "sources": SourcesResource(start_urls=start_urls),
-        },
+    defs = make_definitions({}, crawler=settings, output={"path": str(output), **(output_options or {})},
+                            start_urls=start_urls)
+    ops = {"output_tables": {"config": {"allow_removals": allow_removals}}}
+    if job == "crawl_and_publish":
+        ops["crawled_pages"] = {"config": {"full_refresh": full_refresh, "only_sources": only_sources or []}}
+    return defs.resolve_job_def(job).execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}},
-                    "ops": {"crawled_pages": {"config": {"full_refresh": full_refresh}},
-                            "output_tables": {"config": {"allow_removals": allow_removals}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}, "ops": ops},
     )
 
 

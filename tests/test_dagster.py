@@ -78,14 +78,11 @@ def test_blocking_check_keeps_previous_tables(tmp_path, demo_output, monkeypatch
 
 
 def _reparse_job(output):
-    """The project's own re-parse job, bound to resources that point at ``output``."""
-    from pipeline.definitions import ALL_ASSETS, defs, reparse
-    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
+    """The project's own re-parse job, from the project's Definitions factory, writing to ``output``."""
+    from pipeline.definitions import defs, make_definitions
 
     assert defs.resolve_job_def("reparse_from_raw") is not None
-    bound = dg.Definitions(assets=ALL_ASSETS, jobs=[reparse], resources={
-        "output": OutputResource(path=str(output)), "crawler": CrawlerResource(), "sources": SourcesResource()})
-    return bound.resolve_job_def("reparse_from_raw")
+    return make_definitions({}, output={"path": str(output)}).resolve_job_def("reparse_from_raw")
 
 
 def test_reparse_job_reads_raw_pages_and_makes_no_http_request(tmp_path, demo_output, monkeypatch):
@@ -123,8 +120,6 @@ def test_table_assets_report_row_counts_and_schemas(demo_site_url, tmp_path):
 
 def test_source_selection_leaves_other_sources_alone(tmp_path):
     from pipeline.demo import serve_directory
-    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
-    from pipeline.definitions import ALL_ASSETS
     from tests.test_nightly import project_page
 
     for name, number in (("a", "2021/00001"), ("b", "2021/00002")):
@@ -135,12 +130,9 @@ def test_source_selection_leaves_other_sources_alone(tmp_path):
     out = tmp_path / "out"
     with serve_directory(tmp_path / "site") as base:
         urls = [f"a={base}/a/", f"b={base}/b/"]
-        resources = {"output": OutputResource(path=str(out)), "crawler": CrawlerResource(delay_seconds=0),
-                     "sources": SourcesResource(start_urls=urls)}
-        assert dg.materialize(ALL_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral()).success
+        assert run_assets(urls, out).success
         (tmp_path / "site" / "b" / "p.html").unlink()  # b's project would look removed if b were crawled
-        result = dg.materialize(ALL_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral(),
-                                run_config={"ops": {"crawled_pages": {"config": {"only_sources": ["a"]}}}})
+        result = run_assets(urls, out, only_sources=["a"])
     assert result.success
     projects = pq.read_table(out / "projects.parquet").to_pandas().set_index("project_id")
     assert projects.loc["2021/00002", "status"] == "active"
@@ -167,9 +159,7 @@ def test_a_page_linked_from_another_source_first_is_still_crawled_by_its_own(tmp
 
 
 def test_without_personal_data_contact_values_are_nowhere(tmp_path):
-    from pipeline.definitions import ALL_ASSETS
     from pipeline.demo import serve_directory
-    from pipeline.resources import CrawlerResource, OutputResource, SourcesResource
     from tests.test_nightly import project_page
 
     site = tmp_path / "site"
@@ -185,9 +175,7 @@ def test_without_personal_data_contact_values_are_nowhere(tmp_path):
     with serve_directory(site) as base:
         for personal in (True, False):
             out = tmp_path / f"out-{personal}"
-            resources = {"output": OutputResource(path=str(out), personal_data=personal),
-                         "crawler": CrawlerResource(delay_seconds=0), "sources": SourcesResource(start_urls=[base + "/"])}
-            assert dg.materialize(ALL_ASSETS, resources=resources, instance=dg.DagsterInstance.ephemeral()).success
+            assert run_assets([base + "/"], out, output_options={"personal_data": personal}).success
             tables[personal] = {name: pq.read_table(out / f"{name}.parquet").to_pandas()
                                 for name in ("project_fields", "parse_issues", "projects", "project_sections")}
     with_contacts, without = tables[True], tables[False]

@@ -30,9 +30,9 @@ def test_pages_parsed_by_worker_processes_during_the_crawl_give_the_same_tables(
                                                                                  monkeypatch):
     import pipeline.parse_step as step
 
-    monkeypatch.setattr(step, "PARALLEL_THRESHOLD", 2)  # the demo site is small; real crawls start at 200
     monkeypatch.setattr(step, "BATCH_SIZE", 2)
-    result = run_assets([demo_site_url], tmp_path / "out")
+    # The demo site is small; real crawls start at 200 pages.
+    result = run_assets([demo_site_url], tmp_path / "out", parse_pool_threshold=2)
     assert result.success
     metadata = _materialized(result)
     assert metadata["crawled_pages"]["pages_parsed_during_crawl"].value >= 6
@@ -60,10 +60,9 @@ def test_output_location_on_a_non_local_filesystem(demo_site_url, demo_tables, m
     # even when the crawl is large enough for one.
     import pipeline.parse_step as step
 
-    monkeypatch.setattr(step, "PARALLEL_THRESHOLD", 2)
     monkeypatch.setattr(step, "BATCH_SIZE", 2)
     fs = fsspec.filesystem("memory")
-    result = run_assets([demo_site_url], "memory://esf-test/out")
+    result = run_assets([demo_site_url], "memory://esf-test/out", parse_pool_threshold=2)
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     path = _materialized(result)["projects"]["path"].value
     assert path.startswith("memory://") and path.endswith("/esf-test/out/projects.parquet")

@@ -21,8 +21,9 @@ from pipeline.crawl.http import Answer, CookielessClient, get
 from pipeline.crawl.retry import THROTTLE_STATUSES, RetryPolicy
 from pipeline.crawl.revisit import RevisitPolicy, conditional_headers, links_kept
 from pipeline.crawl.robots import RobotsAnswer, RobotsPolicy
-from pipeline.crawl.scope import DEFAULT_TRACKING_PARAMETERS, MalformedURL, canonical_url
+from pipeline.crawl.scope import MalformedURL, canonical_url
 from pipeline.pages import FetchedPage, SourceState
+from pipeline.settings import default
 from pipeline.sources import Source
 
 class ArchiveUnwritable(Exception):
@@ -33,26 +34,33 @@ class ArchiveUnwritable(Exception):
 MAX_MALFORMED_PER_PAGE = 20
 
 
+def _default(name: str):
+    value = default("crawler", name)
+    return field(default=value) if not isinstance(value, tuple) else field(default_factory=lambda: value)
+
+
 @dataclass
 class CrawlSettings:
-    user_agent: str = "esf-pipeline/0.1 (+https://github.com/esf-pipeline/esf-pipeline; open data research)"
-    delay_seconds: float = 1.0
-    concurrency: int = 2
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    request_deadline: float = 60.0  # one request, connect to last byte, robots.txt included
-    retries: int = 3
-    backoff_seconds: float = 1.0
-    max_retry_after: float = 120.0
-    max_bytes: int = 10_000_000
-    robots_max_bytes: int = 512_000
-    max_pages: int = 50_000
-    max_depth: int = 500  # links followed from a start page (an endless pagination stops here)
-    max_redirects: int = 5
-    slow_response_seconds: float = 5.0
-    obey_robots: bool = True
+    """The crawler's settings (defaults and meaning: pipeline/settings.py, group "crawler")."""
+    user_agent: str = _default("user_agent")
+    delay_seconds: float = _default("delay_seconds")
+    concurrency: int = _default("concurrency")
+    connect_timeout: float = _default("connect_timeout")
+    read_timeout: float = _default("read_timeout")
+    request_deadline_seconds: float = _default("request_deadline_seconds")
+    retries: int = _default("retries")
+    backoff_seconds: float = _default("backoff_seconds")
+    max_retry_after: float = _default("max_retry_after")
+    retry_statuses: tuple[int, ...] = _default("retry_statuses")
+    max_bytes: int = _default("max_bytes")
+    robots_max_bytes: int = _default("robots_max_bytes")
+    max_pages: int = _default("max_pages")
+    max_depth: int = _default("max_depth")
+    max_redirects: int = _default("max_redirects")
+    slow_response_seconds: float = _default("slow_response_seconds")
+    obey_robots: bool = _default("obey_robots")
     full_refresh: bool = False  # every known page is checked again, whatever the revisit policy says
-    tracking_parameters: tuple[str, ...] = DEFAULT_TRACKING_PARAMETERS
+    tracking_parameters: tuple[str, ...] = _default("tracking_parameters")
 
 
 @dataclass
@@ -89,7 +97,8 @@ class Crawler:
         self.settings = settings
         self.previous = previous or {}
         self.revisit = revisit or RevisitPolicy()
-        self.retry = RetryPolicy(settings.retries, settings.backoff_seconds, settings.max_retry_after)
+        self.retry = RetryPolicy(settings.retries, settings.backoff_seconds, settings.max_retry_after,
+                                 frozenset(settings.retry_statuses))
         self.store = store  # body -> sha256, persisted
         self.progress = progress or (lambda stats: None)
         self.on_page = on_page  # called with each page whose new body was stored (to start parsing it)
@@ -234,7 +243,7 @@ class Crawler:
 
     async def _robots_answer(self, client: httpx.AsyncClient, address: str) -> RobotsAnswer:
         s = self.settings
-        answer = await get(client, address, {}, s.robots_max_bytes, s.request_deadline)
+        answer = await get(client, address, {}, s.robots_max_bytes, s.request_deadline_seconds)
         if answer.status is not None and 300 <= answer.status < 400 and answer.headers.get("location"):
             return RobotsAnswer(answer.status, redirect_to=urljoin(address, answer.headers["location"]))
         if answer.status is not None and answer.error:  # larger than the cap: the rules read so far (RFC 9309)
@@ -256,7 +265,7 @@ class Crawler:
                         return
 
         try:
-            await asyncio.wait_for(read(), s.request_deadline)
+            await asyncio.wait_for(read(), s.request_deadline_seconds)
         except (asyncio.TimeoutError, httpx.HTTPError):
             pass
         return b"".join(kept)
@@ -297,7 +306,7 @@ class Crawler:
             async with gate.semaphore:
                 await gate.wait_turn()
                 began = time.monotonic()
-                answer = await get(client, url, conditional, s.max_bytes, s.request_deadline)
+                answer = await get(client, url, conditional, s.max_bytes, s.request_deadline_seconds)
                 took = time.monotonic() - began
             if answer.timed_out:
                 gate.slow_down(s.backoff_seconds)

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Mapping
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+from pipeline.settings import default
+
+RETRY_STATUSES = frozenset(default("crawler", "retry_statuses"))
 THROTTLE_STATUSES = frozenset({429, 503})  # the server asks us to slow down
 
 
@@ -30,9 +32,9 @@ def retry_after(value: str | None, cap: float, now: datetime | None = None) -> f
 
 @dataclass
 class RetryPolicy:
-    retries: int = 3
-    backoff_seconds: float = 1.0
-    max_retry_after: float = 120.0
+    retries: int = default("crawler", "retries")
+    backoff_seconds: float = default("crawler", "backoff_seconds")
+    max_retry_after: float = default("crawler", "max_retry_after")
     statuses: frozenset[int] = RETRY_STATUSES
 
     def retryable(self, status: int | None, attempt: int) -> bool:

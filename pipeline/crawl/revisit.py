@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pipeline.pages import PageState
+from pipeline.settings import default
 
 # Answers whose body is the page's content (304: the content last fetched).
 CONTENT_STATUSES = frozenset(range(200, 300)) | {304}
@@ -14,8 +15,8 @@ CONTENT_STATUSES = frozenset(range(200, 300)) | {304}
 @dataclass
 class RevisitPolicy:
     """Projects that ended long ago are re-checked less often than running ones."""
-    ended_grace_days: int = 365
-    ended_revisit_days: int = 30
+    ended_grace_days: int = default("crawler", "ended_grace_days")
+    ended_revisit_days: int = default("crawler", "ended_revisit_days")
 
     def skip(self, state: PageState | None, today: date) -> bool:
         if state is None or state.page_kind != "project" or state.latest_end_date is None or state.checked_at is None \

@@ -11,9 +11,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
 
-# Parameters that say where a visitor came from, never which page it is.
-DEFAULT_TRACKING_PARAMETERS = ("utm_*", "fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "_ga", "_gl",
-                               "yclid", "igshid")
+
+from pipeline.settings import default
+
+# Parameters that say where a visitor came from, never which page it is (pipeline/settings.py).
+DEFAULT_TRACKING_PARAMETERS: tuple[str, ...] = default("crawler", "tracking_parameters")
 
 
 class MalformedURL(ValueError):
