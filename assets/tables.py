@@ -100,7 +100,8 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
                                    contents=content_sources(parsed.states), source_crawl=source_crawl,
                                    announcement_keys={page.parsed.key for state in parsed.states.values()
                                                       for page in state.pages.values()
-                                                      if page.parsed is not None and page.parsed.kind == "press_release"})
+                                                      if page.parsed is not None and page.parsed.kind == "press_release"},
+                                   aliases=parsed.aliases)
         if unchanged:
             assembler.add_unchanged(parsed.entries, _project_ids(parsed), previous)  # type: ignore[arg-type]
             counts = _problem_counts(out)

@@ -52,7 +52,8 @@ class TableAssembler:
 
     def __init__(self, out: OutputDir, writers: dict[str, TableWriter], history: History, checks: ProjectChecks,
                  batch: int = 1000, personal_data: bool = True, contents: dict[str, Item] | None = None,
-                 source_crawl: dict[str, str] | None = None, announcement_keys: set[str] | None = None) -> None:
+                 source_crawl: dict[str, str] | None = None, announcement_keys: set[str] | None = None,
+                 aliases: dict[str, str] | None = None) -> None:
         self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
         self.personal_data = personal_data
         self.personal_fields = personal_fields()
@@ -62,12 +63,23 @@ class TableAssembler:
         self.contents = contents or {}  # cache key -> what to parse when its entry is lost
         self.source_crawl = source_crawl or {}  # source -> "complete" or "partial: ..."
         self.announcement_keys = announcement_keys or set()  # cache keys of press releases
+        self.aliases = aliases or {}  # derived id a page gives -> the project's id (its page moved)
         self.announcements: list[dict[str, Any]] = []  # grant announcements, linked to projects at the end
         self.project_names: list[dict[str, Any]] = []  # project_id, owner, name of every project written
         self.rebuilt_entries: list[str] = []  # cache entries made again from raw/
         self.lost_entries: list[str] = []  # cache entries lost with their raw body: the page is fetched in full next run
 
     def _rows(self, key: str) -> Rows:
+        """A content's cached rows, with the ids of projects whose page moved as they were before
+        (ParseOutcome.aliases)."""
+        rows = self._cached_rows(key)
+        if self.aliases and any(p["project_id"] in self.aliases for p in rows.projects):
+            rows = Rows(**{name: [{**row, "project_id": self.aliases.get(row.get("project_id"), row.get("project_id"))}
+                                  if row.get("project_id") in self.aliases else row for row in getattr(rows, name)]
+                           for name in Rows.__dataclass_fields__})
+        return rows
+
+    def _cached_rows(self, key: str) -> Rows:
         """A content's cached rows; an entry that is missing or unreadable is parsed again from raw/."""
         try:
             return self.out.get_parsed(key)[1]

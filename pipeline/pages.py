@@ -67,6 +67,10 @@ class PageState:
     links_scope: tuple[str, str] | None = None  # ... and the scope they were cut to (a wider one reads the page again)
     missed_runs: int = 0  # complete crawls of the source in a row that did not reach the page
     content_run: int = 0  # the source's run (SourceState.runs) that last read the content in ``parsed``
+    # A listing that now leads to no project page (an empty 200, a maintenance page): the content it shows
+    # instead, and for how many runs in a row; after ``removal_confirmations`` runs it is believed.
+    suspect_sha256: str | None = None
+    suspect_runs: int = 0
     removed: str | None = None  # None while the page gives its projects; GONE or UNLISTED (last content kept)
 
     @property
@@ -96,6 +100,9 @@ class SourceState:
     # Rebuilt from the published tables (no state file, an unreadable one, or an upgrade): no validators,
     # and each page's parse cache entry is checked before it is trusted.
     rebuilt: bool = False
+    # Ids of projects without a number of their own, as a page now gives them -> the id they had before
+    # their page moved (a new address, a new root): the project keeps its identity and its history.
+    aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,3 +115,4 @@ class SourceRun:
     reasons: list[str] = field(default_factory=list)
     pages: int = 0
     root: str = ""
+    start_ok: bool = True  # the start page was reached (a typo'd start URL is not adopted as the source's)

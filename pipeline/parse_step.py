@@ -221,6 +221,7 @@ class ParseOutcome:
     active_before: dict[str, int] = field(default_factory=dict)  # source -> projects its pages gave before the run
     removed_by_source: dict[str, list[str]] = field(default_factory=dict)  # source -> projects it removed
     id_renames: dict[str, str] = field(default_factory=dict)  # old -> new project id (upgrade of the id scheme)
+    aliases: dict[str, str] = field(default_factory=dict)  # derived id a page gives -> the project's id (pages that moved)
 
 
 def _state(page: FetchedPage, parsed: ParsedPage | None, removed: str | None = None) -> PageState:
@@ -285,8 +286,19 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     known.update(parsed_now)
     fresh.update(parsed_now)
 
-    outcome = ParseOutcome([], {name: replace(state, pages={}) for name, state in previous.items()},
+    outcome = ParseOutcome([], {name: replace(state, pages={}, aliases=dict(state.aliases))
+                                for name, state in previous.items()},
                            sources=runs, id_renames=dict(id_renames or {}))
+    aliases = _moved_projects(pages, content_key, known, previous)
+    for name, found in aliases.items():
+        outcome.states.setdefault(name, SourceState(name, "")).aliases.update(found)
+    for state in outcome.states.values():
+        outcome.aliases.update(state.aliases)
+
+    def aliased(parsed: ParsedPage) -> ParsedPage:
+        if not outcome.aliases or not any(pid in outcome.aliases for pid in parsed.project_ids):
+            return parsed
+        return replace(parsed, project_ids=tuple(dict.fromkeys(outcome.aliases.get(p, p) for p in parsed.project_ids)))
     counts: Counter = Counter()
     lost: dict[str, set[str]] = {}  # source -> projects that lost a page in this run, with proof
 
@@ -332,7 +344,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                 keep(replace(prev))  # validators, hash and content as they were
             counts["kept_after_failure" if before is not None else "failed"] += 1
         elif n in content_key:
-            now = known[content_key[n]]
+            now = aliased(known[content_key[n]])
             if now.retry:  # not the page's fault: what it said before stays, and the next run parses it again
                 note = f"{now.error}; parsed again in the next run" + ("; previous values kept" if before else "")
                 outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
@@ -354,10 +366,16 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             issues = [issue_row(page.url, "parse_failed", now.error)] if now.error else []
             outcome.entries.append(Entry(page.url, page.source, now.key, _page_row(page, now, parsed_in_run), issues))
             state = previous.get(page.source)
-            keep(replace(_state(page, now), content_run=(state.runs if state is not None else 0) + 1))
+            new_state = replace(_state(page, now), content_run=(state.runs if state is not None else 0) + 1)
+            if page.via == "known" and prev is not None:
+                # Checked again by --full-refresh, not linked: its values are refreshed, and a 404 would be
+                # proof, but it is not listed: it stays as listed or unlisted as it was.
+                new_state = replace(new_state, removed=prev.removed, missed_runs=prev.missed_runs)
+            keep(new_state)
             counts["parsed" if parsed_in_run else "carried_over"] += 1
             if page.outcome != "revisit_skipped":  # left alone, not checked: kept, not seen
-                outcome.seen_ids.update(now.project_ids)
+                if page.via != "known":
+                    outcome.seen_ids.update(now.project_ids)
                 read_ok[(page.source, page.url)] = now
                 lose(page.source, set(live_before) - set(now.project_ids))
         else:  # an answer without content (a 3xx without a target, say) and no error
@@ -388,12 +406,21 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                           "longer listed")
         elif start and not page.links and now.kind not in ("listing", "project"):
             reason = "the start page leads to no page of the source (a maintenance page, or a listing drawn by JavaScript?)"
+        if reason is not None and prev is not None and reason.endswith("now to none"):
+            # The same content again and again: after more than ``confirmations`` runs it is believed (a
+            # listing that really became empty), not a maintenance page any more; what it no longer lists
+            # then needs ``confirmations`` complete runs more.
+            runs_seen = prev.suspect_runs + 1 if prev.suspect_sha256 == page.content_sha256 else 1
+            if runs_seen > confirmations:
+                reason = None
+            else:
+                keep(replace(prev, suspect_sha256=page.content_sha256, suspect_runs=runs_seen))
+        elif reason is not None and prev is not None:
+            keep(replace(prev))
         if reason is not None:
             run.complete = False
             run.reasons.append(reason)
             suspect.add((page.source, page.url))
-            if prev is not None:
-                keep(replace(prev))
 
     # 3. Redirects: the content moved to the target; what the old address gave is given up only when the
     # target was read in full in this run (a failed or suspect target keeps the old address's content).
@@ -416,14 +443,19 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             keep(replace(prev))
         counts[page.outcome] += 1
 
-    # 4. Pages known before but not reached in this run.
-    reached = {(page.source, page.key) for page in pages}
+    # 4. Pages known before but not reached in this run (or only checked by --full-refresh, not linked).
+    reached = {(page.source, page.key) for page in pages if page.via != "known"}
     for name, state in previous.items():
         run = run_by_name.get(name)
         crawled = Source(run.name, run.start_url, run.root) if run is not None else None
         for key, prev in state.pages.items():
             if (name, key) in reached:
                 continue
+            checked = outcome.states.get(name, state).pages.get(key)
+            if checked is not None and checked is not prev:  # checked by --full-refresh in this run
+                if checked.removed is not None or checked.parsed is None:
+                    continue
+                prev = checked
             # Only a complete crawl that could have reached the page counts it as missed.
             if run is not None and run.complete and crawled.in_scope(crawled.url_for(key)):  # type: ignore[union-attr]
                 prev = replace(prev, missed_runs=prev.missed_runs + 1)
@@ -436,7 +468,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             else:
                 counts["kept_not_crawled" if run is None else "kept_partial_crawl"] += 1
             keep(prev)
-            if prev.parsed is not None and prev.parsed.project_ids:
+            if prev.parsed is not None and prev.parsed.project_ids and checked is None:
                 outcome.entries.append(Entry(prev.url, name, prev.parsed.key, None, [],
                                              KEPT if prev.removed is None else REMOVED))
 
@@ -455,7 +487,9 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             outcome.removed_ids |= removed
     for run in runs:
         state = outcome.states.setdefault(run.name, SourceState(run.name, run.start_url))
-        state.start_url, state.root, state.rebuilt = run.start_url, run.root, False
+        if run.start_ok or not state.start_url:  # a start URL that failed (a typo) is not adopted
+            state.start_url, state.root = run.start_url, run.root
+        state.rebuilt = False
         state.runs += 1
         if run.complete:
             state.complete_runs += 1
@@ -465,13 +499,54 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     # Reached pages first, then kept ones, then removed ones; by address, not the order pages happened to
     # arrive in: the same site gives the same tables (and the same "first kept") in every run.
     # Among pages not read in this run, the one read last comes first: its content is the last known.
+    # A project two sources give takes the values of the same source in every run (the first by name),
+    # whichever of them failed this time: values do not flap.
     read_in = {(state.source, state.url): state.content_run
                for source_state in outcome.states.values() for state in source_state.pages.values()}
-    outcome.entries.sort(key=lambda entry: (entry.rank, 0 if entry.rank == REACHED
-                                            else -read_in.get((entry.source, entry.url), 0), entry.url))
+    outcome.entries.sort(key=lambda entry: (entry.rank == REMOVED, entry.source, entry.rank,
+                                            0 if entry.rank == REACHED else -read_in.get((entry.source, entry.url), 0),
+                                            entry.url))
     return outcome
 
 
+
+
+def _stem(project_id: str) -> str | None:
+    """A derived id without its hash (family prefix and name slug); None for a site's own number."""
+    head, _, digest = project_id.rpartition("-")
+    return head if head and len(digest) == 8 and all(c in "0123456789abcdef" for c in digest) and "/" not in head else None
+
+
+def _moved_projects(pages: list[FetchedPage], content_key: dict[int, str], known: dict[str, ParsedPage],
+                    previous: dict[str, SourceState]) -> dict[str, dict[str, str]]:
+    """Projects without a number of their own whose page moved (a redirect, a new address on the
+    listing, a new root): a derived id never seen before, and a live id of the same family and name that
+    no page read in this run gives any more. Matched one to one, the new id becomes an alias of the old."""
+    found: dict[str, dict[str, str]] = {}
+    read: dict[str, set[str]] = {}
+    for n, page in enumerate(pages):
+        if n in content_key and known.get(content_key[n]) is not None and page.outcome != "revisit_skipped":
+            read.setdefault(page.source, set()).update(known[content_key[n]].project_ids)
+    for name, ids in read.items():
+        state = previous.get(name)
+        if state is None:
+            continue
+        seen_before = {pid for page in state.pages.values() if page.parsed for pid in page.parsed.project_ids}
+        seen_before |= set(state.aliases) | set(state.aliases.values())
+        live = {pid for page in state.pages.values() for pid in page.live_project_ids}
+        given = {state.aliases.get(pid, pid) for pid in ids}
+        new: dict[str, list[str]] = {}
+        old: dict[str, list[str]] = {}
+        for pid in ids - seen_before:
+            if (stem := _stem(pid)) is not None:
+                new.setdefault(stem, []).append(pid)
+        for pid in live - given:
+            if (stem := _stem(pid)) is not None:
+                old.setdefault(stem, []).append(pid)
+        for stem, candidates in new.items():
+            if len(candidates) == 1 and len(old.get(stem, ())) == 1:
+                found.setdefault(name, {})[candidates[0]] = old[stem][0]
+    return found
 
 
 def _leads_to_projects(state: SourceState | None, run: SourceRun, links: Iterable[str], known_only: bool) -> bool:

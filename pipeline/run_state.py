@@ -193,5 +193,6 @@ def source_runs(sources: list[Source], pages: list[FetchedPage], previous: dict[
             reasons.append(limit_reason)
         if len(reasons) > 3:
             reasons = reasons[:3] + [f"and {len(reasons) - 3} more"]
-        runs.append(SourceRun(source.name, source.start_url, not reasons, reasons, len(own), source.key_root))
+        start_ok = any(p.is_start and not p.error and p.status is not None for p in own)
+        runs.append(SourceRun(source.name, source.start_url, not reasons, reasons, len(own), source.key_root, start_ok))
     return runs
