@@ -10,7 +10,8 @@ from pipeline.pages import FetchedPage
 from pipeline.parse_step import ParsePool, page_id, page_parse_key
 from pipeline.settings import default
 from pipeline.sources import with_earlier_root
-from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, CrawlResult, load_states, source_runs
+from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, CrawlResult, load_states, source_runs, without_lost_bodies
+from assets.logs import warn
 
 # A progress line in the run's log at most this often: by count it was a hundred lines in a second
 # when nearly every page answers 304.
@@ -54,8 +55,12 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
             context.log.info(f"{stats.done} pages done, {stats.queued} queued, {stats.failed} failed, {stats.rate:.1f}/s")
 
     previous, renames, notes = load_states(out, source_list)
-    for note in notes:
-        context.log.warning(note)
+    previous, lost = without_lost_bodies(previous, out.raw_hashes())
+    if lost:
+        notes.append(f"{lost} raw bodies the state refers to are missing from {out.url('raw')}: those pages are "
+                     "fetched in full again")
+    for line in notes:
+        warn(context, line)
     source_list = [with_earlier_root(s, previous[s.name].root if s.name in previous else None) for s in source_list]
     # New bodies go to the parse pool as they arrive (large crawls only), so parsing overlaps the crawl.
     pool = ParsePool(out, min_pages=crawler.parse_pool_threshold)
@@ -79,13 +84,15 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
     context.log.info(f"crawl done: {stats.done} pages, {stats.failed} failed, {stats.retried} retries, {rate:.1f}/s")
     unreachable = [p for p in pages if p.is_start and p.status is None
                    and (p.outcome != "disallowed" or (p.error or "").startswith("robots.txt unreachable"))]
-    if unreachable:
-        # Nothing is written: the previous output stays as it was.
+    if unreachable and len(unreachable) == len(source_list):
+        # Nothing reached at all: nothing is written, the previous output stays as it was. (One source
+        # unreachable among others is a partial crawl of that source.)
         raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})", allow_retries=False)
     runs = source_runs(source_list, pages, previous, stats.unfinished)
     for run in runs:
         if not run.complete:
-            context.log.warning(f"source {run.name}: partial crawl, nothing is removed ({'; '.join(run.reasons)})")
+            warn(context, f"source {run.name}: partial crawl, nothing is removed for want of being listed "
+                          f"({'; '.join(run.reasons)})")
     out.save_state(CRAWL_FILE, CRAWL_RESULT, CrawlResult(pages, runs, parsed, renames, notes))
     return dg.MaterializeResult(metadata={
         "pages_fetched": sum(p.status is not None for p in pages),

@@ -7,6 +7,7 @@ import dagster as dg
 from assets.crawl import crawled_pages
 from pipeline.codec import StateError
 from pipeline.parse_step import parse_pages
+from assets.logs import warn
 from assets.resources import OutputResource, SourcesResource
 from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, PARSE_OUTCOME, PARSED_FILE, CrawlResult, load_states
 
@@ -31,8 +32,8 @@ def parsed_records(context: dg.AssetExecutionContext, config: ParseConfig, outpu
     except StateError as exc:
         raise dg.Failure(f"{exc}: materialise crawled_pages first", allow_retries=False) from None
     previous, renames, notes = load_states(out, sources.sources())
-    for note in notes:
-        context.log.warning(note)
+    for line in notes:
+        warn(context, line)
     # A re-parse of the last crawl proves nothing new about the site: no page counts as seen or missed again.
     reparse = config.reparse_all
     outcome = parse_pages(crawl.pages, out, previous, [] if reparse else crawl.sources, reparse_all=reparse,

@@ -68,6 +68,13 @@ def canonical_address(text: str, url: str) -> str | None:
     return None
 
 
+@functools.cache
+def _pagination() -> re.Pattern[str]:
+    """A link whose whole text is a pagination word (``Nästa sida``, ``»``), or a rel="next" link."""
+    words = "|".join(re.escape(w) for w in sorted(vocabulary()["listing"]["pagination_words"], key=len, reverse=True))
+    return re.compile(rf"""<a\b[^>]*>(?:\s|<[^>]*>)*(?:{words})(?:\s|<[^>]*>)*</a>|\brel\s*=\s*["']?next\b""", re.I)
+
+
 def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
     """A fetched body -> what the crawler follows from it. Bodies that are not HTML (nor HTML served as
     text/plain) lead nowhere."""
@@ -80,7 +87,9 @@ def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
     if "text/plain" in kind:
         text = plain_text_as_html(text, content_type)
     canonical = canonical_address(text, url)
-    if looks_like_project_page(text):
+    # A page with project labels is one project's, unless it paginates: a list of one or two cards
+    # (the last page of a listing) names the labels as often as a project page does.
+    if looks_like_project_page(text) and not _pagination().search(text):
         return PageLinks(False, canonical=canonical)
     root = parse_document(text)
     malformed: list[str] = []

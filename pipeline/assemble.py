@@ -22,7 +22,7 @@ from pipeline.history import History
 from pipeline.pages import SourceRun
 from pipeline.parse_step import REACHED, Entry, Item, parse_into_cache, parser_version
 from pipeline.rows import Rows
-from pipeline.schema import CHANGES, GRANT_ANNOUNCEMENTS, PROJECTS
+from pipeline.schema import CHANGES, GRANT_ANNOUNCEMENTS, PROJECTS, TABLES
 from pipeline.storage import OutputDir
 from pipeline.table_writer import TableWriter
 
@@ -195,10 +195,36 @@ class TableAssembler:
             self.writers[PROJECTS.name].write_arrow(projects)
         self._write(CHANGES.name, changes)
 
+    def _carry_children(self, project_ids: list[str]) -> None:
+        """Projects no page of this run gave (their state lost and rebuilt, their cache and raw body gone, a
+        source not crawled whose pages were never cached): their last rows in the child tables stay too."""
+        if not project_ids:
+            return
+        wanted = pa.array(project_ids, pa.string())
+        renames = self.history.renames
+        for name in CHILD_TABLES:
+            if name not in self.writers:
+                continue
+            for batch in self.out.table_batches(TABLES[name]):
+                if renames:
+                    ids = [renames.get(pid, pid) for pid in batch.column("project_id").to_pylist()]
+                    batch = batch.set_column(batch.schema.get_field_index("project_id"), "project_id",
+                                             pa.array(ids, pa.string()))
+                kept = batch.filter(pc.is_in(batch.column("project_id"), value_set=wanted))
+                if not kept.num_rows:
+                    continue
+                if name == "project_fields" and not self.personal_data:
+                    self._write(name, [r for r in kept.to_pylist() if not self._personal(r.get("field"), r.get("raw_value"))])
+                else:
+                    self.writers[name].write_arrow(kept)
+
     def finish(self) -> None:
         self._flush()
+        carried: list[str] = []
         for projects, changes in self.history.carried():
+            carried += projects.column("project_id").to_pylist()
             self._write_arrow_projects(projects, changes)
+        self._carry_children(carried)
         self._write(CHANGES.name, self.history.rename_changes)
         # Announcements come weeks before the project bank shows their projects: linked against every
         # project of the table, in every run.

@@ -63,6 +63,7 @@ class History:
         # Values are compared only in columns the previous table had: a new column is not a change.
         self.tracked = [c for c in PROJECTS.column_names
                         if c not in UNTRACKED and (previous is None or c in previous.schema.names)]
+        self.renames = renames or {}
         self.previous = conform(previous, renames) if previous is not None else None
         self.index = {pid: n for n, pid in enumerate(self.previous.column("project_id").to_pylist())} \
             if self.previous is not None else {}

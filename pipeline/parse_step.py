@@ -400,6 +400,8 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                 and _leads_to_projects(previous.get(page.source), run, was.links, known_only=True) \
                 and not _leads_to_projects(previous.get(page.source), run, page.links or (), known_only=False):
             reason = f"{page.url} led to project pages before and now to none"
+        elif now.kind == "listing" and page.links is None and page.outcome == "fetched":
+            reason = f"{page.url} reads as a listing but its links were not followed"
         elif now.kind == "project" and start:
             if _others_known(previous.get(page.source), {p.key for p in pages if p.source == page.source}):
                 reason = ("the start page is a page of projects, not a listing: the crawl cannot tell what is no "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -196,3 +196,18 @@ def source_runs(sources: list[Source], pages: list[FetchedPage], previous: dict[
         start_ok = any(p.is_start and not p.error and p.status is not None for p in own)
         runs.append(SourceRun(source.name, source.start_url, not reasons, reasons, len(own), source.key_root, start_ok))
     return runs
+
+
+def without_lost_bodies(states: dict[str, SourceState], present: set[str]) -> tuple[dict[str, SourceState], int]:
+    """States whose pages' raw bodies are gone lose those pages' validators, so the next fetch is a full
+    one and the archive is whole again (a 304 would leave it without the body for good)."""
+    lost = 0
+    mended: dict[str, SourceState] = {}
+    for name, state in states.items():
+        pages = dict(state.pages)
+        for key, page in state.pages.items():
+            if page.content_sha256 and page.content_sha256 not in present and (page.etag or page.last_modified):
+                pages[key] = replace(page, etag=None, last_modified=None)
+                lost += 1
+        mended[name] = replace(state, pages=pages) if pages != state.pages else state
+    return mended, lost

@@ -180,6 +180,21 @@ class OutputDir:
     def get_raw(self, sha: str) -> bytes:
         return self._read(self.raw_path(sha))
 
+    def raw_hashes(self) -> set[str]:
+        """The content hashes whose raw body is in the archive (one listing of raw/, not a look per page)."""
+        folder = self.path("raw")
+        if self.local:
+            if not os.path.isdir(folder):
+                return set()
+            found = set()
+            for bucket in os.scandir(folder):
+                if bucket.is_dir():
+                    found.update(entry.name[:-5] for entry in os.scandir(bucket.path) if entry.name.endswith(".html"))
+            return found
+        if not self._exists(folder):
+            return set()
+        return {path.rsplit("/", 1)[-1][:-5] for path in self.fs.find(folder) if path.endswith(".html")}
+
     # ------------------------------------------------------------ parse cache (rows of one page's content)
     def parsed_path(self, key: str) -> str:
         return self.path("_parsed", key[:2], f"{key}.json")

@@ -32,6 +32,7 @@ def test_nonsense_arguments_are_usage_errors(tmp_path, option, value):
     done = _cli("run", "--start-url", "http://127.0.0.1:9/x/", "--output", str(tmp_path / "out"), option, value)
     assert done.returncode == 2, done.stderr
     assert option in done.stderr and not (tmp_path / "out").exists()
+    assert done.stderr.strip().count("\n") == 0  # one line
 
 
 def test_two_start_urls_that_would_share_a_name_are_a_usage_error(tmp_path):
@@ -137,3 +138,18 @@ def test_a_signal_ends_the_run_and_its_workers_within_seconds_and_changes_nothin
                     "--concurrency", "8")
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(pd.read_parquet(out / "projects.parquet")) == 400
+
+
+def test_a_recovered_state_file_is_named_on_the_command_line(tmp_path):
+    out = tmp_path / "out"
+    site = RouteSite()
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html"]))
+    site.routes["/bank/p/1.html"] = Response(200, project_page("2024/00001", "Region Uppsala"))
+    with serve(site):
+        args = ["run", "--start-url", f"bank={site.url('/bank/')}", "--output", str(out), "--delay", "0"]
+        assert _cli(*args).returncode == 0
+        state = out / "_state" / "sources" / "bank.json"
+        state.write_bytes(state.read_bytes()[:40])
+        done = _cli(*args)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "bank.json is not a readable state file" in done.stderr and "rebuilt from the published tables" in done.stderr

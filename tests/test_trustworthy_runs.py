@@ -228,3 +228,136 @@ def test_the_count_collapse_check_counts_active_projects(tmp_path):
             for n in range(10)]
     outcome = {o.name: o for o in project_checks(rows, [], previous_active=10)}["project_count_not_collapsed"]
     assert not outcome.passed and outcome.failures == [0]
+
+
+# ---------------------------------------------------------------- found from outside (round 1)
+
+def _unnumbered_bank(site: RouteSite, prefix: str = "/bank/") -> None:
+    """A bank whose projects have no number: their ids are derived from the source, page and name."""
+    site.routes[prefix] = Response(200, listing([f"{prefix}p/{n}.html" for n in range(3)]))
+    for n in range(3):
+        site.routes[f"{prefix}p/{n}.html"] = Response(200, project_page(None, f"Region {n}", f"Utan nummer {n}"))
+
+
+def test_a_site_moved_under_a_deeper_root_keeps_its_unnumbered_projects(tmp_path):
+    out = tmp_path / "out"
+    with serve(RouteSite()) as old:
+        _unnumbered_bank(old, "/")
+        crawl(old, out, path="/")
+        before = set(tables(out)["projects"]["project_id"])
+    with serve(RouteSite()) as new:
+        _unnumbered_bank(new, "/esf/projektbanken/")
+        for _ in range(3):
+            after = crawl(new, out, path="/esf/projektbanken/")
+    projects = after["projects"]
+    assert set(projects["project_id"]) == before and set(projects["status"]) == {"active"}
+    assert projects["source_url"].str.contains("/esf/projektbanken/").all()
+
+
+def test_an_unnumbered_project_whose_page_moves_keeps_its_id(tmp_path):
+    out = tmp_path / "out"
+    with serve(RouteSite()) as site:
+        _unnumbered_bank(site)
+        first = crawl(site, out)
+        site.routes["/bank/p/1.html"] = Response(301, b"", {"Location": "/bank/p/1-ny.html"})
+        site.routes["/bank/p/1-ny.html"] = Response(200, project_page(None, "Region 1", "Utan nummer 1"))
+        for _ in range(3):
+            after = crawl(site, out)
+    assert set(after["projects"]["project_id"]) == set(first["projects"]["project_id"])
+    assert set(after["projects"]["status"]) == {"active"}
+    assert after["project_changes"]["field"].tolist() == ["source_url"]
+
+
+def test_a_one_card_last_page_of_a_card_listing_is_followed(tmp_path):
+    out = tmp_path / "out"
+
+    def card(n: int) -> str:
+        return (f'<div class="kort"><h3><a href="/bank/p/{n}.html">Projekt {n}</a></h3>'
+                f"<p>Projektägare: Kommun {n}</p><p>Beviljat ESF-stöd: {n} 000 kr</p></div>")
+
+    with serve(RouteSite()) as site:
+        site.routes["/bank/"] = Response(200, (f"<html><body>{''.join(card(n) for n in range(5))}"
+                                               '<a href="/bank/?sida=2">Nästa sida</a></body></html>').encode())
+        site.routes["/bank/?sida=2"] = Response(200, (f"<html><body>{card(5)}<a href='/bank/'>Föregående</a>"
+                                                      "</body></html>").encode())
+        for n in range(6):
+            site.routes[f"/bank/p/{n}.html"] = Response(200, project_page(f"2016/0042{n}", f"Kommun {n}"))
+        frames = crawl(site, out)
+    assert sorted(frames["projects"]["project_id"]) == [f"2016/0042{n}" for n in range(6)]
+    assert frames["sources"].iloc[0]["crawl_complete"]
+
+
+def test_a_lost_state_keeps_the_child_rows_of_removed_projects(tmp_path):
+    out = tmp_path / "out"
+    with serve(RouteSite()) as site:
+        bank(site)
+        crawl(site, out)
+        site.routes["/bank/p/2.html"] = Response(404, b"")
+        crawl(site, out)
+        sections = pd.read_parquet(out / "project_sections.parquet")
+        assert "2022/00002" in set(sections["project_id"])
+        state = out / "_state" / "sources" / "bank.json"
+        state.write_bytes(state.read_bytes()[:50])
+        crawl(site, out)
+    after = pd.read_parquet(out / "project_sections.parquet")
+    assert len(after) == len(sections) and statuses(out)["2022/00002"] == "removed"
+
+
+def test_a_lost_raw_archive_is_fetched_again(tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    with serve(RouteSite()) as site:
+        bank(site)
+        first = crawl(site, out)
+        shutil.rmtree(out / "raw")
+        shutil.rmtree(out / "_parsed")
+        second = crawl(site, out)
+        third = crawl(site, out)
+    assert set(second["pages"]["fetch_outcome"]) == {"fetched"}  # no 304: the bodies are fetched again
+    assert {p.stem for p in out.glob("raw/*/*.html")} >= set(third["pages"]["content_sha256"].dropna())
+    assert third["projects"][["project_id", "status", "owner"]].equals(first["projects"][["project_id", "status", "owner"]])
+
+
+def test_one_unreachable_source_among_others_is_partial_and_the_rest_is_published(tmp_path):
+    out = tmp_path / "out"
+    with serve(RouteSite()) as site:
+        bank(site)
+        result = run_assets([f"bank={site.url('/bank/')}", "gone=http://127.0.0.1:9/bank/"], out)
+    assert result.success
+    sources = tables(out)["sources"].set_index("source")
+    assert sources.loc["bank", "crawl_complete"] and not sources.loc["gone", "crawl_complete"]
+    assert len(statuses(out)) == 6
+
+
+def test_a_listing_that_really_became_empty_is_believed_after_some_runs(tmp_path):
+    out = tmp_path / "out"
+    with serve(RouteSite()) as site:
+        bank(site)
+        crawl(site, out)
+        site.routes["/bank/sida-2.html"] = Response(200, listing([]))  # its projects are gone from the listing
+        complete = [crawl(site, out, allow_removals=True)["sources"].iloc[0]["crawl_complete"] for _ in range(5)]
+    assert complete == [False, False, True, True, True]
+    assert sorted(k for k, v in statuses(out).items() if v == "removed") == NUMBERS[3:]
+
+
+def test_full_refresh_does_not_bring_back_an_unlisted_project(tmp_path):
+    out = tmp_path / "out"
+    with serve(RouteSite()) as site:
+        bank(site)
+        crawl(site, out)
+        site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html", "/bank/p/3.html"], "/bank/sida-2.html"))
+        crawl(site, out)
+        crawl(site, out)
+        assert statuses(out)["2022/00002"] == "removed"
+        for refresh in (True, False, False, True):
+            crawl(site, out, full_refresh=refresh)
+            assert statuses(out)["2022/00002"] == "removed"
+    assert len(tables(out)["project_changes"].query("project_id == '2022/00002'")) == 1
+
+
+def test_a_corrected_start_url_after_a_typo_gives_a_complete_crawl(site, tmp_path):
+    out = tmp_path / "out"
+    crawl(site, out)
+    crawl(site, out, path="/bank/typo/")
+    assert crawl(site, out)["sources"].iloc[0]["crawl_complete"]
