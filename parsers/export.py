@@ -10,7 +10,8 @@ unknown column (its values kept in ``extra_fields``), a value that does not pars
 the header, a row without a Diarienummer. Nothing is guessed. A personal identity number (a sole trader's
 "organisation number") is never copied anywhere, not even into an issue.
 
-Pure: text in, plain dicts out. ``read_operations(text, source)``.
+Pure: text in, plain dicts out. ``read_operations(text, source)``; ``read_operations_bytes(data, source)`` for
+the file's bytes as downloaded (UTF-8, so a line break inside a quoted field stays as it is in the file).
 """
 from __future__ import annotations
 
@@ -306,6 +307,18 @@ def read_operations(text: str, source: str = DEFAULT_SOURCE) -> tuple[list[dict[
         first[pid] = line
         rows.append(row)
     return rows, issues
+
+
+def read_operations_bytes(data: bytes, source: str = DEFAULT_SOURCE
+                          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The export's bytes -> (operations rows, issue rows). The export is UTF-8 (with or without a BOM); bytes
+    that are not UTF-8 are not guessed at (a spreadsheet's re-save in Windows-1252, say): one error, no rows."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [], [_issue(source, "export_not_utf8", "error", None, None,
+                           f"byte {exc.start}: not UTF-8 ({exc.reason}); nothing was read")]
+    return read_operations(text, source)
 
 
 def _read_row(cells: list[str], line: int, width: int, header: _Header, source: str,
