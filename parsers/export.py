@@ -169,7 +169,9 @@ _READERS: dict[str, Callable[[str], v.Parsed[Any]]] = {
 
 # A personal identity number anywhere in a text (YYMMDD-NNNN, with or without its century, separator and
 # spaces): the raw text of a row that could not be read is published with these masked.
-_PERSONAL_NUMBER = re.compile(r"(?<![0-9])(?:1[89]|20)?[0-9]{2}(?:0[1-9]|1[0-2])[0-9]{2}\s?[-+]?\s?[0-9]{4}(?![0-9])")
+# (The day may be a coordination number's, plus 60. A phone number can have the same shape: it is masked too.)
+_PERSONAL_NUMBER = re.compile(r"(?<![0-9])(?:1[89]|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
+                              r"\s?[-+]?\s?[0-9]{4}(?![0-9])")
 WITHHELD_TEXT = "[personal identity number withheld]"
 
 
@@ -346,11 +348,12 @@ def _read_row(cells: list[str], line: int, width: int, header: _Header, source: 
         if field not in TEXT_FIELDS:
             row[f"{field}_raw"] = None if withheld else mask_personal_numbers(printed)
         if parsed.problem:
-            row_issues.append(_issue(source, parsed.problem, parsed.severity, field, None if withheld else printed,
+            row_issues.append(_issue(source, parsed.problem, parsed.severity, field,
+                                     None if withheld else mask_personal_numbers(printed),
                                      f"line {line}" + (f": {parsed.note}" if parsed.note else ""), pid))
         value_out = parsed.value
-        if column.kind == "html" and isinstance(value_out, str):
-            value_out = mask_personal_numbers(value_out)
+        if isinstance(value_out, str) and column.kind in ("html", "text"):
+            value_out = mask_personal_numbers(value_out)  # free text: a personal identity number in it is withheld
         row[field] = value_out
     if row["start_date"] and row["end_date"] and row["start_date"] > row["end_date"]:
         row_issues.append(_issue(source, "start_after_end", "error", "start_date",

@@ -55,6 +55,9 @@ def write_catalog(output_dir: str | os.PathLike[str], tables: Iterable[Table | s
     try:
         connection = duckdb.connect(str(temp))
         try:
+            # One transaction: statement by statement, each COMMENT ON is committed on its own (0.15 s against
+            # 0.05 s for the thirteen tables).
+            connection.execute("BEGIN")
             for table in chosen:
                 parquet = directory / f"{table.name}.parquet"
                 if not parquet.is_file():
@@ -65,6 +68,7 @@ def write_catalog(output_dir: str | os.PathLike[str], tables: Iterable[Table | s
                 for field in table.fields:
                     connection.execute(f"COMMENT ON COLUMN {view}.{_identifier(field.name)} IS "
                                        f"{_literal(column_comment(field))}")
+            connection.execute("COMMIT")
             connection.execute("CHECKPOINT")
         finally:
             connection.close()

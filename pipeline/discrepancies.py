@@ -41,6 +41,11 @@ _PAGE_RAW = {"total_budget_sek": "total_budget_sek_raw", "esf_grant_sek": "esf_g
              "eu_cofinancing_rate": "eu_cofinancing_rate_raw", "start_date": "period_raw", "end_date": "period_raw",
              "owner": "owner"}
 
+# The columns of projects the comparison reads: what an assembler that writes projects in batches keeps of each row.
+PROJECT_COLUMNS = tuple(dict.fromkeys(("project_id", "project_number", "page_family", "programme_period", "status",
+                                       "source_url", "period_precision", *(page for page, _ in COMPARED),
+                                       *_PAGE_RAW.values())))
+
 
 def _money(value: Any) -> Decimal:
     return Decimal(value)

@@ -11,6 +11,9 @@ from parsers import values as v
 from parsers.text import one_line
 
 _ÖRE = Decimal("0.01")
+# The columns of projects and operations build_organisations reads.
+PROJECT_COLUMNS = ("project_id", "project_number", "owner", "owner_org_number", "esf_grant_sek", "source_url")
+OPERATION_COLUMNS = ("project_id", "owner", "owner_org_number", "eu_contribution_sek", "export_source")
 
 
 @dataclass

@@ -113,3 +113,48 @@ def test_the_check_reports_the_share_and_never_blocks():
     assert sources_agree(summary, max_share=0.5).passed
     _, empty = project_discrepancies([], [])
     assert sources_agree(empty).passed and empty.share is None
+
+
+def test_over_loopback_the_export_leads_to_pages_the_listing_does_not_link():
+    # The export and the site served on 127.0.0.1: the listing links no project; the export's Diarienummer and a
+    # project URL template reach the pages (what --export and --project-url will do), and the sources are compared.
+    import httpx
+
+    from parsers.page import parse_page
+    from pipeline.demo import serve_directory
+    from pipeline.organisations import build_organisations
+    from pipeline.rows import content_rows
+
+    with serve_directory(EXPORT) as base, httpx.Client(timeout=10) as client:
+        listing = parse_page(client.get(f"{base}/site/index.html").content, f"{base}/site/index.html", "text/html")
+        assert listing.records == [] and not [link for link in listing.links if "/projekt/" in link[0]]
+        export = client.get(f"{base}/operations.csv")
+        operations, _ = read_operations_bytes(export.content, f"{base}/operations.csv")
+        template = base + "/site/projekt/{dnr}.html"
+        projects = []
+        for op in operations:
+            response = client.get(template.format(dnr=op["project_id"]))
+            if response.status_code == 200:
+                url = str(response.url)
+                projects += content_rows(parse_page(response.content, url, "text/html"), url).projects
+    assert sorted(p["project_id"] for p in projects) == ["23-017-S01", "23-042-S02"]  # 24-003-S01 is in no export
+    rows, summary = project_discrepancies(projects, operations)
+    assert [(r["project_id"], r["field"]) for r in rows if r["field"] != PRESENCE] == [("23-042-S02", "total_budget_sek")]
+    assert summary.compared == 2 and summary.only_in_export == 3
+    organisations, _ = build_organisations(projects, operations)
+    assert [o["org_number"] for o in organisations] == ["2120009994", "5566770011"]
+
+
+def test_the_declared_project_columns_are_all_the_builders_read():
+    from pipeline.organisations import OPERATION_COLUMNS, PROJECT_COLUMNS as ORG_COLUMNS, build_organisations
+    from pipeline.discrepancies import PROJECT_COLUMNS
+    from pipeline.schema import OPERATIONS, PROJECTS
+
+    assert set(PROJECT_COLUMNS) | set(ORG_COLUMNS) <= set(PROJECTS.column_names)
+    assert set(OPERATION_COLUMNS) <= set(OPERATIONS.column_names)
+    pages, operations = _pages(), _ops("operations.csv")
+    slim = [{c: p.get(c) for c in PROJECT_COLUMNS} for p in pages]
+    assert project_discrepancies(slim, operations)[0] == project_discrepancies(pages, operations)[0]
+    slim = [{c: p.get(c) for c in ORG_COLUMNS} for p in pages]
+    slim_ops = [{c: o.get(c) for c in OPERATION_COLUMNS} for o in operations]
+    assert build_organisations(slim, slim_ops) == build_organisations(pages, operations)

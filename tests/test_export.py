@@ -258,3 +258,15 @@ def test_markup_escaped_twice_is_kept_with_a_warning():
 def test_every_column_has_both_halves_of_its_header():
     assert len({c.field for c in COLUMNS}) == len(COLUMNS) == 18
     assert mask_personal_numbers("2021-2027, 4 973 906 kr, 212000-9994") == "2021-2027, 4 973 906 kr, 212000-9994"
+
+
+def test_a_repeated_column_is_read_once_and_reported():
+    rows, issues = read_operations(_csv("Diarienummer;Startdatum;Start date", "23-001-S01;2024-01-01;2024-02-01"))
+    assert rows[0]["start_date"] == date(2024, 1, 1)
+    assert json.loads(rows[0]["extra_fields"]) == {"Start date": "2024-02-01"}
+    assert [i["problem"] for i in issues if i["severity"] == "error"] == ["duplicate_column"]
+
+
+def test_free_text_columns_mask_personal_numbers_too():
+    rows, _ = read_operations(_csv("Diarienummer;Stödmottagare", "23-001-S01;Anna Exempelsson 811228-9874"))
+    assert rows[0]["owner"] == "Anna Exempelsson [personal identity number withheld]"
