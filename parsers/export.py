@@ -365,11 +365,16 @@ def _read_row(cells: list[str], line: int, width: int, header: _Header, source: 
     if conflict:
         row_issues.append(_issue(source, "conflicting_values", "warning", "programme_period", row["programme_cci_raw"],
                                  f"line {line}: {conflict}", pid))
-    extra = {header.unknown[p] or f"column {p + 1}": mask_personal_numbers(cells[p])
-             for p in sorted(header.unknown) if one_line(cells[p])}
-    for name, value in extra.items():
-        if name.startswith("column ") and name[7:].isdigit():
-            row_issues.append(_issue(source, "value_in_unnamed_column", "warning", None, value,
+    extra: dict[str, str] = {}
+    for p in sorted(header.unknown):
+        if not one_line(cells[p]):
+            continue
+        name = header.unknown[p] or f"column {p + 1}"
+        if name in extra:  # two columns of one name: both kept
+            name = f"{name} (column {p + 1})"
+        extra[name] = mask_personal_numbers(cells[p]) or ""
+        if not header.unknown[p]:
+            row_issues.append(_issue(source, "value_in_unnamed_column", "warning", None, extra[name],
                                      f"line {line}: a value under an empty header ({name}); kept in extra_fields", pid))
     row["extra_fields"] = json.dumps(extra, ensure_ascii=False) if extra else None
     issues.extend(row_issues)

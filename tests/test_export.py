@@ -270,3 +270,8 @@ def test_a_repeated_column_is_read_once_and_reported():
 def test_free_text_columns_mask_personal_numbers_too():
     rows, _ = read_operations(_csv("Diarienummer;Stödmottagare", "23-001-S01;Anna Exempelsson 811228-9874"))
     assert rows[0]["owner"] == "Anna Exempelsson [personal identity number withheld]"
+
+
+def test_two_unknown_columns_of_one_name_are_both_kept():
+    rows, _ = read_operations(_csv("Diarienummer;Not;Not", "23-001-S01;a;b"))
+    assert json.loads(rows[0]["extra_fields"]) == {"Not": "a", "Not (column 3)": "b"}
