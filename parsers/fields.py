@@ -36,7 +36,9 @@ class Normalised:
     def report(self, name: str, raw: str, parsed: v.Parsed[Any]) -> None:
         """The issue of a parsed value, if it has one."""
         if parsed.problem:
-            self.issues.append(Issue(name, raw, parsed.problem, parsed.severity, parsed.note))
+            # A personal identity number (a sole trader's "organisation number") is reported without its text.
+            shown = None if parsed.problem in v.WITHHELD_PROBLEMS else raw
+            self.issues.append(Issue(name, shown, parsed.problem, parsed.severity, parsed.note))
 
     def take(self, name: str, raw: str, parsed: v.Parsed[Any]) -> Any:
         """Record a parsed value (first one wins) and its issue, if any."""

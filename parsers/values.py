@@ -311,18 +311,76 @@ def parse_postcode(raw: str | None) -> Parsed[str]:
     return Parsed(text.replace(" ", ""))
 
 
+# Organisation numbers and personal identity numbers (lagen (1974:174) om identitetsbeteckning för juridiska
+# personer m.fl.; Skatteverket's brochure SKV 709 "Organisationsnummer"): both are ten digits with a Luhn check
+# digit. An organisation number's third and fourth digits ("the month") are always 20 or more, so that it can
+# never be taken for a personal identity number (personnummer, YYMMDD-NNNN), whose month is 01-12; a
+# coordination number (samordningsnummer) has a real month too (its day is plus 60). A sole trader
+# (enskild näringsidkare) has no organisation number of its own: its number IS its owner's personal identity
+# number. So a ten-digit number whose digits 3-4 are 01-12 is personal data: never published, not even in an
+# issue's raw value. A number whose digits 3-4 are 00 or 13-19 is neither; it is withheld too (a mistyped
+# personal identity number is still personal data).
+PERSONAL_IDENTITY_NUMBER = "personal_identity_number"
+WITHHELD_PROBLEMS = frozenset({PERSONAL_IDENTITY_NUMBER, "not_an_org_number"})  # their raw text is never published
+
+
+def is_personal_identity_number(digits: str) -> bool:
+    """Ten digits whose third and fourth form a month (01-12): a personal identity or coordination number."""
+    return len(digits) == 10 and digits.isdigit() and 1 <= int(digits[2:4]) <= 12
+
+
 def parse_org_number(raw: str | None) -> Parsed[str]:
-    """``212000-1234`` or ``2120001234`` (or the 12-digit form with ``16``) -> ten digits."""
+    """``212000-1234`` or ``2120001234`` (or the 12-digit form with ``16``) -> ten digits. A personal
+    identity number (a sole trader's, ``19``/``20`` + ten digits too) is withheld: no value, and an issue
+    whose note does not repeat it (callers must not publish the raw text either: ``WITHHELD_PROBLEMS``)."""
     if _empty(raw):
         return Parsed()
-    digits = re.sub(r"[\s-]", "", one_line(raw))
-    if re.fullmatch(r"16[0-9]{10}", digits):
+    digits = re.sub(r"[\s+-]", "", one_line(raw))
+    if re.fullmatch(r"(?:18|19|20)[0-9]{10}", digits) and 1 <= int(digits[4:6]) <= 12:
+        digits = digits[2:]  # a personal identity number with its century: withheld below
+    elif re.fullmatch(r"16[0-9]{10}", digits):
         digits = digits[2:]
     if not re.fullmatch(r"[0-9]{10}", digits):
+        if re.fullmatch(r"[0-9]{6,}", digits) and 1 <= int(digits[2:4]) <= 12:
+            # Digits that start like a date of birth (a personal identity number cut short or run on).
+            return Parsed(None, "not_an_org_number", "not ten digits, and digits 3-4 form a month: value withheld "
+                          "(it may be a personal identity number)")
         return _fail("unparseable_org_number")
+    if is_personal_identity_number(digits):
+        return Parsed(None, PERSONAL_IDENTITY_NUMBER, "a personal identity number (a sole trader's organisation "
+                      "number): not published", "warning")
+    if digits[2] < "2":
+        return Parsed(None, "not_an_org_number", "digits 3-4 are below 20 and not a month: neither an organisation "
+                      "nor a personal identity number; value withheld")
     if not _luhn_ok(digits):
         return Parsed(digits, "org_number_checksum", "Luhn check digit does not match", "warning")
     return Parsed(digits)
+
+
+# The group of legal forms an organisation number's first digit gives (Skatteverket, SKV 709). 0 and 4 are not
+# assigned. (A sole trader has no group: its number is a personal identity number, never published.)
+LEGAL_FORM_GROUPS = {
+    "1": "estate",  # dödsbon
+    "2": "state, region, municipality or parish",  # stat, regioner (landsting), kommuner, församlingar
+    "3": "foreign company",  # utländska företag som bedriver näringsverksamhet eller äger fastigheter i Sverige
+    "5": "limited company",  # aktiebolag
+    "6": "simple partnership",  # enkla bolag
+    "7": "economic association",  # ekonomiska föreningar (also housing co-operatives)
+    "8": "non-profit association or foundation",  # ideella föreningar och stiftelser
+    "9": "trading or limited partnership",  # handelsbolag och kommanditbolag
+}
+UNASSIGNED_LEGAL_FORM_DIGITS = frozenset("04")
+
+
+def legal_form_group(org_number: str) -> tuple[str, str | None]:
+    """(first digit, the group it names) of a ten-digit organisation number; the name is None for 0 and 4."""
+    return org_number[0], LEGAL_FORM_GROUPS.get(org_number[0])
+
+
+def valid_org_number(digits: str | None) -> bool:
+    """Ten digits, digits 3-4 at least 20 (not a personal identity number) and a matching Luhn check digit."""
+    return (digits is not None and len(digits) == 10 and digits.isdigit() and digits[2] >= "2"
+            and _luhn_ok(digits))
 
 
 def _luhn_ok(digits: str) -> bool:

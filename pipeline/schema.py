@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 S, I, D, B, F, TS = "string", "int64", "date32[day]", "bool", "double", "timestamp[ms, tz=UTC]"
 MONEY = "decimal128(18, 2)"  # exact kronor and öre
 SHARE = "decimal128(9, 6)"  # an exact fraction
+STRINGS = "list<item: string>"  # a list of texts
 
 
 @functools.cache
@@ -22,7 +23,8 @@ def arrow_type(name: str) -> pa.DataType:
     import pyarrow as pa
 
     types = {S: pa.string(), I: pa.int64(), D: pa.date32(), B: pa.bool_(), F: pa.float64(),
-             TS: pa.timestamp("ms", tz="UTC"), MONEY: pa.decimal128(18, 2), SHARE: pa.decimal128(9, 6)}
+             TS: pa.timestamp("ms", tz="UTC"), MONEY: pa.decimal128(18, 2), SHARE: pa.decimal128(9, 6),
+             STRINGS: pa.list_(pa.string())}
     return types[name]
 
 
@@ -297,5 +299,131 @@ GRANT_ANNOUNCEMENTS = Table(
     key=("source_url", "position"),
 )
 
+
+def _export_raw(name: str, what: str) -> Field:
+    return Field(f"{name}_raw", S, f"{what} exactly as in the export, before normalisation.")
+
+
+OPERATIONS = Table(
+    "operations",
+    "ESF-rådet's official export of the project bank (the list of operations the EU regulation requires), one row "
+    "per Diarienummer: a second source beside the pages, read with the same normalisers (parsers/export.py). "
+    "Every normalised value has the text as printed beside it; what could not be read is a row of parse_issues "
+    "(url = the export). Compared with projects in project_discrepancies.",
+    (
+        Field("project_id", S, "Diarienummer / Operation ID, spaces removed (2016/00418, 23-017-S01); equals "
+              "projects.project_id and projects.project_number for the project's page. Another shape is kept as "
+              "printed, with an issue.", nullable=False),
+        _export_raw("project_id", "Diarienummer"),
+        Field("source_line", I, "Line of the export where the row starts (the header is line 1).", nullable=False),
+        Field("export_source", S, "File or address the export was read from.", nullable=False),
+        Field("owner", S, "Stödmottagare / Beneficiary as printed (often UPPERCASE), white space folded."),
+        Field("owner_readable", S, "Owner with UPPERCASE names turned into ordinary capitalisation; otherwise as printed."),
+        Field("owner_org_number", S, "Projektägare organisationsnummer / Beneficiary ID: ten digits. A number whose "
+              "Luhn check digit does not match is kept, with an org_number_checksum issue (and no organisations row); "
+              "a personal identity number (a sole trader's) is never published: null, and an issue without the value."),
+        Field("owner_org_number_raw", S, "Organisation number exactly as in the export; null when it was withheld "
+              "(a personal identity number)."),
+        Field("beneficiary_city", S, "Projektägare ort / Beneficiary city as printed."),
+        Field("beneficiary_country", S, "Stödmottagarens land / Beneficiary country as printed."),
+        Field("name", S, "Namn på insatsen / Operation Name as printed."),
+        Field("programme_period", S, "ESF programme period (2021-2027 …) from the Program CCI, else from the shape "
+              "of the Diarienummer; null when neither tells."),
+        Field("programme_area", S, "Programområde / Priority: the programme area code (A-F for ESF+, 1-3 before)."),
+        _export_raw("programme_area", "Programme area"),
+        Field("specific_objective", S, "Specifikt mål / Specific objective concerned: its code (A2A, 1.1)."),
+        _export_raw("specific_objective", "Specific objective"),
+        Field("intervention_code", S, "Interventionsområde / Intervention field: its code (e.g. 138)."),
+        _export_raw("intervention_code", "Intervention field"),
+        Field("fund", S, "EU-fond / EU fund as printed."),
+        Field("programme_cci", S, "Program CCI, upper case without spaces (2021SE05SFPR001)."),
+        _export_raw("programme_cci", "Program CCI"),
+        Field("total_budget_sek", MONEY, "Total projektbudget / Total budget SEK, exact.", "SEK"),
+        _export_raw("total_budget_sek", "Total budget"),
+        Field("eu_contribution_sek", MONEY, "EU-stöd i SEK / EU contribution SEK, exact; null when the export leaves "
+              "it empty. The EU's share only: the pages' Beviljat ESF-stöd (projects.esf_grant_sek) may include the "
+              "Swedish state co-financing paid out with it.", "SEK"),
+        _export_raw("eu_contribution_sek", "EU contribution"),
+        Field("eu_cofinancing_rate", SHARE, "Unionens medfinansieringsgrad / Union co-financing rate as an exact "
+              "fraction (90% -> 0.900000); as decided, not eu_contribution_sek / total_budget_sek.", "fraction"),
+        _export_raw("eu_cofinancing_rate", "Co-financing rate"),
+        Field("start_date", D, "Startdatum / Start date."),
+        _export_raw("start_date", "Start date"),
+        Field("end_date", D, "Slutdatum / End date."),
+        _export_raw("end_date", "End date"),
+        Field("summary", S, "Sammanfattning / Summary as plain text: the export's HTML without tags, paragraphs "
+              "joined by a blank line, list items and line breaks on lines of their own."),
+        _export_raw("summary", "Summary (HTML)"),
+        Field("summary_en", S, "Sammanfattning engelsk / Summary in english as plain text (as summary)."),
+        _export_raw("summary_en", "English summary (HTML)"),
+        Field("extra_fields", S, "JSON object of columns the export has and this reader does not know -> their raw "
+              "values (never lost; each such column is an unknown_column issue)."),
+    ),
+    key=("project_id",),
+)
+
+DISCREPANCIES = Table(
+    "project_discrepancies",
+    "Where the official export (operations) and the project pages (projects) disagree: one row per project and "
+    "field whose values differ when both sources give one, and one row (field = presence) per project only one "
+    "source has. Each source's value is kept; neither is corrected from the other. Compared: total_budget_sek; "
+    "esf_grant_sek (page) against eu_contribution_sek (export); eu_cofinancing_rate; start_date; end_date; owner; "
+    "owner_org_number; specific_objective. Equal means: money as exact decimals, the rate as exact fractions, dates as "
+    "dates (a page period printed to the month or the year agrees with any export date in that month or year), "
+    "the owner with case, white space, quotes, dashes and a final full stop not counting (UPPSALA KOMMUN = Uppsala "
+    "kommun), codes and organisation numbers as strings. A value one source leaves empty is no disagreement.",
+    (
+        Field("project_id", S, "projects.project_id of the page's project; the export's Diarienummer for a project only "
+              "the export has.", nullable=False),
+        Field("field", S, "Column compared (named as in projects: total_budget_sek, esf_grant_sek, eu_cofinancing_rate, "
+              "start_date, end_date, owner, owner_org_number, specific_objective), or presence.", nullable=False),
+        Field("page_value", S, "The page's normalised value as text (money 4973906.00, rates 0.9, dates ISO); for "
+              "presence: present or absent."),
+        Field("export_value", S, "The export's normalised value as text, in the same form; for presence: present or "
+              "absent."),
+        Field("page_raw", S, "The page's value as printed where projects keeps it (total_budget_sek_raw, "
+              "esf_grant_sek_raw, eu_cofinancing_rate_raw, period_raw; the owner as printed); otherwise null."),
+        Field("export_raw", S, "The export's value exactly as in the export (its _raw column; the owner as printed)."),
+        Field("source_url", S, "Address of the page the project was read from; null for a project only the export has."),
+        Field("export_line", I, "Line of the export the row comes from; null for a project only the pages have."),
+        Field("note", S, "What the difference is, in words (a grant against an EU contribution, a page period's "
+              "precision, a removed project, …)."),
+    ),
+    key=("project_id", "field"),
+)
+
+ORGANISATIONS = Table(
+    "organisations",
+    "One row per organisation number that a project page or the official export gives for a project owner: ten "
+    "digits with a valid Luhn check digit (any other number is an issue, not a row). A personal identity number (a "
+    "sole trader's) is never published: not here, not in any other table, not in an issue. Names are kept as printed, "
+    "every spelling.",
+    (
+        Field("org_number", S, "Organisation number, ten digits (Luhn checked).", nullable=False),
+        Field("name", S, "The name printed most often with the number (ties: the first seen), as printed."),
+        Field("names", STRINGS, "Every distinct name printed with the number, as printed (white space folded), in the "
+              "order first seen: pages first, then the export. UPPSALA KOMMUN and Uppsala kommun are two entries."),
+        Field("legal_form_code", S, "First digit of the number: the group of legal forms (Skatteverket, SKV 709)."),
+        Field("legal_form_group", S, "The group the first digit names: 1 estate, 2 state, region, municipality or "
+              "parish, 3 foreign company, 5 limited company, 6 simple partnership, 7 economic association, 8 non-profit "
+              "association or foundation, 9 trading or limited partnership; null for 0 and 4, which are not assigned "
+              "(an issue)."),
+        Field("project_count", I, "Distinct projects (by project number) whose owner a page or the export gives this "
+              "number; a project whose sources give two numbers counts under both (see project_discrepancies).",
+              nullable=False),
+        Field("esf_grant_sek", MONEY, "Sum of projects.esf_grant_sek over the projects whose page gives this number, "
+              "exact; null when none of them shows a grant.", "SEK"),
+        Field("esf_grant_projects", I, "How many of those projects show a grant (the sum is over these).",
+              nullable=False),
+        Field("eu_contribution_sek", MONEY, "Sum of operations.eu_contribution_sek over the export rows that give "
+              "this number, exact; null when none of them has one.", "SEK"),
+        Field("eu_contribution_projects", I, "How many of those export rows have an EU contribution.", nullable=False),
+        Field("project_ids", STRINGS, "The projects counted (projects.project_id, or the Diarienummer of a project "
+              "only the export has), sorted."),
+    ),
+    key=("org_number",),
+)
+
 TABLES: dict[str, Table] = {t.name: t for t in (PROJECTS, CONTACTS, SECTIONS, MUNICIPALITIES, FIELDS, PAGES, ISSUES,
-                                               CHANGES, GRANT_ANNOUNCEMENTS, SOURCES)}
+                                               CHANGES, GRANT_ANNOUNCEMENTS, SOURCES, OPERATIONS, DISCREPANCIES,
+                                               ORGANISATIONS)}
