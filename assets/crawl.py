@@ -9,6 +9,7 @@ from pipeline.crawl.crawler import ArchiveUnwritable, CrawlStats
 from pipeline.pages import FetchedPage
 from pipeline.parse_step import ParsePool, page_id, page_parse_key
 from pipeline.settings import default
+from pipeline.exports import read_exports
 from pipeline.sources import with_earlier_root
 from pipeline.run_state import CRAWL_FILE, CRAWL_RESULT, CrawlResult, load_states, source_runs, without_lost_bodies
 from assets.logs import warn
@@ -23,6 +24,7 @@ class CrawlConfig(dg.Config):
 
     only_sources: list[str] = []
     full_refresh: bool = False  # check every known page again, whatever the revisit policy says (weekly, say)
+    sample_projects: int | None = None  # a sample run: at most this many project pages (a partial crawl)
 
 
 @dg.asset(
@@ -54,6 +56,10 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
             last_logged[0] = time.monotonic()
             context.log.info(f"{stats.done} pages done, {stats.queued} queued, {stats.failed} failed, {stats.rate:.1f}/s")
 
+    source_list, exports, export_failures = read_exports(source_list, crawler.user_agent, crawler.request_deadline_seconds,
+                                                         crawler.max_bytes * 10)
+    for name, reason in export_failures.items():
+        warn(context, f"source {name}: {reason}")
     previous, renames, notes = load_states(out, source_list)
     previous, lost = without_lost_bodies(previous, out.raw_hashes())
     if lost:
@@ -74,7 +80,7 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
 
     try:
         pages, stats = crawler.crawl(source_list, out.put_raw, report, previous, on_page=hand_over,
-                                     full_refresh=config.full_refresh)
+                                     full_refresh=config.full_refresh, sample_projects=config.sample_projects)
         rate = stats.rate  # of the crawl itself, before waiting for the parse workers
     except ArchiveUnwritable as exc:
         pool.abandon()
@@ -88,12 +94,15 @@ def crawled_pages(context: dg.AssetExecutionContext, config: CrawlConfig, output
         # Nothing reached at all: nothing is written, the previous output stays as it was. (One source
         # unreachable among others is a partial crawl of that source.)
         raise dg.Failure(f"start URL unreachable: {unreachable[0].url} ({unreachable[0].error})", allow_retries=False)
-    runs = source_runs(source_list, pages, previous, stats.unfinished)
+    for line in stats.notes:
+        warn(context, line)
+    runs = source_runs(stats.sources or source_list, pages, previous, {**export_failures, **stats.unfinished})
     for run in runs:
         if not run.complete:
             warn(context, f"source {run.name}: partial crawl, nothing is removed for want of being listed "
                           f"({'; '.join(run.reasons)})")
-    out.save_state(CRAWL_FILE, CRAWL_RESULT, CrawlResult(pages, runs, parsed, renames, notes))
+    out.save_state(CRAWL_FILE, CRAWL_RESULT, CrawlResult(pages, runs, parsed, renames, notes + stats.notes,
+                                                         exports if exports.sources else None))
     return dg.MaterializeResult(metadata={
         "pages_fetched": sum(p.status is not None for p in pages),
         "pages_failed": sum(p.error is not None for p in pages),

@@ -41,6 +41,8 @@ def parsed_records(context: dg.AssetExecutionContext, config: ParseConfig, outpu
                           id_renames=renames or crawl.id_renames)
     if reparse:
         outcome.seen_ids, outcome.removed_ids, outcome.removed_by_source = set(), set(), {}
+    if crawl.exports is not None:
+        outcome.operations, outcome.export_issues = crawl.exports.operations, crawl.exports.issues
     out.save_state(PARSED_FILE, PARSE_OUTCOME, outcome)
     families: Counter = Counter()
     for state in outcome.states.values():

@@ -12,7 +12,7 @@ from pipeline.crawl.crawler import Crawler, CrawlSettings, CrawlStats
 from pipeline.crawl.revisit import RevisitPolicy
 from pipeline.pages import FetchedPage, SourceState
 from pipeline.settings import GROUPS, setting
-from pipeline.sources import Source, configured_sources, sources_from_arguments
+from pipeline.sources import Source, configured_sources, sources_from_arguments, with_discovery
 from pipeline.storage import OutputDir
 
 
@@ -105,8 +105,10 @@ class CrawlerResource(dg.ConfigurableResource):
               progress: Callable[[CrawlStats], None] | None = None,
               previous: dict[str, SourceState] | None = None,
               on_page: Callable[[FetchedPage], None] | None = None,
-              full_refresh: bool = False) -> tuple[list[FetchedPage], CrawlStats]:
-        crawler = Crawler(self.settings(full_refresh), store, progress, previous,
+              full_refresh: bool = False, sample_projects: int | None = None) -> tuple[list[FetchedPage], CrawlStats]:
+        settings = self.settings(full_refresh)
+        settings.sample_projects = sample_projects
+        crawler = Crawler(settings, store, progress, previous,
                           RevisitPolicy(self.ended_grace_days, self.ended_revisit_days), on_page)
         return asyncio.run(crawler.crawl(sources)), crawler.stats
 
@@ -115,9 +117,16 @@ class SourcesResource(dg.ConfigurableResource):
     """What to crawl: explicit start URLs (``URL`` or ``NAME=URL``), or the sites listed in pipeline/sources.toml."""
 
     start_urls: list[str] = _field("sources", "start_urls")
+    urls_from: str | None = Field(default=None, description="A file of addresses, one per line, fetched besides what "
+                                  "the listings and sitemaps lead to.")
+    export: str | None = Field(default=None, description="The official export (a path or a URL), read as the "
+                               "operations table; its projects are fetched through project_url.")
+    project_url: str | None = Field(default=None, description="A project page's address, {dnr} standing for the "
+                                    "export's Diarienummer.")
 
     def sources(self) -> list[Source]:
-        return sources_from_arguments(self.start_urls) if self.start_urls else configured_sources()
+        listed = sources_from_arguments(self.start_urls) if self.start_urls else configured_sources()
+        return with_discovery(listed, self.urls_from, self.export, self.project_url)
 
 
 class ProgressReporter:

@@ -18,14 +18,18 @@ from pipeline.parse_step import ParseOutcome, content_sources
 from assets.resources import OutputResource
 from pipeline.run_state import PARSE_OUTCOME, PARSED_FILE, PUBLISHED, PUBLISHED_FILE, SOURCE_STATE, Published, \
     referenced, source_state_name
-from pipeline.schema import CHANGES, PROJECTS, SOURCES, TABLES, Table
+from parsers.values import valid_org_number
+from pipeline.catalog import write_catalog
+from pipeline.discrepancies import project_discrepancies, sources_agree
+from pipeline.organisations import build_organisations
+from pipeline.schema import CHANGES, DISCREPANCIES, OPERATIONS, ORGANISATIONS, PROJECTS, SOURCES, TABLES, Table
 from pipeline.storage import OutputDir
 
 CHECK_NAMES = {
     "project_id_unique": True, "required_columns_present": True, "start_not_after_end": True,
     "grant_within_budget": False, "rate_is_fraction": True, "participants_not_negative": True,
     "nuts2_known": True, "unknown_label_share": False, "project_count_not_collapsed": True,
-    "removals_within_limit": True,
+    "removals_within_limit": True, "sources_agree": False,
 }
 
 
@@ -83,7 +87,11 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
     now = datetime.now(timezone.utc).replace(microsecond=0)
     checks = ProjectChecks()
     kept = {name: table for name, table in TABLES.items() if output.personal_data or not table.personal_data}
-    fingerprint = inputs_fingerprint(parsed.entries, output.personal_data, parsed.sources)
+    # The official export's rows: this run's, or those published last (an export is a snapshot: a run
+    # without one keeps it, so the organisation numbers it gave do not come and go).
+    operations = parsed.operations if parsed.operations is not None else \
+        (out.read_table(OPERATIONS).to_pylist() if out.has_table(OPERATIONS) else [])
+    fingerprint = inputs_fingerprint(parsed.entries, output.personal_data, parsed.sources, operations)
     # Unchanged: no page was parsed in this run (a re-parse rewrites the cache under the same keys)
     # and the entries are those of the published run.
     unchanged = (previous is not None and not parsed.counts.get("parsed") and not parsed.id_renames
@@ -101,7 +109,9 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
                                    announcement_keys={page.parsed.key for state in parsed.states.values()
                                                       for page in state.pages.values()
                                                       if page.parsed is not None and page.parsed.kind == "press_release"},
-                                   aliases=parsed.aliases)
+                                   aliases=parsed.aliases,
+                                   export_orgs={op["project_id"]: op["owner_org_number"] for op in operations
+                                                if op.get("project_id") and valid_org_number(op.get("owner_org_number"))})
         if unchanged:
             assembler.add_unchanged(parsed.entries, _project_ids(parsed), previous)  # type: ignore[arg-type]
             counts = _problem_counts(out)
@@ -116,6 +126,7 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
                                          "raw_value": None, "note": f"source {run.name}: " + "; ".join(run.reasons)
                                          + "; nothing was removed for want of a complete crawl"})
         assembler.finish()
+        agreement = _write_registers(writers, assembler, operations, parsed.export_issues)
         _write_sources(writers.get(SOURCES.name), parsed, checks)
         for writer in writers.values():
             writer.close()
@@ -124,6 +135,8 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
         previous_active = None if config.allow_removals else _active_count(history.previous)
         outcomes = {o.name: o for o in checks.outcomes(previous_active, output.max_project_drop,
                                                        output.max_unknown_label_share, guard)}
+        if agreement is not None:
+            outcomes[agreement.name] = agreement
         blocked = [o for o in outcomes.values() if o.blocking and not o.passed]
         if blocked:
             raise dg.Failure(_blocked_message(blocked), metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked},
@@ -151,6 +164,8 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
             state.saved_at = now
             out.save_state(source_state_name(name), SOURCE_STATE, state)
         out.save_state(PUBLISHED_FILE, PUBLISHED, Published(fingerprint, now))
+    if out.local:  # a DuckDB catalog of views over the tables, with every description (pipeline/catalog.py)
+        write_catalog(out.root, [table for name, table in TABLES.items() if name in kept])
     removed = out.remove_legacy_pickles()
     if removed:
         context.log.info(f"removed {removed} pickle files of an earlier version (never loaded)")
@@ -228,6 +243,28 @@ def _blocked_message(blocked: list) -> str:
         else:
             parts.append(f"{outcome.name} {outcome.failures[:5]}")
     return "blocking checks failed, previous tables kept: " + "; ".join(parts)
+
+
+def _write_registers(writers: dict, assembler: TableAssembler, operations: list[dict],
+                     export_issues: list[dict]):
+    """operations (the official export), project_discrepancies (where it and the pages disagree) and
+    organisations (one row per organisation number); their issues go to parse_issues. Returns the
+    outcome of the sources_agree check, or None without an export."""
+    for issue in export_issues:
+        assembler.add_issue(issue)
+    if OPERATIONS.name in writers:
+        writers[OPERATIONS.name].write(operations)
+    organisations, issues = build_organisations(assembler.project_rows, operations)
+    for issue in issues:
+        assembler.add_issue(issue)
+    if ORGANISATIONS.name in writers:
+        writers[ORGANISATIONS.name].write(organisations)
+    if not operations:
+        return None
+    rows, summary = project_discrepancies(assembler.project_rows, operations)
+    if DISCREPANCIES.name in writers:
+        writers[DISCREPANCIES.name].write(rows)
+    return sources_agree(summary)
 
 
 def _write_sources(writer, parsed: ParseOutcome, checks: ProjectChecks) -> None:

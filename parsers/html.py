@@ -664,6 +664,12 @@ def hrefs(root: etree._Element, base_url: str, malformed: list[str] | None = Non
     return [url for url, _ in _anchors(root, base_url, malformed)]
 
 
+def anchors(root: etree._Element, base_url: str, malformed: list[str] | None = None) -> list[tuple[str, str]]:
+    """Every ``<a href>`` as (absolute URL without fragment, link text as printed, unnormalised), in page
+    order; hrefs that lead nowhere go to ``malformed`` when it is given."""
+    return [(url, _text_of(anchor)) for url, anchor in _anchors(root, base_url, malformed)]
+
+
 def links(root: etree._Element, base_url: str) -> list[tuple[str, str]]:
     """Every ``<a href>`` as (absolute URL without fragment, link text), in page order."""
     return [(url, one_line(_text_of(anchor))) for url, anchor in _anchors(root, base_url)]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 from parsers.lookups import vocabulary
+from parsers.text import label_key
 
 
 @dataclass
@@ -19,6 +20,7 @@ class PageLinks:
     links: list[str] = field(default_factory=list)  # absolute addresses without fragment, in page order
     malformed: list[str] = field(default_factory=list)  # hrefs that lead nowhere, as printed
     canonical: str | None = None  # <link rel="canonical">, absolute
+    pagination: list[str] = field(default_factory=list)  # the links that page through a listing (discovery first)
 
 
 @functools.cache
@@ -78,7 +80,7 @@ def _pagination() -> re.Pattern[str]:
 def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
     """A fetched body -> what the crawler follows from it. Bodies that are not HTML (nor HTML served as
     text/plain) lead nowhere."""
-    from parsers.html import decode_html, hrefs, parse_document, plain_text_as_html
+    from parsers.html import anchors, decode_html, parse_document, plain_text_as_html
 
     kind = (content_type or "").lower()
     if kind and "html" not in kind and "text/plain" not in kind:
@@ -93,5 +95,55 @@ def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
         return PageLinks(False, canonical=canonical)
     root = parse_document(text)
     malformed: list[str] = []
-    found = hrefs(root, url, malformed)
-    return PageLinks(True, found, malformed, canonical)
+    found = anchors(root, url, malformed)
+    words = _pagination_words()
+    paging = [href for href, label in found if label_key(label) in words or label.strip().isdigit()]
+    return PageLinks(True, [href for href, _ in found], malformed, canonical, paging)
+
+
+@functools.cache
+def _pagination_words() -> frozenset[str]:
+    return frozenset(label_key(w) for w in vocabulary()["listing"]["pagination_words"])
+
+
+@dataclass
+class SitemapEntries:
+    sitemaps: list[str] = field(default_factory=list)  # a sitemap index's sitemaps
+    pages: list[tuple[str, str | None]] = field(default_factory=list)  # (address, lastmod as printed)
+    error: str | None = None
+
+
+def read_sitemap(body: bytes) -> SitemapEntries:
+    """A sitemap (urlset) or a sitemap index, gzipped or not (sitemaps.org 0.9); never raises."""
+    import gzip
+    import zlib
+
+    from lxml import etree
+
+    if body[:2] == b"\x1f\x8b":
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as exc:
+            return SitemapEntries(error=f"not a readable gzip file: {exc}")
+    try:
+        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True,
+                                                      recover=True))
+    except etree.XMLSyntaxError as exc:
+        return SitemapEntries(error=f"not a sitemap: {exc}")
+    if root is None:
+        return SitemapEntries(error="not a sitemap: no XML")
+    kind = etree.QName(root).localname
+    if kind not in ("urlset", "sitemapindex"):
+        return SitemapEntries(error=f"not a sitemap: <{kind}>")
+    entries = SitemapEntries()
+    for item in root:
+        if not isinstance(item.tag, str):
+            continue
+        values = {etree.QName(child).localname: (child.text or "").strip() for child in item if isinstance(child.tag, str)}
+        if not values.get("loc"):
+            continue
+        if kind == "sitemapindex":
+            entries.sitemaps.append(values["loc"])
+        else:
+            entries.pages.append((values["loc"], values.get("lastmod") or None))
+    return entries

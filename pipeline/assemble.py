@@ -15,6 +15,8 @@ import pyarrow.compute as pc
 
 from parsers.lookups import personal_fields
 from parsers.press_release import link_announcements
+from pipeline.discrepancies import PROJECT_COLUMNS as DISCREPANCY_COLUMNS
+from pipeline.organisations import PROJECT_COLUMNS as ORGANISATION_COLUMNS
 from parsers.values import looks_like_contact_data
 from pipeline.checks import ProjectChecks
 from pipeline.codec import StateError
@@ -26,18 +28,21 @@ from pipeline.schema import CHANGES, GRANT_ANNOUNCEMENTS, PROJECTS, TABLES
 from pipeline.storage import OutputDir
 from pipeline.table_writer import TableWriter
 
-_NAME_COLUMNS = ("project_id", "owner", "name")  # what links a grant announcement to its project
+# What the grant announcements, the organisations and the discrepancies with the export are made of.
+REGISTER_COLUMNS = tuple(dict.fromkeys(("project_id", "owner", "name", *ORGANISATION_COLUMNS, *DISCREPANCY_COLUMNS)))
 CHILD_TABLES = ("project_contacts", "project_sections", "project_municipalities", "project_fields")
 # Tables that depend only on the run's entries (each page's cached rows and this run's issues): when the
 # entries are the same as in the published run, these files are kept as they are.
 REUSABLE_TABLES = (*CHILD_TABLES, "parse_issues")
 
 
-def inputs_fingerprint(entries: list[Entry], personal_data: bool, runs: list[SourceRun] = ()) -> str:
+def inputs_fingerprint(entries: list[Entry], personal_data: bool, runs: list[SourceRun] = (),
+                       operations: list[dict[str, Any]] | None = None) -> str:
     """What the reusable tables are made of: every entry's address, cache key and run issues, each
     crawled source's completeness, the code that turns them into rows, and whether personal data is written."""
     digest = hashlib.sha256(parser_version().encode() + Path(__file__).read_bytes() + bytes([personal_data]))
     digest.update(json.dumps([[run.name, run.start_url, run.complete, run.reasons] for run in runs]).encode())
+    digest.update(json.dumps(operations, default=str, sort_keys=True).encode())  # owner_org_number comes from it
     for start in range(0, len(entries), 1000):  # one encoding per thousand entries: fast, and small in memory
         digest.update(json.dumps([[entry.url, entry.source, entry.key, entry.rank, entry.issues]
                                   for entry in entries[start:start + 1000]],
@@ -53,7 +58,7 @@ class TableAssembler:
     def __init__(self, out: OutputDir, writers: dict[str, TableWriter], history: History, checks: ProjectChecks,
                  batch: int = 1000, personal_data: bool = True, contents: dict[str, Item] | None = None,
                  source_crawl: dict[str, str] | None = None, announcement_keys: set[str] | None = None,
-                 aliases: dict[str, str] | None = None) -> None:
+                 aliases: dict[str, str] | None = None, export_orgs: dict[str, str] | None = None) -> None:
         self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
         self.personal_data = personal_data
         self.personal_fields = personal_fields()
@@ -64,8 +69,10 @@ class TableAssembler:
         self.source_crawl = source_crawl or {}  # source -> "complete" or "partial: ..."
         self.announcement_keys = announcement_keys or set()  # cache keys of press releases
         self.aliases = aliases or {}  # derived id a page gives -> the project's id (its page moved)
+        # project number -> the organisation number the official export gives (for pages that print none)
+        self.export_orgs = export_orgs or {}
+        self.project_rows: list[dict[str, Any]] = []  # what the organisations and discrepancies are built from
         self.announcements: list[dict[str, Any]] = []  # grant announcements, linked to projects at the end
-        self.project_names: list[dict[str, Any]] = []  # project_id, owner, name of every project written
         self.rebuilt_entries: list[str] = []  # cache entries made again from raw/
         self.lost_entries: list[str] = []  # cache entries lost with their raw body: the page is fetched in full next run
 
@@ -165,13 +172,16 @@ class TableAssembler:
         return replace(rows, projects=projects, project_fields=fields), issues
 
     def _flush(self) -> None:
+        for project in self.projects:  # before the history: a filled number is not a change of its own
+            if not project.get("owner_org_number") and project.get("project_number") in self.export_orgs:
+                project["owner_org_number"] = self.export_orgs[project["project_number"]]
         changes = self.history.apply(self.projects)
         self._publish_projects(self.projects, changes)
         self.projects = []
 
     def _publish_projects(self, projects: list[dict[str, Any]], changes: list[dict[str, Any]]) -> None:
         self.checks.add_projects(projects)
-        self.project_names.extend({k: p.get(k) for k in _NAME_COLUMNS} for p in projects)
+        self.project_rows.extend({k: p.get(k) for k in REGISTER_COLUMNS} for p in projects)
         self._write(PROJECTS.name, projects)
         self._write(CHANGES.name, changes)
 
@@ -190,7 +200,7 @@ class TableAssembler:
 
     def _write_arrow_projects(self, projects: pa.Table, changes: list[dict[str, Any]]) -> None:
         self.checks.add_projects(projects.select(self.checks.columns).to_pylist())
-        self.project_names.extend(projects.select(list(_NAME_COLUMNS)).to_pylist())
+        self.project_rows.extend(projects.select(list(REGISTER_COLUMNS)).to_pylist())
         if PROJECTS.name in self.writers:
             self.writers[PROJECTS.name].write_arrow(projects)
         self._write(CHANGES.name, changes)
@@ -228,6 +238,6 @@ class TableAssembler:
         self._write(CHANGES.name, self.history.rename_changes)
         # Announcements come weeks before the project bank shows their projects: linked against every
         # project of the table, in every run.
-        for announcement, pid in zip(self.announcements, link_announcements(self.announcements, self.project_names)):
+        for announcement, pid in zip(self.announcements, link_announcements(self.announcements, self.project_rows)):
             announcement["project_id"] = pid
         self._write(GRANT_ANNOUNCEMENTS.name, self.announcements)

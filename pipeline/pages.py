@@ -18,19 +18,24 @@ class FetchedPage:
     error: str | None = None
     retries: int = 0
     is_start: bool = False
-    # fetched | not_modified | revisit_skipped | disallowed | failed | redirected | canonical | duplicate
+    # fetched | not_modified | revisit_skipped | disallowed | failed | redirected | moved (a start URL that
+    # moved for good; the source follows it) | canonical | duplicate | sitemap | not_sampled (--limit)
     outcome: str = "fetched"
     etag: str | None = None
     last_modified: str | None = None
     links: tuple[str, ...] | None = None  # the in-scope addresses this page led to; None when not followed
     links_scope: tuple[str, str] | None = None  # the source's scope those links were cut to
     key: str = ""  # the page's identity within its source (pipeline.sources.Source.page_key)
-    via: str = "link"  # start | link (found on a page or a redirect) | known (a page of the state, --full-refresh)
+    # start | link (found on a page or a redirect) | sitemap | list (--urls-from) | export (the official
+    # export's project addresses) | known (a page of the state, --full-refresh)
+    via: str = "link"
     # redirected, canonical (the page names another address as its own) or duplicate (the same content
     # as a shorter address of the source): the address whose content stands for this one.
     redirect_to: str | None = None
     depth: int = 0  # links followed from the start page to reach it
     malformed_links: tuple[str, ...] = ()  # hrefs on the page that lead nowhere
+    pagination: tuple[str, ...] = ()  # the links that page through a listing (fetched ahead of project pages)
+    document: str = "page"  # page, or sitemap (read for its addresses, not stored or parsed)
 
 
 @dataclass(frozen=True)

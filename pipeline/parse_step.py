@@ -50,7 +50,7 @@ BATCH_SIZE = 16
 # Answers that prove a page is gone (after the crawler's retries).
 GONE_STATUSES = (404, 410)
 # Outcomes of a page whose content stands at another address of its source (redirect_to).
-MOVED = ("redirected", "canonical", "duplicate")
+MOVED = ("redirected", "moved", "canonical", "duplicate")
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Everything that decides what rows a page gives: a change here makes every page parse again.
@@ -222,6 +222,8 @@ class ParseOutcome:
     removed_by_source: dict[str, list[str]] = field(default_factory=dict)  # source -> projects it removed
     id_renames: dict[str, str] = field(default_factory=dict)  # old -> new project id (upgrade of the id scheme)
     aliases: dict[str, str] = field(default_factory=dict)  # derived id a page gives -> the project's id (pages that moved)
+    operations: list[Annotated[dict[str, Any], TableRow("operations")]] | None = None  # None: no export read
+    export_issues: list[Annotated[dict[str, Any], TableRow("parse_issues")]] = field(default_factory=list)
 
 
 def _state(page: FetchedPage, parsed: ParsedPage | None, removed: str | None = None) -> PageState:
@@ -232,7 +234,8 @@ def _state(page: FetchedPage, parsed: ParsedPage | None, removed: str | None = N
 
 
 def _page_row(page: FetchedPage, parsed: ParsedPage | None, parsed_in_run: bool, error: str | None = None) -> dict[str, Any]:
-    return page_row(page, parsed.kind if parsed else None, parsed.family if parsed else None,
+    kind = "sitemap" if page.document == "sitemap" else parsed.kind if parsed else None
+    return page_row(page, kind, parsed.family if parsed else None,
                     len(parsed.project_ids) if parsed else 0, parsed.encoding if parsed else None,
                     error or (parsed.error if parsed else None), parsed=parsed_in_run)
 

@@ -13,9 +13,9 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pipeline.codec import StateError
+from pipeline.codec import StateError, TableRow
 from pipeline.pages import GONE, UNLISTED, FetchedPage, PageState, ParsedPage, SourceRun, SourceState
 from pipeline.parse_step import GONE_STATUSES, ParseOutcome, page_id, parse_key
 from pipeline.schema import PAGES, PROJECTS
@@ -36,6 +36,15 @@ class CrawlResult:
     parsed: dict[str, ParsedPage] = field(default_factory=dict)  # parsed by the workers during the crawl
     id_renames: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # recovery of state files, said once in the log
+    exports: ExportRead | None = None  # the official export, when a source names one
+
+
+@dataclass
+class ExportRead:
+    """The official exports read in this run: their rows (the operations table) and what they did not fit."""
+    operations: list[Annotated[dict[str, Any], TableRow("operations")]] = field(default_factory=list)
+    issues: list[Annotated[dict[str, Any], TableRow("parse_issues")]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # the sources whose export was read
 
 
 @dataclass

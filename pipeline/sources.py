@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,6 +53,10 @@ class Source:
     # The directory page keys are relative to: the start URL's directory, or the one of earlier runs when
     # the start URL now lies under it (a narrower crawl of the same source keeps its pages' identities).
     root: str = ""
+    sitemaps: bool = True  # read the sitemaps robots.txt names (or the usual places) for more addresses
+    seeds: tuple[tuple[str, str], ...] = ()  # (address, how it was given: list | export) fetched besides the links
+    export: str | None = None  # the official export (a path or a URL): its projects are fetched through project_url
+    project_url: str | None = None  # a project page's address, with {dnr} for the export's Diarienummer
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -98,7 +102,7 @@ def with_earlier_root(source: Source, earlier_root: str | None) -> Source:
     """The source with the key root of its earlier runs, when its start URL now lies under that root."""
     if earlier_root and earlier_root != source.scope[1] \
             and urlsplit(normalise_url(source.start_url)).path.startswith(earlier_root):
-        return Source(source.name, source.start_url, earlier_root)
+        return replace(source, root=earlier_root)
     return source
 
 
@@ -113,7 +117,36 @@ def derived_name(url: str) -> str:
 def configured_sources(path: Path = SOURCES_FILE) -> list[Source]:
     with open(path, "rb") as handle:
         listed = tomllib.load(handle).get("sources", [])
-    return [Source(s["name"], s["start_url"]) for s in listed]
+    known = {"name", "start_url", "sitemaps", "urls_from", "export", "project_url", "generation"}
+    sources = []
+    for entry in listed:
+        unknown = set(entry) - known
+        if unknown:
+            raise SourceError(f"{path}: source {entry.get('name')!r} has unknown keys {sorted(unknown)}")
+        seeds = tuple((url, "list") for url in read_url_list(entry["urls_from"])) if entry.get("urls_from") else ()
+        sources.append(Source(entry["name"], entry["start_url"], sitemaps=entry.get("sitemaps", True), seeds=seeds,
+                              export=entry.get("export"), project_url=entry.get("project_url")))
+    return sources
+
+
+def read_url_list(path: str) -> list[str]:
+    """A list of addresses, one per line; blank lines and lines starting with # are left out."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    except OSError as exc:
+        raise SourceError(f"cannot read the URL list {path}: {exc.strerror or exc}") from None
+
+
+def with_discovery(sources: list[Source], urls_from: str | None = None, export: str | None = None,
+                   project_url: str | None = None) -> list[Source]:
+    """Sources with the command line's discovery options: a URL list, the official export and the
+    project page template (each source gets them; run one source when they belong to one)."""
+    seeds = tuple((url, "list") for url in read_url_list(urls_from)) if urls_from else ()
+    if project_url is not None and "{dnr}" not in project_url:
+        raise SourceError(f"the project URL template {project_url!r} has no {{dnr}}")
+    return [replace(s, seeds=s.seeds + seeds, export=export or s.export, project_url=project_url or s.project_url)
+            for s in sources]
 
 
 def sources_from_arguments(arguments: list[str], configured: list[Source] | None = None) -> list[Source]:

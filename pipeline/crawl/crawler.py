@@ -16,6 +16,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from pipeline.crawl.frontier import Frontier, FrontierItem
 from pipeline.crawl.gate import HostGate
 from pipeline.crawl.http import Answer, CookielessClient, get
 from pipeline.crawl.retry import THROTTLE_STATUSES, RetryPolicy
@@ -32,6 +33,8 @@ class ArchiveUnwritable(Exception):
 
 # Most malformed links kept per page (each is an issue row).
 MAX_MALFORMED_PER_PAGE = 20
+# Where sitemaps usually are, when robots.txt names none (WordPress, then the convention).
+DEFAULT_SITEMAPS = ("/wp-sitemap.xml", "/sitemap.xml")
 
 
 def _default(name: str):
@@ -61,6 +64,7 @@ class CrawlSettings:
     obey_robots: bool = _default("obey_robots")
     full_refresh: bool = False  # every known page is checked again, whatever the revisit policy says
     tracking_parameters: tuple[str, ...] = _default("tracking_parameters")
+    sample_projects: int | None = None  # a sample run (--limit): at most this many pages of projects
 
 
 @dataclass
@@ -72,6 +76,8 @@ class CrawlStats:
     started: float = field(default_factory=time.monotonic)
     # Sources whose crawl a limit cut short -> why (the page budget, the depth limit).
     unfinished: dict[str, str] = field(default_factory=dict)
+    sources: list[Source] = field(default_factory=list)  # as crawled (a start URL that moved took its scope)
+    notes: list[str] = field(default_factory=list)  # what the operator should read
 
     @property
     def rate(self) -> float:
@@ -106,6 +112,11 @@ class Crawler:
         self.stats = CrawlStats()
         self.gates: dict[str, HostGate] = {}
         self.robots: RobotsPolicy | None = None
+        self.current: dict[str, Source] = {}
+        self.frontier = Frontier()
+        self.notes: list[str] = []  # what the operator should read (addresses of a list that were not fetched)
+        self.lastmod: dict[str, datetime] = {}  # a sitemap's lastmod per address: a hint for the revisit policy
+        self.sampled = 0
 
     def canonical(self, url: str) -> str:
         return canonical_url(url, self.settings.tracking_parameters)
@@ -128,15 +139,26 @@ class Crawler:
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         headers = {"User-Agent": s.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
                    "Accept-Language": "sv,en;q=0.5"}
+        self.current = {source.name: source for source in sources}  # a start URL that moved takes its scope along
         results: list[FetchedPage] = []
-        seen: set[str] = set()
-        # (address, source, how it was reached, links followed from the start page, redirects behind it)
-        queue: deque[tuple[str, Source, str, int, int]] = deque()
+        self.frontier = Frontier()
+        frontier = self.frontier
         for source in sources:
-            url = self.canonical(source.start_url)
-            if url not in seen:
-                seen.add(url)
-                queue.append((url, source, "start", 0, 0))
+            frontier.add(self.canonical(source.start_url), source.name, "start", discovery=True)
+            if source.sitemaps:
+                frontier.add(source.origin, source.name, "robots", discovery=True, document="sitemaps")
+        for source in sources:  # URL lists and the official export's project addresses
+            for url, via in source.seeds:
+                try:
+                    address = self.canonical(url)
+                except MalformedURL:
+                    self.notes.append(f"source {source.name}: {via} address {url!r} is malformed: not fetched")
+                    continue
+                if not source.in_scope(address):
+                    self.notes.append(f"source {source.name}: {via} address {address} is out of the source's scope: "
+                                      "not fetched")
+                    continue
+                frontier.add(address, source.name, via)
         if s.full_refresh:  # every page the state knows, wherever the site links it now
             for source in sources:
                 state = self.previous.get(source.name)
@@ -145,10 +167,9 @@ class Crawler:
                         url = self.canonical(source.url_for(key))
                     except MalformedURL:
                         continue
-                    if url not in seen and source.in_scope(url):
-                        seen.add(url)
-                        queue.append((url, source, "known", 0, 0))
-        self.stats.queued = len(queue)
+                    if source.in_scope(url):
+                        frontier.add(url, source.name, "known")
+        self.stats.queued = len(frontier)
         async with CookielessClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
             self.robots = RobotsPolicy(lambda address: self._robots_answer(client, address), s.user_agent,
                                        s.obey_robots)
@@ -158,29 +179,48 @@ class Crawler:
             scoped: dict[tuple[str, str], str | None] = {}
             redirects: dict[str, FetchedPage] = {}  # address -> its redirect, to find loops
             today = date.today()
-            while queue or running:
-                while queue and len(running) < s.concurrency * max(1, len(sources)) * 2 and len(results) + len(running) < s.max_pages:
-                    url, source, via, depth, hops = queue.popleft()
-                    skipped = None if via == "start" or s.full_refresh else self._revisit_skipped(url, source, today)
-                    if skipped is not None:  # no request: recorded at once, without a task
-                        skipped.depth = depth
-                        results.append(skipped)
-                        self._count(skipped, len(queue) + len(running))
+            while frontier or running:
+                while frontier and len(running) < s.concurrency * max(1, len(sources)) * 2 \
+                        and len(results) + len(running) < s.max_pages and not self._sample_taken():
+                    item = frontier.pop()
+                    source = self.current[item.source]
+                    if item.document == "sitemaps":  # the sitemaps robots.txt names (or the usual places)
+                        running.add(asyncio.create_task(self._sitemaps_of(source)))
                         continue
-                    running.add(asyncio.create_task(self._visit(client, url, source, via, depth, hops)))
+                    skipped = None if item.via == "start" or s.full_refresh or item.document != "page" \
+                        else self._revisit_skipped(item.url, source, today)
+                    if skipped is not None:  # no request: recorded at once, without a task
+                        skipped.depth, skipped.via = item.depth, item.via
+                        results.append(skipped)
+                        self._count(skipped, len(frontier) + len(running))
+                        continue
+                    if item.document == "sitemap":
+                        running.add(asyncio.create_task(self._sitemap(client, item, source)))
+                    else:
+                        running.add(asyncio.create_task(self._visit(client, item.url, source, item.via, item.depth,
+                                                                    item.hops)))
                 if not running:
                     break
                 finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in finished:
                     page, found, hops = task.result()
+                    if page is None:  # the sitemaps of a source (to fetch), or a guessed sitemap that is not there
+                        for url, via in found:
+                            frontier.add(url, via[1], via[0], discovery=True, document="sitemap")
+                        continue
+                    if self._over_sample(page):
+                        page.outcome, page.error, page.content_sha256, page.links = "not_sampled", None, None, None
+                        page.content_type = None
+                        found = []
                     results.append(page)
                     if page.outcome in ("redirected", "canonical"):
                         self._mark_redirect_loop(page, redirects)
                     if self.on_page and page.outcome == "fetched" and page.content_sha256 and not page.error:
                         self.on_page(page)
-                    source = next(s_ for s_ in sources if s_.name == page.source)
-                    follows_link = page.outcome == "fetched"
+                    source = self.current[page.source]
+                    follows_link = page.outcome == "fetched" and page.document == "page"
                     next_depth = page.depth + 1 if follows_link else page.depth
+                    paging = set(page.pagination)
                     in_scope = []
                     for link in found:
                         known = (source.name, link)
@@ -194,21 +234,96 @@ class Crawler:
                         if address is None:
                             continue
                         in_scope.append(address)
-                        if address in seen:
+                        if address in frontier.seen:
                             continue
                         if next_depth > s.max_depth:
                             self.stats.unfinished.setdefault(
                                 source.name, f"the depth limit of {s.max_depth} links from the start page was reached")
                             continue
-                        seen.add(address)
-                        queue.append((address, source, "link", next_depth, hops))
+                        via = "sitemap" if page.document == "sitemap" else "link"
+                        frontier.add(address, source.name, via, next_depth, hops,
+                                     discovery=link in paging or self._known_listing(source, address)
+                                     or page.outcome in ("redirected", "moved"))
                     if page.links is not None:  # a followed page: its links are kept for a later 304
                         page.links, page.links_scope = tuple(dict.fromkeys(in_scope)), source.scope
-                    self._count(page, len(queue) + len(running))
-        for _, source, _, _, _ in queue:
-            self.stats.unfinished.setdefault(source.name, f"the page budget of {s.max_pages} pages was reached")
+                    self._count(page, len(frontier) + len(running))
+        for item in frontier.waiting():
+            reason = (f"a sample of {s.sample_projects} project pages (--limit)" if self._sample_taken()
+                      else f"the page budget of {s.max_pages} pages was reached")
+            self.stats.unfinished.setdefault(item.source, reason)
         _mark_duplicates(results)
+        self.stats.sources, self.stats.notes = self.sources_now, self.notes
         return results
+
+    @property
+    def sources_now(self) -> list[Source]:
+        """The sources as crawled: a start URL that moved permanently within its site took its scope along."""
+        return list(self.current.values())
+
+    def _sample_taken(self) -> bool:
+        return self.settings.sample_projects is not None and self.sampled >= self.settings.sample_projects
+
+    def _over_sample(self, page: FetchedPage) -> bool:
+        """A sample run (--limit N) keeps at most N pages of projects (pages that are not followed)."""
+        if self.settings.sample_projects is None or page.outcome != "fetched" or page.links is not None \
+                or page.document != "page" or page.error:
+            return False
+        self.sampled += 1
+        return self.sampled > self.settings.sample_projects
+
+    def _known_listing(self, source: Source, url: str) -> bool:
+        """A page the state knows as one that leads to others (a listing, a pagination page)."""
+        state = self._known(source, source.page_key(url))
+        return state is not None and bool(state.links)
+
+    async def _sitemaps_of(self, source: Source) -> tuple[None, list[tuple[str, tuple[str, str]]], int]:
+        """The sitemaps of a source's site: those robots.txt names, else the usual places (a 404 there is
+        no failure)."""
+        named = await self.robots.rules(source.origin + "/") if self.robots else None  # type: ignore[union-attr]
+        sitemaps = [url for url in (named.sitemaps if named is not None else ()) if url.startswith(source.origin + "/")]
+        if sitemaps:
+            return None, [(url, ("sitemap", source.name)) for url in sitemaps], 0
+        return None, [(source.origin + path, ("sitemap-guess", source.name)) for path in DEFAULT_SITEMAPS], 0
+
+    async def _sitemap(self, client: httpx.AsyncClient, item: FrontierItem,
+                       source: Source) -> tuple[FetchedPage | None, list[str], int]:
+        """One sitemap or sitemap index: its in-scope addresses (with lastmod, a hint for the revisit
+        policy), or the sitemaps an index names. Recorded as a page of kind sitemap, not stored or parsed."""
+        from parsers.links import read_sitemap
+
+        s = self.settings
+        page = FetchedPage(item.url, source.name, None, _now(), via=item.via, document="sitemap", key=source.page_key(item.url))
+        refused = await self.robots.check(item.url)  # type: ignore[union-attr]
+        if refused is not None:
+            page.outcome, page.error = "disallowed", refused
+            return (None if item.via == "sitemap-guess" else page), [], 0
+        gate = self._gate(item.url.split("/", 3)[2])
+        async with gate.semaphore:
+            await gate.wait_turn()
+            answer = await get(client, item.url, {}, s.max_bytes, s.request_deadline_seconds)
+        page.status, page.fetched_at = answer.status, _now()
+        if item.via == "sitemap-guess" and (answer.status is None or answer.status >= 300):
+            return None, [], 0  # no sitemap at the usual place: nothing to record
+        if answer.error or answer.status is None or answer.status >= 400:
+            page.outcome, page.error = "failed", answer.error or f"HTTP {answer.status}"
+            return page, [], 0
+        read = read_sitemap(answer.body)
+        if read.error:
+            page.outcome, page.error = "failed", read.error
+            return page, [], 0
+        page.outcome = "sitemap"
+        for url in read.sitemaps:  # an index: its sitemaps, on the same site
+            if url.startswith(source.origin + "/"):
+                self.frontier.add(url, source.name, "sitemap", discovery=True, document="sitemap")
+        for url, lastmod in read.pages:
+            when = _lastmod(lastmod)
+            if when is not None:
+                try:
+                    self.lastmod[self.canonical(url)] = when
+                except MalformedURL:
+                    pass
+        page.links = ()
+        return page, [url for url, _ in read.pages], 0
 
     def _count(self, page: FetchedPage, queued: int) -> None:
         self.stats.done += 1
@@ -232,9 +347,13 @@ class Crawler:
                 self.stats.failed += 1
 
     def _revisit_skipped(self, url: str, source: Source, today: date) -> FetchedPage | None:
-        """The page as last seen, when the revisit policy leaves it alone in this run."""
+        """The page as last seen, when the revisit policy leaves it alone in this run (unless a sitemap
+        says it changed since it was last checked)."""
         previous = self._known(source, source.page_key(url))
         if previous is None or not self.revisit.skip(previous, today):
+            return None
+        changed = self.lastmod.get(url)
+        if changed is not None and previous.checked_at is not None and changed > previous.checked_at:
             return None
         return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
                            previous.content_type, outcome="revisit_skipped", etag=previous.etag,
@@ -287,7 +406,7 @@ class Crawler:
         except Exception as exc:  # one broken page never stops the run
             page, found = FetchedPage(url, source.name, None, _now(), error=f"{type(exc).__name__}: {exc}", is_start=is_start), []
         page.key, page.via, page.depth = key, via, depth
-        if page.outcome == "redirected":
+        if page.outcome in ("redirected", "moved"):
             if hops >= self.settings.max_redirects:
                 page.outcome, page.error, found = "failed", f"more than {self.settings.max_redirects} redirects in a row", []
             return page, found, hops + 1
@@ -341,6 +460,15 @@ class Crawler:
                 return FetchedPage(url, source.name, status, fetched_at, error=f"malformed redirect: {exc}",
                                    retries=attempt, is_start=is_start), []
             if not source.in_scope(target):
+                if is_start and status in (301, 308) and target.split("/", 3)[2] == url.split("/", 3)[2]:
+                    # The start URL moved for good within its site (a new generation of the site): the
+                    # source follows it, with its scope.
+                    moved = Source(source.name, target, sitemaps=source.sitemaps, seeds=source.seeds)
+                    self.current[source.name] = moved
+                    self.notes.append(f"source {source.name}: the start URL {url} moved permanently to {target}; "
+                                      f"the source's scope is now {moved.scope[1]}")
+                    return FetchedPage(url, source.name, status, fetched_at, retries=attempt, is_start=is_start,
+                                       outcome="moved", redirect_to=target), [target]
                 return FetchedPage(url, source.name, status, fetched_at, error=f"redirect out of scope to {target}",
                                    retries=attempt, is_start=is_start), []
             return FetchedPage(url, source.name, status, fetched_at, retries=attempt, is_start=is_start,
@@ -367,6 +495,7 @@ class Crawler:
             return page, []
         read = self.read_links(answer.body, content_type, url)
         page.malformed_links = tuple(read.malformed[:MAX_MALFORMED_PER_PAGE])
+        page.pagination = tuple(read.pagination)
         if read.canonical:
             try:
                 canonical = self.canonical(read.canonical)
@@ -388,7 +517,8 @@ def _mark_duplicates(pages: list[FetchedPage]) -> None:
     answers came in, so the same site gives the same tables in every run."""
     first: dict[tuple[str, str], FetchedPage] = {}
     for page in sorted(pages, key=lambda p: (len(p.url), p.url)):
-        if page.content_sha256 is None or page.error or page.outcome not in ("fetched", "not_modified", "revisit_skipped"):
+        if page.content_sha256 is None or page.error or page.document != "page" \
+                or page.outcome not in ("fetched", "not_modified", "revisit_skipped"):
             continue
         holder = first.setdefault((page.source, page.content_sha256), page)
         if holder is not page:
@@ -397,3 +527,14 @@ def _mark_duplicates(pages: list[FetchedPage]) -> None:
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _lastmod(text: str | None) -> datetime | None:
+    """A sitemap's lastmod (W3C datetime: a date, or a date and time with a zone) as a UTC time."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
