@@ -176,7 +176,10 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
         if len(set(candidates)) > 1:
             out.issues.append(Issue("programme_period", " / ".join(candidates), "conflicting_values", "warning"))
     else:
-        cols["programme_period"] = vocabulary()["family_programme_period"].get(family)
+        # The family's own (parsers/families/<family>.py); the registry sits above the normalisers.
+        from parsers.families import programme_period
+
+        cols["programme_period"] = programme_period(family)
 
     _region(cols, out)
     _code_names(cols, out)
