@@ -46,8 +46,12 @@ class FieldSets:
         return family, body
 
 
+LAYOUT_MARKERS = ("layout:english_summary", "layout:municipality_list", "layout:programme_area_prefixed",
+                  "layout:glued_labels")
+
+
 def markers(page: PageText, body: Body) -> set[str]:
-    """The fields the page fills and the layout traits it shows (see the module's text)."""
+    """The fields the page fills and the layout traits it shows (see the module's text and ``LAYOUT_MARKERS``)."""
     tokens = page.tokens
     shown = {f.field for f in body.raw_fields if f.field}
     if any(s.kind == "english_summary" for s in body.sections) or any(t.section == "english_summary" for t in tokens):
