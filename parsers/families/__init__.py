@@ -66,8 +66,3 @@ def recognise(page: PageText) -> tuple[Family | None, Reading]:
         return family, family.read(page, found)
     return None, Reading()
 
-
-def programme_period(family: str) -> str | None:
-    """The programme period of a family's projects when their page tells none."""
-    found = BY_NAME.get(family)
-    return found.programme_period if found is not None else None

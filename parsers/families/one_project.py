@@ -15,6 +15,7 @@ member's markers goes to the group's ``fallback``.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -33,6 +34,10 @@ class FieldSets:
     members: tuple[Family, ...]  # in order of precedence: a tie goes to the first
     fallback: Family  # the family of a page that shows none of any member's markers
 
+    @functools.cached_property
+    def _markers(self) -> tuple[tuple[Family, frozenset[str]], ...]:
+        return tuple((member, frozenset(member.vocabulary["markers"])) for member in self.members)
+
     def detect(self, page: PageText) -> tuple[Family, Body] | None:
         """The member the page belongs to and the project's body, or None when the page shows no
         project label."""
@@ -40,7 +45,7 @@ class FieldSets:
             return None
         body = read_body(page.tokens, allow_untitled=True)
         shown = markers(page, body)
-        scores = [(len(shown & frozenset(member.vocabulary["markers"])), member) for member in self.members]
+        scores = [(len(shown & wanted), member) for member, wanted in self._markers]
         best = max(score for score, _ in scores)
         family = next(member for score, member in scores if score == best) if best else self.fallback
         return family, body
