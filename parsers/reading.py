@@ -52,8 +52,8 @@ class ProjectRecord:
 class PageText:
     """One page as the families see it: its visible lines, their tokens (parsers/lines.py), the document
     tree (for links and pagination), its address, title and identity. ``memo`` keeps what a family
-    works out once and needs again (the "Region: Title" headings of a theme page, the body of a page of
-    one project), so that asking several families about one page costs no more than asking one."""
+    works out once and needs again (the "Region: Title" headings of a theme page, asked for by its
+    detection and again by the reader of a page of one project)."""
     tokens: list[Token]
     lines: list[Line]
     root: Any
