@@ -2,6 +2,8 @@
 value that is present but not understood."""
 from __future__ import annotations
 
+import functools
+
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -176,7 +178,7 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
         if len(set(candidates)) > 1:
             out.issues.append(Issue("programme_period", " / ".join(candidates), "conflicting_values", "warning"))
     else:
-        cols["programme_period"] = vocabulary()["family_programme_period"].get(family)
+        cols["programme_period"] = _family_periods().get(family)
 
     _region(cols, out)
     _code_names(cols, out)
@@ -193,6 +195,15 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
         # Reported next to the decided rate, never instead of it (the rate is the EU share as decided).
         cols["grant_share_of_budget"] = (grant / budget).quantize(Decimal("0.000001"))
     return out
+
+
+@functools.cache
+def _family_periods() -> dict[str, str | None]:
+    """Each family's programme period (parsers/families/<family>.py), for pages that tell none. Imported
+    here when first needed: the registry of families sits above the normalisers."""
+    from parsers.families import FAMILIES
+
+    return {family.name: family.programme_period for family in FAMILIES}
 
 
 def _period_of_number(number: str) -> str | None:

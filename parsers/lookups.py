@@ -23,10 +23,27 @@ def _read_csv(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+FAMILY_DATA_DIR = DATA_DIR / "families"
+
+
 @functools.cache
 def vocabulary() -> dict:
+    """The words the parser knows: the common vocabulary (parsers/data/vocabulary.toml: labels, headings,
+    chrome, listings, value grammar), and under ``"families"`` each page family's own block
+    (parsers/data/families/<name>.toml), keyed by the family's name."""
     with open(DATA_DIR / "vocabulary.toml", "rb") as handle:
-        return tomllib.load(handle)
+        merged = tomllib.load(handle)
+    assert "families" not in merged, "family blocks belong in parsers/data/families/<name>.toml"
+    merged["families"] = {}
+    for path in sorted(FAMILY_DATA_DIR.glob("*.toml")):
+        with open(path, "rb") as handle:
+            merged["families"][path.stem] = tomllib.load(handle)
+    return merged
+
+
+def family_vocabulary(name: str) -> dict:
+    """One page family's words: parsers/data/families/<name>.toml."""
+    return vocabulary()["families"][name]
 
 
 @functools.cache

@@ -54,7 +54,7 @@ MOVED = ("redirected", "moved", "canonical", "duplicate")
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Everything that decides what rows a page gives: a change here makes every page parse again.
-_PARSER_CODE = ("parsers/*.py", "parsers/data/*", "pipeline/rows.py", "pipeline/schema.py")
+_PARSER_CODE = ("parsers/**/*.py", "parsers/data/**/*.toml", "parsers/data/**/*.csv", "pipeline/rows.py", "pipeline/schema.py")
 
 
 @functools.cache

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 
@@ -153,15 +152,6 @@ def test_english_summary_and_municipality_list():
     assert [(m["municipality_name"], m["municipality_code"]) for m in record.municipalities] == [
         ("Karlstad", "1780"), ("UpplandsVäsby", "0114"), ("Atlantis", None)]
     assert [i.raw_value for i in record.issues if i.problem == "unknown_municipality"] == ["Atlantis"]
-
-
-def test_extra_fields_survive_into_the_projects_row():
-    from pipeline.rows import content_rows
-
-    result = parse("<p>Projektnummer: 2018/00123</p><p>Nytt fält: värde</p>")
-    rows = content_rows(result, URL)
-    assert json.loads(rows.projects[0]["extra_fields"]) == {"Nytt fält": "värde"}
-    assert ("Nytt fält", "unknown_label") in {(i["field"], i["problem"]) for i in rows.parse_issues}
 
 
 # ---------------------------------------------------------------- shapes found by an outside review

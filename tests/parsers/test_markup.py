@@ -1,5 +1,6 @@
 """The same content in different markup gives identical records, and the values a reader of the page
-expects (fixtures/markup/<family>/expected.json, written by hand from the page text)."""
+expects (fixtures/markup/<folder>/expected.json, written by hand from the page text): one folder per page
+family (see also test_families.py) and one per page shape met later."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,10 @@ import pytest
 from parsers.page import parse_page
 from tests.conftest import FIXTURES
 
-SETS = sorted(p for p in (FIXTURES / "markup").iterdir() if p.is_dir())
+# Folders whose expected.json lists project records (a press release's lists announcements: see
+# tests/parsers/test_press_release.py and test_families.py).
+SETS = sorted(p for p in (FIXTURES / "markup").iterdir()
+              if p.is_dir() and isinstance(json.loads((p / "expected.json").read_text(encoding="utf-8")), list))
 
 
 def _records(path: Path):

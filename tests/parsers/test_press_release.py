@@ -1,5 +1,6 @@
 """ESF-rådet's press releases on granted projects: announcements with rounded amounts, issues for what does
-not fit, the grant_announcements rows, and their link to projects (fixtures/press_releases/, invented content)."""
+not fit, and their link to projects (fixtures/markup/esf_press_release/, invented content). Their rows in
+the grant_announcements table: tests/test_parsed_rows.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,9 +15,9 @@ from parsers.press_release import link_announcements, match_key, owner_keys
 from parsers.values import parse_rounded_sek
 from tests.conftest import FIXTURES
 
-RELEASES = FIXTURES / "press_releases"
+RELEASES = FIXTURES / "markup" / "esf_press_release"
 URL = "http://127.0.0.1/pressmeddelanden/socialfonden-beviljar/"
-VARIANTS = sorted(RELEASES.glob("*/*.html"))
+VARIANTS = sorted(RELEASES.glob("*.html"))
 
 
 def parse(path_or_html: Path | str):
@@ -32,7 +33,7 @@ def _plain(value):
     return value
 
 
-@pytest.mark.parametrize("folder", sorted(p for p in RELEASES.iterdir() if p.is_dir()), ids=lambda p: p.name)
+@pytest.mark.parametrize("folder", [RELEASES], ids=lambda p: p.name)
 def test_at_least_three_markups(folder):
     assert len(list(folder.glob("*.html"))) >= 3
 
@@ -142,35 +143,6 @@ def test_a_call_page_announcing_its_amount_is_no_press_release():
     assert result.kind != "press_release" and result.announcements == []
 
 
-def test_rows_of_the_grant_announcements_table():
-    from pipeline.rows import content_rows
-    from pipeline.schema import GRANT_ANNOUNCEMENTS
-    from pipeline.table_writer import to_arrow
-
-    result = parse(RELEASES / "several_calls" / "a.html")
-    rows = content_rows(result, URL)
-    assert rows.projects == []
-    assert [r["project_name"] for r in rows.grant_announcements] == [
-        "Vägen vidare", "Steg för steg", "Ny start i Storå", "Brobyggarna", "Omställning i länet"]
-    assert all(r["source_url"] == URL and r["project_id"] is None for r in rows.grant_announcements)
-    assert {(i["problem"], i["url"]) for i in rows.parse_issues} == {("unparseable_amount", URL), ("unparseable_announcement", URL)}
-    table = to_arrow(GRANT_ANNOUNCEMENTS, rows.grant_announcements)
-    assert table.schema == GRANT_ANNOUNCEMENTS.schema
-    first = table.slice(0, 1).to_pylist()[0]
-    assert (first["grant_sek"], first["grant_precision"]) == (Decimal("4200000.00"), Decimal("100000.00"))
-
-
-def test_rounded_amounts_never_reach_the_exact_money_columns_of_projects():
-    from pipeline.schema import GRANT_ANNOUNCEMENTS, PROJECTS
-
-    columns = set(GRANT_ANNOUNCEMENTS.column_names)
-    assert {"grant_sek", "grant_precision", "grant_raw", "call_amount_sek", "call_amount_precision", "call_amount_raw"} <= columns
-    for name in ("grant_sek", "call_amount_sek"):
-        description = next(f.description for f in GRANT_ANNOUNCEMENTS.fields if f.name == name)
-        assert "ROUNDED" in description and "Not exact" in description
-    assert not columns & {"esf_grant_sek", "total_budget_sek"} and "grant_sek" not in PROJECTS.column_names
-
-
 # ---------------------------------------------------------------- linking to projects
 
 def test_names_and_owners_are_compared_without_case_space_quotes_or_dashes():
@@ -203,18 +175,3 @@ def test_link_announcements_to_projects():
     assert link_announcements(announcements, projects) == ["22-101-S01", "22-102-S01", "22-103-S01", None, None, None]
     assert link_announcements([], projects) == [] and link_announcements(announcements[:1], []) == [None]
 
-
-def test_announcements_join_the_projects_parsed_from_the_project_bank():
-    from pipeline.rows import content_rows
-
-    project_page = ("<html><body><h1>22-101-S01 - Vägen vidare</h1><dl><dt>Diarienummer:</dt><dd>22-101-S01</dd>"
-                    "<dt>Projektägare:</dt><dd>EXEMPELBY KOMMUN</dd><dt>Namn:</dt><dd>Vägen vidare</dd>"
-                    "<dt>Beviljat ESF-stöd:</dt><dd>4 187 500 kr</dd></dl></body></html>")
-    project_rows = content_rows(parse_page(project_page.encode(), "http://127.0.0.1/p/?dnr=22-101-S01"), "http://127.0.0.1/p/")
-    release_rows = content_rows(parse(RELEASES / "several_calls" / "b.html"), URL)
-    linked = link_announcements(release_rows.grant_announcements, project_rows.projects)
-    assert linked == ["22-101-S01", None, None, None, None]
-    announcement, project = release_rows.grant_announcements[0], project_rows.projects[0]
-    # The rounded announcement and the exact grant agree within the printed precision; neither replaces the other.
-    assert abs(project["esf_grant_sek"] - announcement["grant_sek"]) <= announcement["grant_precision"] / 2
-    assert project["esf_grant_sek"] == Decimal("4187500") and announcement["grant_sek"] == Decimal("4200000")
