@@ -11,7 +11,7 @@ from tabulate import tabulate
 from assets.parse import parsed_records
 from pipeline import interrupts
 from pipeline.assemble import REUSABLE_TABLES, TableAssembler, inputs_fingerprint
-from pipeline.checks import ProjectChecks, RemovalGuard
+from pipeline.checks import CheckOutcome, ProjectChecks, RemovalGuard
 from pipeline.codec import StateError
 from pipeline.history import History
 from pipeline.parse_step import ParseOutcome, content_sources
@@ -29,7 +29,7 @@ CHECK_NAMES = {
     "project_id_unique": True, "required_columns_present": True, "start_not_after_end": True,
     "grant_within_budget": False, "rate_is_fraction": True, "participants_not_negative": True,
     "nuts2_known": True, "unknown_label_share": False, "project_count_not_collapsed": True,
-    "removals_within_limit": True, "sources_agree": False,
+    "removals_within_limit": True, "sources_agree": False, "every_source_yields_projects": False,
 }
 
 
@@ -137,6 +137,7 @@ def output_tables(context: dg.AssetExecutionContext, config: PublishConfig, outp
                                                        output.max_unknown_label_share, guard)}
         if agreement is not None:
             outcomes[agreement.name] = agreement
+        outcomes["every_source_yields_projects"] = _every_source_yields(parsed, checks)
         blocked = [o for o in outcomes.values() if o.blocking and not o.passed]
         if blocked:
             raise dg.Failure(_blocked_message(blocked), metadata={o.name: dg.MetadataValue.json(o.failures) for o in blocked},
@@ -283,8 +284,24 @@ def _write_sources(writer, parsed: ParseOutcome, checks: ProjectChecks) -> None:
             "projects_removed": checks.by_source.get((name, "removed"), 0),
             "removed_in_run": len(parsed.removed_by_source.get(name, ())),
             "last_complete_at": state.last_complete_at if state else None,
+            "note": NO_PROJECTS_HINT if run is not None and not _yields(name, checks) else None,
         })
     writer.write(rows)
+
+
+# What a source that yields no project is told (the summary, sources.note, the check).
+NO_PROJECTS_HINT = ("no page of projects was reached: if its listing is a search form, or drawn by JavaScript, give "
+                    "its sitemap, a list of addresses (--urls-from) or the official export (--export with --project-url)")
+
+
+def _yields(name: str, checks: ProjectChecks) -> bool:
+    return bool(checks.by_source.get((name, "active"), 0) or checks.by_source.get((name, "removed"), 0))
+
+
+def _every_source_yields(parsed: ParseOutcome, checks: ProjectChecks) -> CheckOutcome:
+    empty = sorted(run.name for run in parsed.sources if not _yields(run.name, checks))
+    return CheckOutcome("every_source_yields_projects", not empty, False,
+                        "every source crawled in the run gives at least one project", empty)
 
 
 def _refetch(parsed: ParseOutcome, lost_keys: set[str]) -> None:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -79,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
                          help="publish even when the run removes more than 10%% of a source's active projects")
         sub.add_argument("--without-personal-data", action="store_true",
                          help="leave the contacts table (names, e-mail, phone) out of the output")
+        sub.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+                         help="a sample run: at most N project pages (a partial crawl: nothing is removed)")
+    run.add_argument("--source", action="append", default=[], metavar="NAME",
+                     help="crawl only this source of pipeline/sources.toml (repeatable); the others keep their state")
+    run.add_argument("--urls-from", metavar="FILE", help="a file of addresses, one per line, fetched besides the listings")
+    run.add_argument("--export", metavar="FILE_OR_URL",
+                     help="the official export (CSV list of operations): the operations table, and its projects "
+                          "crawled through --project-url")
+    run.add_argument("--project-url", metavar="TEMPLATE",
+                     help="a project page's address, {dnr} standing for the export's Diarienummer "
+                          "(https://www.esf.se/resultat/projektbanken/projekt/?dnr={dnr})")
     gc_command = commands.add_parser("gc", help="delete raw bodies and parse cache entries no state refers to")
     gc_command.add_argument("--output", default="data", help="output directory (default: data)")
     gc_command.add_argument("--keep-days", type=_finite_seconds, default=30.0, metavar="DAYS",
@@ -97,6 +108,11 @@ class RunOptions:
     full_refresh: bool = False
     allow_removals: bool = False
     without_personal_data: bool = False
+    limit: int | None = None
+    only_sources: list[str] = field(default_factory=list)
+    urls_from: str | None = None
+    export: str | None = None
+    project_url: str | None = None
 
 
 def run_and_exit() -> None:
@@ -124,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "gc":
         return _gc(args.output, args.keep_days)
     options = RunOptions(args.output, args.delay, args.concurrency, args.max_pages, args.full_refresh,
-                         args.allow_removals, args.without_personal_data)
+                         args.allow_removals, args.without_personal_data, args.limit,
+                         getattr(args, "source", []), getattr(args, "urls_from", None), getattr(args, "export", None),
+                         getattr(args, "project_url", None))
     if args.command == "demo":  # a loopback site: no delay needed
         options.delay = 0.0 if args.delay is None else args.delay
         options.concurrency = args.concurrency or 4
@@ -178,7 +196,7 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
     options = options or RunOptions()
     from pipeline import interrupts
     from pipeline.settings import SettingError, values
-    from pipeline.sources import SourceError, configured_sources, sources_from_arguments
+    from pipeline.sources import SourceError, configured_sources, sources_from_arguments, with_discovery
 
     try:
         output_settings = values("output", os.environ, path=options.output,
@@ -187,6 +205,12 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
                          max_pages=options.max_pages)
         start_urls = start_urls or list(values("sources", os.environ)["start_urls"])
         sources = sources_from_arguments(start_urls) if start_urls else configured_sources()
+        unknown = set(options.only_sources) - {s.name for s in sources}
+        if unknown:
+            raise SourceError(f"unknown source(s) {sorted(unknown)}; known: {[s.name for s in sources]}")
+        if options.only_sources:
+            sources = [s for s in sources if s.name in options.only_sources]
+        with_discovery(sources, options.urls_from, None, options.project_url)  # a bad list or template: usage error
     except (SettingError, SourceError) as exc:
         return _fail(str(exc))
     output = output_settings["path"]
@@ -213,7 +237,9 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
     # process ends with os._exit, so nothing would clean up after it).
     try:
         defs = make_definitions(os.environ, crawler=crawler, output=output_settings,
-                                start_urls=[f"{s.name}={s.start_url}" for s in sources], progress=display.update)
+                                start_urls=[f"{s.name}={s.start_url}" for s in sources], progress=display.update,
+                                discovery={"urls_from": options.urls_from, "export": options.export,
+                                           "project_url": options.project_url})
         job = defs.resolve_job_def("crawl_and_publish")
         with dg.DagsterInstance.ephemeral() as instance:
             _collect_garbage_rarely()
@@ -222,7 +248,8 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
                 raise_on_error=False,
                 run_config={
                     "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-                    "ops": {"crawled_pages": {"config": {"full_refresh": options.full_refresh}},
+                    "ops": {"crawled_pages": {"config": {"full_refresh": options.full_refresh,
+                                                         "sample_projects": options.limit}},
                             "output_tables": {"config": {"allow_removals": options.allow_removals}}},
                 },
             )
@@ -299,9 +326,12 @@ def _summary(output: str, seconds: float) -> None:
     for source in sources:
         if not source["crawled_in_run"]:
             continue
-        state = "complete" if source["crawl_complete"] else f"PARTIAL, nothing removed: {source['partial_reason']}"
+        state = "complete" if source["crawl_complete"] else \
+            f"PARTIAL (nothing removed for want of being listed): {source['partial_reason']}"
         removed_now = f", {source['removed_in_run']} removed in this run" if source["removed_in_run"] else ""
         print(f"Source {source['source']}: {source['projects_active']} active{removed_now}; crawl {state}")
+        if source.get("note"):
+            print(f"  {source['source']} yielded no project: {source['note']}")
     print("Issues: " + (", ".join(f"{n} {s}" for s, n in sorted(severities.items())) or "none"))
     published = out.load_state("published", "published", Published)
     if published.files_pruned:

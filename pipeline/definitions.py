@@ -20,7 +20,8 @@ ALL_ASSETS = [crawled_pages, parsed_records, output_tables]
 
 def make_definitions(environ: Mapping[str, str] | None = None, *, crawler: Mapping[str, Any] | None = None,
                      output: Mapping[str, Any] | None = None, start_urls: list[str] | None = None,
-                     progress: Callable[..., None] | None = None) -> dg.Definitions:
+                     progress: Callable[..., None] | None = None,
+                     discovery: Mapping[str, Any] | None = None) -> dg.Definitions:
     """Definitions from the settings: their defaults, then ``environ`` (the ESF_* variables), then the
     explicit values given here (the command line's, a test's). SettingError names a bad variable."""
     environ = os.environ if environ is None else environ
@@ -39,7 +40,8 @@ def make_definitions(environ: Mapping[str, str] | None = None, *, crawler: Mappi
             "output": OutputResource(**_listed(values("output", environ, **(output or {})))),
             "crawler": CrawlerResource(**_listed(values("crawler", environ, **(crawler or {})))),
             "sources": SourcesResource(start_urls=list(start_urls if start_urls is not None
-                                                       else source_values["start_urls"])),
+                                                       else source_values["start_urls"]),
+                                       **{k: v for k, v in (discovery or {}).items() if v is not None}),
             "progress": dg.ResourceDefinition.hardcoded_resource(ProgressReporter(progress)),
         },
     )

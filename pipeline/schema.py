@@ -259,6 +259,8 @@ SOURCES = Table(
         Field("projects_removed", I, "Projects of the source that are removed after this run.", nullable=False),
         Field("removed_in_run", I, "Projects this run removed (each with proof).", nullable=False),
         Field("last_complete_at", TS, "When the source's last complete crawl ran (UTC)."),
+        Field("note", S, "What the operator should know: a source crawled in this run that gave no project, and "
+              "what to give it instead (its sitemap, a list of addresses, the official export)."),
     ),
     key=("source",),
 )
