@@ -120,7 +120,9 @@ def make_spider_class():
 
         def parse(self, response):
             title, pairs, hrefs = read_page(response.text)
+            self.crawler.stats.inc_value("bench/pages_parsed")
             if len(pairs) >= MIN_PAIRS:
+                self.crawler.stats.inc_value("bench/pairs", len(pairs))
                 yield {"url": response.url, "title": title, "fields": pairs}
                 return
             for href in hrefs:
@@ -144,7 +146,8 @@ def run(start_url: str, output: Path, concurrency: int) -> dict:
     stats = crawler.stats.get_stats()
     items = stats.get("item_scraped_count", 0)
     responses = stats.get("response_received_count", 0)
-    out = {"items": items, "responses": responses, "requests": stats.get("downloader/request_count", 0),
+    out = {"items": items, "pages_parsed": stats.get("bench/pages_parsed", 0),
+           "pairs_per_item": round(stats.get("bench/pairs", 0) / items, 1) if items else None, "responses": responses, "requests": stats.get("downloader/request_count", 0),
            "retries": stats.get("retry/count", 0), "failed_downloads": stats.get("downloader/exception_count", 0),
            "exceptions": {k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("downloader/exception_type_count/")},
            "status_counts": {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("downloader/response_status_count/")},
