@@ -63,11 +63,13 @@ def serve(port: int, directory: str, log_path: str, backlog: int) -> None:
 
 # ---------------------------------------------------------------- analysis
 
-def read_log(path: Path) -> list[tuple[float, float, str]]:
+def read_log(path: Path, since: float = 0.0) -> list[tuple[float, float, str]]:
+    """(read at, answered at, path) of each request read at or after ``since``, in the order read."""
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         began, ended, _port, url = line.split(" ", 3)
-        rows.append((float(began), float(ended), url))
+        if float(began) >= since:
+            rows.append((float(began), float(ended), url))
     rows.sort()
     return rows
 
@@ -159,17 +161,25 @@ STEPS = [
     ("parse", ("parsers/page.py", "parsers/fields.py", "parsers/lines.py", "parsers/text.py", "parsers/values.py",
                "parsers/lookups.py", "_parse_batch", "parse_into_cache")),
     ("parse step in the main process (pool hand-off, cache)", ("pipeline/parse_step.py",)),
+    ("BeautifulSoup and the spider's reader", ("bs4/", "read_page (", "read_pairs (")),
     ("read links", ("parsers/html.py", "looks_like_project_page")),
     ("crawl: httpx/httpcore", ("httpx/", "httpcore/", "h11/", "anyio/")),
     ("crawl: event loop and crawler", ("asyncio/", "pipeline/crawler.py", "assets/crawl.py", "twisted/", "scrapy/")),
-    ("BeautifulSoup", ("bs4/",)),
     ("imports and start-up", ("<frozen importlib", "_find_and_load")),
     ("dagster and other", ("",)),
 ]
 
 
+# Leaf frames of threads that wait (in select, on a lock, on a pipe) which py-spy still sampled as running.
+WAITING_LEAVES = ("Selector.select (", "Condition.wait (", "Connection._recv (", "Connection._poll (", "SemLock.__enter__ (",
+                  "Event.wait (", "_wait_for_tstate_lock (", "Queue.get (", "wait (multiprocessing", "select (selectors")
+WAITING = "waiting (threads in select, on locks or pipes)"
+
+
 def step_of(stack: str) -> str:
     frames = stack.split(";")
+    if any(frames[-1].startswith(w) or w in frames[-1] for w in WAITING_LEAVES):
+        return WAITING
     for name, needles in STEPS[:-1]:
         if any(any(n in f for n in needles) for f in frames[1:]):
             return name
@@ -181,27 +191,34 @@ def analyse_pyspy(raw: Path, rate: int, pages: int) -> dict:
     by_step: Counter = Counter()
     by_process_step: dict[str, Counter] = defaultdict(Counter)
     leaf: Counter = Counter()
+    other: Counter = Counter()
     for line in raw.read_text(encoding="utf-8", errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not count.isdigit():
             continue
         n = int(count)
-        process = stack.split(";", 1)[0]
-        role = ("parse worker" if "forkserver" in process or "multiprocessing" in process else
-                "main (esf-pipeline)" if "esf-pipeline" in process else process[:60])
+        # py-spy labels every stack with the root process; the parse workers' stacks start in the forkserver.
+        role = ("parse workers" if "forkserver.py" in stack else
+                "main process" if stack.count(";") > 1 else "other")
         step = step_of(stack)
         by_process[role] += n
         by_step[step] += n
         by_process_step[role][step] += n
-        leaf[stack.rsplit(";", 1)[-1][:120]] += n
+        if step != WAITING:
+            leaf[stack.rsplit(";", 1)[-1][:120]] += n
+            if step == STEPS[-1][0]:
+                other[";".join(f.split(" (")[0] for f in stack.split(";")[-4:])[:160]] += n
     seconds = lambda n: round(n / rate, 2)  # noqa: E731
+    working = {k: v for k, v in by_step.items() if k != WAITING}
     return {
-        "samples_per_second": rate, "cpu_seconds_sampled": seconds(sum(by_step.values())),
+        "samples_per_second": rate, "cpu_seconds_sampled": seconds(sum(working.values())),
+        "waiting_sampled_as_running_s": seconds(by_step.get(WAITING, 0)),
         "by_process_s": {k: seconds(v) for k, v in by_process.most_common()},
         "by_step_s": {k: seconds(v) for k, v in by_step.most_common()},
-        "by_step_ms_per_page": {k: round(1000 * v / rate / pages, 2) for k, v in by_step.most_common()},
+        "by_step_ms_per_page": {k: round(1000 * v / rate / pages, 2) for k, v in Counter(working).most_common()},
         "by_process_step_s": {p: {k: seconds(v) for k, v in c.most_common()} for p, c in by_process_step.items()},
         "top_leaf_frames_s": {k: seconds(v) for k, v in leaf.most_common(15)},
+        "top_other_stacks_s": {k: seconds(v) for k, v in other.most_common(12)},
     }
 
 
@@ -217,11 +234,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", action="store_true", help="record CPU stacks with py-spy (100 Hz, subprocesses)")
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--keep-site", action="store_true")
+    parser.add_argument("--analyse", type=Path, metavar="JSON",
+                        help="analyse the py-spy stacks beside an earlier report again, and rewrite it")
     parser.add_argument("--serve", nargs=4, metavar=("PORT", "DIR", "LOG", "BACKLOG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         port, directory, log, backlog = args.serve
         serve(int(port), directory, log, int(backlog))
+        return 0
+
+    if args.analyse:
+        report = json.loads(args.analyse.read_text(encoding="utf-8"))
+        raw = args.analyse.with_suffix(".pyspy.txt")
+        report["cpu"] = analyse_pyspy(raw, args.rate, report["server_log"]["requests"] - 1)
+        args.analyse.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(json.dumps(report["cpu"], indent=2))
         return 0
 
     from bench import sitegen
@@ -239,7 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not _wait_ready(f"http://127.0.0.1:{port}/robots.txt", server):
             sys.exit("chain_profile: the server did not start")
-        log.write_text("")  # the readiness probe is not part of the run
         time.sleep(0.2)
         out = stem.with_name(stem.name + "-out")
         shutil.rmtree(out, ignore_errors=True)
@@ -264,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait(10)
-    rows = read_log(log)
+    rows = read_log(log, since=started)  # not the readiness probe
     pages = sum(1 for _, _, p in rows if p != "/robots.txt")
     report = {"who": args.who, "concurrency": args.concurrency, "backlog": args.backlog, "pages": args.pages,
               "exit_code": code, "command": " ".join(cmd), "tcp": {k: tcp1[k] - tcp0.get(k, 0) for k in tcp1},
