@@ -1,11 +1,12 @@
-"""End-to-end benchmark of esf-pipeline against a synthetic ESF project bank on loopback.
+"""End-to-end benchmark of esf-pipeline against a synthetic ESF project bank on loopback, and against a plain
+Scrapy spider of the same job on two site shapes.
 
-    python -m bench.run [--pages N] [--scale] [--concurrency C]      (make bench BENCH_ARGS="--pages 1000")
+    python -m bench.run [--pages N] [--scale] [--concurrency C] [--shapes paged,chained]   (make bench BENCH_ARGS=...)
 
 What it does, for N project pages (and 2N with --scale):
-  1. generates the site (bench/sitegen.py) under bench/site/<N>/;
+  1. generates the paged site (bench/sitegen.py) under bench/site/<N>/;
   2. serves it on 127.0.0.1 with nginx (generated config, access_log off), or Python's ThreadingHTTPServer
-     (`python -m http.server`) when nginx is not installed;
+     (bench/pyserver.py, what `python -m http.server` runs) when nginx is not installed;
   3. runs the real CLI as a user would, as a subprocess:
        esf-pipeline run --start-url http://127.0.0.1:PORT/projektbanken/ --output DIR --delay 0 --concurrency C
      under /usr/bin/time -v, while sampling the RSS of its whole process tree from /proc;
@@ -13,9 +14,13 @@ What it does, for N project pages (and 2N with --scale):
      repeats 3-4 in --rounds rounds, each into a fresh directory; reports medians;
   5. times parsers.page.parse_page over the stored raw pages, in this one process (parse-only);
   6. runs the naive baseline (bench/baseline.py) over the same site;
-  7. prints a table and writes bench/results/<date>-<N>.json and .md.
+  7. per shape (paged on nginx; chained, bench/site/chained-<N>/, on bench/pyserver.py with a listen backlog
+     of 5): the pipeline at --compare-concurrency (16) and bench/scrapy_spider.py at 16, in turn, --rounds
+     rounds, with the kernel's listen-overflow and SYN-retransmit counters per run; medians and ratios
+     (steps 3-6 are skipped with --only-compare);
+  8. prints the tables and writes bench/results/<date>-<N>.json and .md.
 
-The site and the outputs (bench/site/, bench/work/) are git-ignored and removed at the end unless --keep.
+The sites and the outputs (bench/site/, bench/work/) are git-ignored and removed at the end unless --keep.
 """
 from __future__ import annotations
 
@@ -731,10 +736,6 @@ def scrapy_available() -> str | None:
         return None
 
 
-CONTENDERS = {"pipeline": "esf-pipeline --concurrency C", "scrapy": "Scrapy spider, C concurrent",
-              "pipeline_c4": "esf-pipeline --concurrency 4"}
-
-
 def compare(shape: str, server: Server, start_url: str, args: argparse.Namespace, work_dir: Path) -> dict:
     """The pipeline (--delay 0 --concurrency C) and the Scrapy spider (C concurrent requests) over the same
     site, taken in turn (the order swapped every round, so the machine's drift over minutes falls on both),
@@ -743,10 +744,7 @@ def compare(shape: str, server: Server, start_url: str, args: argparse.Namespace
     c = args.compare_concurrency
     work_dir.mkdir(parents=True, exist_ok=True)
     contenders = ["pipeline"] + (["scrapy"] if not args.no_scrapy else [])
-    if shape == "chained" and args.concurrency != c:
-        contenders_extra = ["pipeline_c4"]
-    else:
-        contenders_extra = []
+    contenders_extra = ["pipeline_c4"] if shape == "chained" and args.concurrency != c else []
     runs: dict[str, list[dict]] = {who: [] for who in contenders + contenders_extra}
     fingerprints = [code_fingerprint()]
     print(f"-- {shape}: pipeline vs Scrapy at {c} concurrent requests on {server.kind}", flush=True)
@@ -766,7 +764,6 @@ def compare(shape: str, server: Server, start_url: str, args: argparse.Namespace
                 run = run_pipeline(start_url, output, concurrency, work_dir / key, args.timeout)
                 run["concurrency"] = concurrency
                 fingerprints.append(code_fingerprint())
-            run.pop("progress", None) if who == "scrapy" else None
             run.update({"round": round_number, "idle_wait": idle, "warm_up_seconds": warm,
                         "server_cpu_seconds": round(server.cpu_seconds() - cpu0, 2),
                         "tcp": _delta(tcp0, tcp_counters())})
