@@ -1301,7 +1301,8 @@ def main(argv: list[str] | None = None) -> int:
                            "parse_sample": args.parse_sample, "parse_workers": min(os.cpu_count() or 1, 8),
                            "server": args.server, "shapes": args.shapes, "compare_concurrency": args.compare_concurrency,
                            "rounds": args.rounds, "second_runs": args.second_runs, "only_compare": args.only_compare,
-                           "chained_backlog": args.chained_backlog, "scrapy": scrapy_available()},
+                           "chained_backlog": args.chained_backlog, "scrapy": scrapy_available(),
+                           "wait_idle": args.wait_idle, "timeout": args.timeout},
               "runs": []}
     sizes = [args.pages, 2 * args.pages] if args.scale else [args.pages]
     try:
