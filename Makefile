@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 OUTPUT ?= data
 
 .PHONY: install run test dev bench clean
@@ -25,7 +26,14 @@ dev: $(STAMP)
 	mkdir -p .dagster_home
 	DAGSTER_HOME=$(CURDIR)/.dagster_home $(BIN)/esf-pipeline dev
 
-bench: $(STAMP)
+# The bench extra (Scrapy, py-spy) only for the benchmark, so `make test` does not need Scrapy.
+# nginx serves the "paged" site shape (apt-get install -y nginx-light; without it Python's server does).
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || echo "bench: nginx not found (apt-get install -y nginx-light); the paged shape falls back to Python's server"
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:

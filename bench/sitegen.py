@@ -1,12 +1,17 @@
 """Generate a synthetic ESF project bank: N project pages (30-60 KB of HTML each, with realistic page
-chrome) spread over the esf.se page families of docs/domain.md, plus listing pages of ~50 projects
-each chained by a "Nästa" link.
+chrome) spread over the esf.se page families of docs/domain.md, in one of two shapes:
+
+- "paged" (the default, served by nginx in the bench): listing pages of 50 projects each, with a pager
+  of neighbouring pages, `Föregående` and `Nästa`, so a crawler finds several listing pages at once;
+- "chained": listing pages of 10 projects each whose only way on is a `Nästa sida` link to the next
+  one, so the listing pages can only be found one after the other (N/10 of them in a chain).
 
     python -m bench.sitegen --pages 5000 --out bench/site/5000
+    python -m bench.sitegen --shape chained --pages 3200 --out bench/site/chained-3200
 
 Layout (everything under one directory, so it is one crawl scope):
     /projektbanken/index.html, /projektbanken/sida-2.html, ...   listing pages
-    /projektbanken/projekt/<n>.html                             project pages
+    /projektbanken/projekt/<n>.html                             project pages (the same in both shapes)
     /robots.txt                                                  allows everything
 
 Deterministic: the same N and seed give byte-identical files, so a second crawl sees an unchanged site.
@@ -26,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "parsers" / "data"
 LISTING_SIZE = 50
+CHAINED_LISTING_SIZE = 10
+SHAPES = ("paged", "chained")
 SITE_DIR = "projektbanken"
 
 # Share of each family (and markup variant) among the project pages.
@@ -440,8 +447,25 @@ def listing_page(k: int, pages: int, entries: list[tuple[int, str, str]], seed: 
     return page_shell(f"Projektbanken – sida {k}", body, rnd, 120, 60, 60)
 
 
-def generate(out: Path, pages: int = 5000, seed: int = 1) -> dict:
-    """Write the site under ``out``; return a summary (families, sizes, listing count)."""
+def chained_listing_page(k: int, pages: int, entries: list[tuple[int, str, str]], seed: int) -> str:
+    """Listing page k of ``pages`` in the chained shape: ten hits and only a `Nästa sida` link onwards
+    (no numbered pager, no way back), so page k+1 is known only once page k has been read."""
+    rnd = random.Random(seed * 7907 + k)
+    items = "".join(f'<li class="search-hit"><h3><a href="/{SITE_DIR}/projekt/{n}.html">{html.escape(t)}</a></h3>'
+                    f'<p class="hit-meta">{html.escape(r)}</p><p class="hit-text">{html.escape(sentence(rnd))}</p></li>'
+                    for n, t, r in entries)
+    onwards = (f'<p class="load-more"><a class="button" href="{listing_href(k + 1)}">Nästa sida</a></p>'
+               if k < pages else '<p class="load-more">Inga fler träffar.</p>')
+    body = (f"<h1>Projektbanken</h1><p>Sök bland projekt som fått stöd från Europeiska socialfonden.</p>"
+            f'<p class="hit-count">Visar {len(entries)} träffar.</p><ol class="search-hits">{items}</ol>{onwards}')
+    return page_shell(f"Projektbanken – sida {k}", body, rnd, 120, 60, 60)
+
+
+def generate(out: Path, pages: int = 5000, seed: int = 1, shape: str = "paged") -> dict:
+    """Write the site under ``out`` in the given shape (see the module's docstring); return a summary
+    (families, sizes, listing count)."""
+    if shape not in SHAPES:
+        raise ValueError(f"unknown site shape {shape!r} (one of {', '.join(SHAPES)})")
     if out.exists():
         shutil.rmtree(out)
     projects_dir = out / SITE_DIR / "projekt"
@@ -459,13 +483,15 @@ def generate(out: Path, pages: int = 5000, seed: int = 1) -> dict:
         families[key] = families.get(key, 0) + 1
         title = project.html.split("<title>", 1)[1].split("</title>", 1)[0]
         entries.append((n, html.unescape(title), project.family.replace("_", " ")))
-    listing_count = (pages + LISTING_SIZE - 1) // LISTING_SIZE
+    size = CHAINED_LISTING_SIZE if shape == "chained" else LISTING_SIZE
+    render = chained_listing_page if shape == "chained" else listing_page
+    listing_count = (pages + size - 1) // size
     for k in range(1, listing_count + 1):
-        chunk = entries[(k - 1) * LISTING_SIZE:k * LISTING_SIZE]
-        (out / SITE_DIR / listing_name(k)).write_text(listing_page(k, listing_count, chunk, seed), encoding="utf-8")
+        chunk = entries[(k - 1) * size:k * size]
+        (out / SITE_DIR / listing_name(k)).write_text(render(k, listing_count, chunk, seed), encoding="utf-8")
     sizes.sort()
     return {
-        "project_pages": pages, "listing_pages": listing_count, "families": dict(sorted(families.items())),
+        "shape": shape, "project_pages": pages, "listing_pages": listing_count, "projects_per_listing": size, "families": dict(sorted(families.items())),
         "bytes_total": sum(sizes), "bytes_min": sizes[0], "bytes_median": sizes[len(sizes) // 2], "bytes_max": sizes[-1],
         "start_path": f"/{SITE_DIR}/",
     }
@@ -475,10 +501,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=None, help="default: bench/site/<pages>")
+    parser.add_argument("--shape", choices=SHAPES, default="paged")
+    parser.add_argument("--out", type=Path, default=None, help="default: bench/site/<pages> (chained-<pages>)")
     args = parser.parse_args(argv)
-    out = args.out or ROOT / "bench" / "site" / str(args.pages)
-    print(json.dumps(generate(out, args.pages, args.seed), indent=2, ensure_ascii=False))
+    out = args.out or ROOT / "bench" / "site" / (str(args.pages) if args.shape == "paged" else f"chained-{args.pages}")
+    print(json.dumps(generate(out, args.pages, args.seed, args.shape), indent=2, ensure_ascii=False))
     return 0
 
 
