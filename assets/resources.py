@@ -83,6 +83,9 @@ class CrawlerResource(dg.ConfigurableResource):
     ended_grace_days: int = _field("crawler", "ended_grace_days")
     ended_revisit_days: int = _field("crawler", "ended_revisit_days")
     parse_pool_threshold: int = _field("crawler", "parse_pool_threshold")
+    throttle_start: int = _field("crawler", "throttle_start")
+    throttle_slow_factor: float = _field("crawler", "throttle_slow_factor")
+    throttle_slow_margin: float = _field("crawler", "throttle_slow_margin")
 
     @field_validator(*[s.name for s in GROUPS["crawler"] if s.kind in ("int", "float")])
     @classmethod
@@ -99,6 +102,8 @@ class CrawlerResource(dg.ConfigurableResource):
             max_pages=self.max_pages, max_depth=self.max_depth, max_redirects=self.max_redirects,
             slow_response_seconds=self.slow_response_seconds, obey_robots=self.obey_robots,
             full_refresh=full_refresh, tracking_parameters=tuple(self.tracking_parameters),
+            throttle_start=self.throttle_start, throttle_slow_factor=self.throttle_slow_factor,
+            throttle_slow_margin=self.throttle_slow_margin,
         )
 
     def crawl(self, sources: list[Source], store: Callable[[bytes], str],

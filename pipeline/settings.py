@@ -88,6 +88,12 @@ CRAWLER = (
             "int", 0),
     Setting("ended_revisit_days", 30, "... is checked again only every this many days (--full-refresh checks it "
             "anyway).", "ESF_ENDED_REVISIT_DAYS", "int", 0),
+    Setting("throttle_start", 2, "Requests in flight to a host at first; more after each window of answers near "
+            "the host's fastest, halved when it struggles, never above the concurrency.", "ESF_THROTTLE_START", "int", 1),
+    Setting("throttle_slow_factor", 3.0, "An answer slower than this many times the host's fastest (plus the margin) "
+            "counts as the host struggling.", "ESF_THROTTLE_SLOW_FACTOR", "float", 1),
+    Setting("throttle_slow_margin", 0.25, "Seconds added to that bound (a dropped connection waits a second for its "
+            "SYN to be sent again).", "ESF_THROTTLE_SLOW_MARGIN", "float", 0),
     Setting("parse_pool_threshold", 200, "New pages in one crawl from which they are parsed by worker processes while "
             "the crawl goes on.", "ESF_PARSE_POOL_THRESHOLD", "int", 1),
 )

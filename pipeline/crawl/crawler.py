@@ -65,6 +65,9 @@ class CrawlSettings:
     full_refresh: bool = False  # every known page is checked again, whatever the revisit policy says
     tracking_parameters: tuple[str, ...] = _default("tracking_parameters")
     sample_projects: int | None = None  # a sample run (--limit): at most this many pages of projects
+    throttle_start: int = _default("throttle_start")
+    throttle_slow_factor: float = _default("throttle_slow_factor")
+    throttle_slow_margin: float = _default("throttle_slow_margin")
 
 
 @dataclass
@@ -123,7 +126,9 @@ class Crawler:
 
     def _gate(self, host: str) -> HostGate:
         if host not in self.gates:
-            self.gates[host] = HostGate(self.settings.concurrency, self.settings.delay_seconds)
+            s = self.settings
+            self.gates[host] = HostGate(s.concurrency, s.delay_seconds, s.throttle_start, s.throttle_slow_factor,
+                                        s.throttle_slow_margin)
         return self.gates[host]
 
     def _known(self, source: Source, key: str):
@@ -298,9 +303,10 @@ class Crawler:
             page.outcome, page.error = "disallowed", refused
             return (None if item.via == "sitemap-guess" else page), [], 0
         gate = self._gate(item.url.split("/", 3)[2])
-        async with gate.semaphore:
-            await gate.wait_turn()
+        async with gate.slot():
+            began = time.monotonic()
             answer = await get(client, item.url, {}, s.max_bytes, s.request_deadline_seconds)
+            gate.answered(time.monotonic() - began, answer.status is None or answer.status in THROTTLE_STATUSES)
         page.status, page.fetched_at = answer.status, _now()
         if item.via == "sitemap-guess" and (answer.status is None or answer.status >= 300):
             return None, [], 0  # no sitemap at the usual place: nothing to record
@@ -422,11 +428,11 @@ class Crawler:
         gate = self._gate(url.split("/", 3)[2])
         attempt = 0
         while True:
-            async with gate.semaphore:
-                await gate.wait_turn()
+            async with gate.slot():
                 began = time.monotonic()
                 answer = await get(client, url, conditional, s.max_bytes, s.request_deadline_seconds)
                 took = time.monotonic() - began
+                gate.answered(took, answer.status is None or answer.status in THROTTLE_STATUSES)
             if answer.timed_out:
                 gate.slow_down(s.backoff_seconds)
             elif took > s.slow_response_seconds:
