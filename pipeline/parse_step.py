@@ -392,6 +392,9 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     redirected_from = {(p.source, p.redirect_to): before_state(p) for p in pages if p.outcome in MOVED}
     starts = {(p.source, p.redirect_to) for p in pages if p.is_start and p.outcome in MOVED}
     suspect: set[tuple[str, str]] = set()
+    # Sources whose pages were found besides the links (sitemaps, a list, the export): a start page that
+    # leads nowhere (a listing drawn by JavaScript) is then no sign of a partial crawl.
+    discovered = {p.source for p in pages if p.via in ("sitemap", "list", "export") and not p.error}
     for page, prev, now in contents:
         run = run_by_name.get(page.source)
         if run is None:
@@ -409,7 +412,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             if _others_known(previous.get(page.source), {p.key for p in pages if p.source == page.source}):
                 reason = ("the start page is a page of projects, not a listing: the crawl cannot tell what is no "
                           "longer listed")
-        elif start and not page.links and now.kind not in ("listing", "project"):
+        elif start and not page.links and now.kind not in ("listing", "project") and page.source not in discovered:
             reason = "the start page leads to no page of the source (a maintenance page, or a listing drawn by JavaScript?)"
         if reason is not None and prev is not None and reason.endswith("now to none"):
             # The same content again and again: after more than ``confirmations`` runs it is believed (a

@@ -274,7 +274,11 @@ class Crawler:
                 or page.document != "page" or page.error:
             return False
         self.sampled += 1
-        return self.sampled > self.settings.sample_projects
+        if self.sampled > self.settings.sample_projects:
+            self.stats.unfinished.setdefault(page.source, f"a sample of {self.settings.sample_projects} project pages "
+                                                          "(--limit)")
+            return True
+        return False
 
     def _known_listing(self, source: Source, url: str) -> bool:
         """A page the state knows as one that leads to others (a listing, a pagination page)."""
