@@ -354,6 +354,16 @@ def _dev() -> int:
                    ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"))
         print(f"Demo site at {base}{DEMO_START_PATH}; Dagster UI starting (Ctrl-C to stop)", file=sys.stderr)
         try:
-            return subprocess.call([sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"], env=env)
+            return subprocess.call([sys.executable, "-m", *_dev_command(), "-m", "pipeline.definitions"], env=env)
         except KeyboardInterrupt:
             return 0
+
+
+def _dev_command() -> list[str]:
+    """``dg dev`` (the dagster-dg-cli package of the dev extra), which Dagster recommends; ``dagster dev``
+    (which prints a SupersessionWarning) where only dagster-webserver is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("dagster_dg_cli") is not None:
+        return ["dagster_dg_cli.cli", "dev"]
+    return ["dagster", "dev"]
