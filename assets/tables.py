@@ -11,7 +11,7 @@ from tabulate import tabulate
 from assets.parse import parsed_records
 from pipeline import interrupts
 from pipeline.assemble import REUSABLE_TABLES, TableAssembler, inputs_fingerprint
-from pipeline.checks import ProjectChecks, RemovalGuard
+from pipeline.checks import CHECKS, ProjectChecks, RemovalGuard
 from pipeline.codec import StateError
 from pipeline.history import History
 from pipeline.parse_step import ParseOutcome, content_sources
@@ -21,12 +21,7 @@ from pipeline.run_state import PARSE_OUTCOME, PARSED_FILE, PUBLISHED, PUBLISHED_
 from pipeline.schema import CHANGES, PROJECTS, SOURCES, TABLES, Table
 from pipeline.storage import OutputDir
 
-CHECK_NAMES = {
-    "project_id_unique": True, "required_columns_present": True, "start_not_after_end": True,
-    "grant_within_budget": False, "rate_is_fraction": True, "participants_not_negative": True,
-    "nuts2_known": True, "unknown_label_share": False, "project_count_not_collapsed": True,
-    "removals_within_limit": True,
-}
+CHECK_NAMES = {name: spec.blocking for name, spec in CHECKS.items()}  # name -> blocking
 
 
 class PublishConfig(dg.Config):
@@ -64,8 +59,8 @@ def _preview(batch: pa.RecordBatch | None, table: Table) -> str:
         for name, table in TABLES.items()
     ],
     check_specs=[
-        dg.AssetCheckSpec(name, asset=PROJECTS.name, blocking=blocking, description=name.replace("_", " "))
-        for name, blocking in CHECK_NAMES.items()
+        dg.AssetCheckSpec(spec.name, asset=PROJECTS.name, blocking=spec.blocking, description=spec.description)
+        for spec in CHECKS.values()
     ],
     can_subset=False,
 )
