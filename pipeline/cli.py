@@ -564,7 +564,9 @@ def _dev() -> int:
     with serve_directory(port=demo_port()) as base:
         env = dict(os.environ, DAGSTER_HOME=str(home), ESF_START_URLS=f"{DEMO_SOURCE}={base}{DEMO_START_PATH}",
                    ESF_DELAY_SECONDS="0",
-                   ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"))
+                   ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"),
+                   # the UI's own address, for the link in an alert (ESF_ALERT_WEBHOOK)
+                   ESF_WEBSERVER_URL=os.environ.get("ESF_WEBSERVER_URL") or "http://127.0.0.1:3000")
         print(f"Demo site at {base}{DEMO_START_PATH}; Dagster UI starting (Ctrl-C to stop)", file=sys.stderr)
         try:
             return subprocess.call([sys.executable, "-m", *_dev_command(), "-m", "pipeline.definitions"], env=env)

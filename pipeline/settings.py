@@ -181,5 +181,6 @@ def markdown_table() -> str:
                 shown = ",".join(map(str, s.default)) if isinstance(s.default, tuple) else str(s.default).lower() \
                     if isinstance(s.default, bool) else str(s.default)
                 shown = "esf-pipeline/0.1 (+…)" if s.name == "user_agent" else shown or "(empty)"
-                lines.append(f"| `{s.env}` | `{shown}` | {s.help} |")
+                meaning = s.help + (" Comma-separated." if s.kind == "list" else "")
+                lines.append(f"| `{s.env}` | `{shown}` | {meaning} |")
     return "\n".join(lines)
