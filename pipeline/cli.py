@@ -83,6 +83,14 @@ def _add_log_level(parser: argparse.ArgumentParser, top: bool) -> None:
                              "this command's own lines, Dagster's log only for failures)")
 
 
+def _wrapped(text: str) -> str:
+    """A paragraph of help, folded to the terminal's width (the raw formatter keeps the exit status tables)."""
+    import shutil
+    import textwrap
+
+    return textwrap.fill(text, min(100, shutil.get_terminal_size().columns - 2))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="esf-pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
@@ -91,15 +99,15 @@ def _parser() -> argparse.ArgumentParser:
                                      parser_class=_Parser)
     raw = argparse.RawDescriptionHelpFormatter
     run = commands.add_parser("run", help="crawl, parse and write the tables", formatter_class=raw, epilog=EXIT_CODES,
-                              description="Crawl the sources (pipeline/sources.toml, ESF_START_URLS or --start-url), "
+                              description=_wrapped("Crawl the sources (pipeline/sources.toml, ESF_START_URLS or --start-url), "
                                           "parse the pages and publish the Parquet tables: the crawl_and_publish job "
-                                          "of the Dagster definitions, run in this process.")
+                                          "of the Dagster definitions, run in this process."))
     run.add_argument("--start-url", action="append", default=[], metavar="[NAME=]URL",
                      help="a listing or project page, optionally named (the name is the source's identity; "
                           "default: derived from the address); repeatable (default: the sites in pipeline/sources.toml)")
     demo = commands.add_parser("demo", help="serve fixtures/site on loopback and run against it", formatter_class=raw,
-                               epilog=EXIT_CODES, description="Serve the bundled demo site (fixtures/site) on "
-                               "127.0.0.1 (ESF_DEMO_PORT) and run the crawl against it, as 'run' does.")
+                               epilog=EXIT_CODES, description=_wrapped("Serve the bundled demo site (fixtures/site) on "
+                               "127.0.0.1 (ESF_DEMO_PORT) and run the crawl against it, as 'run' does."))
     for sub in (run, demo):
         sub.add_argument("--output", default=None, help="output directory or URL (default: $ESF_OUTPUT_DIR or data)")
         sub.add_argument("--delay", type=_finite_seconds, default=None, metavar="SECONDS",
@@ -120,17 +128,17 @@ def _parser() -> argparse.ArgumentParser:
     reparse = commands.add_parser(
         "reparse", help="rebuild the tables from the stored raw pages, without fetching anything", formatter_class=raw,
         epilog=EXIT_CODES.replace("a start URL is unreachable, ", "the output holds no crawl, "),
-        description="Parse every page of the last crawl again from raw/ (after a parser fix) and publish the "
-                    "tables: the reparse_from_raw job of the Dagster definitions. Makes no HTTP request.")
+        description=_wrapped("Parse every page of the last crawl again from raw/ (after a parser fix) and publish "
+                             "the tables: the reparse_from_raw job of the Dagster definitions. Makes no HTTP request."))
     reparse.add_argument("--output", default=None, help="output directory or URL (default: $ESF_OUTPUT_DIR or data)")
     parse = commands.add_parser(
         "parse", help="print one page's records as JSON (writes nothing)", formatter_class=raw,
-        description="Parse one page, a file or an http(s) URL ('-' reads standard input), and print what the pipeline "
+        description=_wrapped("Parse one page, a file or an http(s) URL ('-' reads standard input), and print what the pipeline "
                     "reads from it as JSON on stdout: its kind and family, each project record (columns, raw fields, "
                     "sections, municipalities, contacts, issues), the page's own issues, announcements and links. "
-                    "Amounts and dates are strings. Nothing is written anywhere.",
-        epilog="exit status: 0 parsed (a page that gives nothing is still 0); 1 the file or URL cannot be read "
-               "(one line on stderr); 2 usage error")
+                    "Amounts and dates are strings. Nothing is written anywhere."),
+        epilog="exit status:\n  0  parsed (a page that gives nothing is still 0)\n"
+               "  1  the file or URL cannot be read (one line on stderr)\n  2  usage error")
     parse.add_argument("page", metavar="FILE_OR_URL", help="a file, an http(s) URL or - (standard input)")
     parse.add_argument("--content-type", default=None, metavar="TYPE",
                        help="the page's Content-Type, e.g. 'text/html; charset=windows-1252' (default: the server's, "
@@ -141,14 +149,15 @@ def _parser() -> argparse.ArgumentParser:
     parse.add_argument("--without-personal-data", action="store_true",
                        help="leave contacts, and contact values under any label, out, as a run without personal data does")
     gc_command = commands.add_parser("gc", help="delete raw bodies and parse cache entries no state refers to",
-                                     description="Apply the retention rule of a successful run now: delete raw bodies "
-                                                 "and parse cache entries that no source's state refers to.")
+                                     description=_wrapped("Apply the retention rule of a successful run now: delete "
+                                                          "raw bodies and parse cache entries that no source's state "
+                                                          "refers to."))
     gc_command.add_argument("--output", default="data", help="output directory (default: data)")
     gc_command.add_argument("--keep-days", type=_finite_seconds, default=30.0, metavar="DAYS",
                             help="keep unreferenced files younger than this (default 30; 0 deletes them all)")
     commands.add_parser("dev", help="open the Dagster UI with the demo site as the source",
-                        description="Serve the demo site and start the Dagster UI (dg dev) on http://127.0.0.1:3000 "
-                                    "with it as the source.")
+                        description=_wrapped("Serve the demo site and start the Dagster UI (dg dev) on "
+                                             "http://127.0.0.1:3000 with it as the source."))
     for sub in commands.choices.values():
         _add_log_level(sub, top=False)
     return parser
