@@ -144,3 +144,19 @@ class ProgressReporter:
     def __call__(self, stats: CrawlStats) -> None:
         if self.listener is not None:
             self.listener(stats)
+
+
+class PublishedTablesResource(dg.ConfigurableResource):
+    """The published tables, read only: what the freshness check reads. It takes no lock, so the check runs
+    beside a crawl that is writing (each table is replaced whole by a rename)."""
+
+    path: str = _field("output", "path")
+    freshness_hours: float = _field("orchestration", "freshness_hours")
+
+    @field_validator("freshness_hours")
+    @classmethod
+    def _in_bounds(cls, value: Any, info: Any) -> Any:
+        return setting("orchestration", info.field_name).check(value)
+
+    def directory(self) -> OutputDir:
+        return OutputDir(self.path)

@@ -8,16 +8,12 @@ from tabulate import tabulate
 
 from assets.logs import warn
 from assets.parse import parsed_records
+from pipeline.checks import CHECKS
 from assets.resources import OutputResource
 from pipeline.publish import NothingToPublish, PublishBlocked, PublishPolicy, publish_tables
 from pipeline.schema import PROJECTS, TABLES, Table
 
-CHECK_NAMES = {
-    "project_id_unique": True, "required_columns_present": True, "start_not_after_end": True,
-    "grant_within_budget": False, "rate_is_fraction": True, "participants_not_negative": True,
-    "nuts2_known": True, "unknown_label_share": False, "project_count_not_collapsed": True,
-    "removals_within_limit": True, "sources_agree": False, "every_source_yields_projects": False,
-}
+CHECK_NAMES = {name: spec.blocking for name, spec in CHECKS.items()}  # name -> blocking
 
 
 class PublishConfig(dg.Config):
@@ -55,8 +51,8 @@ def _preview(batch: pa.RecordBatch | None, table: Table) -> str:
         for name, table in TABLES.items()
     ],
     check_specs=[
-        dg.AssetCheckSpec(name, asset=PROJECTS.name, blocking=blocking, description=name.replace("_", " "))
-        for name, blocking in CHECK_NAMES.items()
+        dg.AssetCheckSpec(spec.name, asset=PROJECTS.name, blocking=spec.blocking, description=spec.description)
+        for spec in CHECKS.values()
     ],
     can_subset=False,
 )

@@ -13,17 +13,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parsers.lookups import personal_fields
 from parsers.press_release import link_announcements
 from pipeline.discrepancies import PROJECT_COLUMNS as DISCREPANCY_COLUMNS
 from pipeline.organisations import PROJECT_COLUMNS as ORGANISATION_COLUMNS
-from parsers.values import looks_like_contact_data
 from pipeline.checks import ProjectChecks
 from pipeline.codec import StateError
 from pipeline.history import History
 from pipeline.pages import SourceRun
 from pipeline.parse_step import REACHED, Entry, Item, parse_into_cache, parser_version
-from pipeline.rows import Rows
+from pipeline.rows import Rows, personal
 from pipeline.schema import CHANGES, GRANT_ANNOUNCEMENTS, PROJECTS, TABLES
 from pipeline.storage import OutputDir
 from pipeline.table_writer import TableWriter
@@ -61,7 +59,6 @@ class TableAssembler:
                  aliases: dict[str, str] | None = None, export_orgs: dict[str, str] | None = None) -> None:
         self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
         self.personal_data = personal_data
-        self.personal_fields = personal_fields()
         self.first: dict[str, tuple[str, str, int]] = {}  # project id -> the entry (source, address, rank) it came from
         self.projects: list[dict[str, Any]] = []
         self.problems: Counter = Counter()
@@ -150,10 +147,9 @@ class TableAssembler:
         if len(self.projects) >= self.batch:
             self._flush()
 
-    def _personal(self, field: str | None, raw: Any) -> bool:
-        """A contact field's value, or an e-mail address or phone number under any other label (one the
-        vocabulary does not know, say ``Mobil 2``)."""
-        return field in self.personal_fields or (isinstance(raw, str) and looks_like_contact_data(raw))
+    @staticmethod
+    def _personal(field: str | None, raw: Any) -> bool:
+        return personal(field, raw)  # the rule of pipeline/rows.py, which `esf-pipeline parse` applies too
 
     def _without_personal_data(self, rows: Rows, issues: list[dict[str, Any]]) -> tuple[Rows, list[dict[str, Any]]]:
         """The rows with personal data left out: such raw fields dropped, such values in issues and in

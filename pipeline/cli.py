@@ -2,6 +2,8 @@
 
   esf-pipeline run [--start-url [NAME=]URL ...] [--output DIR]   crawl real sites (sources.toml by default)
   esf-pipeline demo [--output DIR]                        crawl the bundled demo site on loopback
+  esf-pipeline reparse [--output DIR]                     rebuild the tables from the stored pages (no HTTP)
+  esf-pipeline parse FILE_OR_URL [--url U]                one page's records as JSON on stdout (writes nothing)
   esf-pipeline gc [--output DIR] [--keep-days N]          delete what no state refers to
   esf-pipeline dev                                        the Dagster UI, wired to the demo site
 """
@@ -57,14 +59,55 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+EXIT_CODES = """exit status:
+  0    the run completed (pages that failed are rows in parse_issues and pages)
+  1    a start URL is unreachable, another run holds the output, or a blocking check stopped the publish
+       (the previous tables stay as they were)
+  2    usage error (an argument or ESF_* variable that does not fit, an output that cannot be written)
+  130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: nothing was changed
+"""
+
+
+def _user_agent(text: str) -> str:
+    if not text.strip() or not all(" " <= c <= "~" for c in text):
+        raise argparse.ArgumentTypeError(f"must be printable ASCII and not empty: {text!r}")
+    return text
+
+
+def _add_log_level(parser: argparse.ArgumentParser, top: bool) -> None:
+    # On a command it is SUPPRESSed unless given, so the top-level value is not overwritten by its default.
+    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, default=None if top else argparse.SUPPRESS,
+                        help="the command line's log level and that of Dagster's console log (default: info for "
+                             "this command's own lines, Dagster's log only for failures)")
+
+
+def _wrapped(text: str) -> str:
+    """A paragraph of help, folded to the terminal's width (the raw formatter keeps the exit status tables)."""
+    import shutil
+    import textwrap
+
+    return textwrap.fill(text, min(100, shutil.get_terminal_size().columns - 2))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="esf-pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="crawl, parse and write the tables")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    _add_log_level(parser, top=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                     parser_class=_Parser)
+    raw = argparse.RawDescriptionHelpFormatter
+    run = commands.add_parser("run", help="crawl, parse and write the tables", formatter_class=raw, epilog=EXIT_CODES,
+                              description=_wrapped("Crawl the sources (pipeline/sources.toml, ESF_START_URLS or --start-url), "
+                                          "parse the pages and publish the Parquet tables: the crawl_and_publish job "
+                                          "of the Dagster definitions, run in this process."))
     run.add_argument("--start-url", action="append", default=[], metavar="[NAME=]URL",
                      help="a listing or project page, optionally named (the name is the source's identity; "
                           "default: derived from the address); repeatable (default: the sites in pipeline/sources.toml)")
-    demo = commands.add_parser("demo", help="serve fixtures/site on loopback and run against it")
+    demo = commands.add_parser("demo", help="serve fixtures/site on loopback and run against it", formatter_class=raw,
+                               epilog=EXIT_CODES, description=_wrapped("Serve the bundled demo site (fixtures/site) on "
+                               "127.0.0.1 (ESF_DEMO_PORT) and run the crawl against it, as 'run' does."))
     for sub in (run, demo):
         sub.add_argument("--output", default=None, help="output directory or URL (default: $ESF_OUTPUT_DIR or data)")
         sub.add_argument("--delay", type=_finite_seconds, default=None, metavar="SECONDS",
@@ -73,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
                          help="concurrent requests per host (default 2, demo 4)")
         sub.add_argument("--max-pages", type=_positive_int, default=None, metavar="N",
                          help="at most N addresses per run (default 50000); a crawl that reaches it is partial")
+        sub.add_argument("--user-agent", type=_user_agent, default=None, metavar="UA",
+                         help="the User-Agent sent with every request (default: $ESF_USER_AGENT or esf-pipeline's own, "
+                              "with a contact URL)")
         sub.add_argument("--full-refresh", action="store_true",
                          help="check every known page again, whatever the revisit policy says")
         sub.add_argument("--allow-removals", action="store_true",
@@ -90,12 +136,55 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--project-url", metavar="TEMPLATE",
                      help="a project page's address, {dnr} standing for the export's Diarienummer "
                           "(https://www.esf.se/resultat/projektbanken/projekt/?dnr={dnr})")
-    gc_command = commands.add_parser("gc", help="delete raw bodies and parse cache entries no state refers to")
+    reparse = commands.add_parser(
+        "reparse", help="rebuild the tables from the stored raw pages, without fetching anything", formatter_class=raw,
+        epilog=EXIT_CODES.replace("a start URL is unreachable, ", "the output holds no crawl, "),
+        description=_wrapped("Parse every page of the last crawl again from raw/ (after a parser fix) and publish "
+                             "the tables: the reparse_from_raw job of the Dagster definitions. Makes no HTTP request."))
+    reparse.add_argument("--output", default=None, help="output directory or URL (default: $ESF_OUTPUT_DIR or data)")
+    parse = commands.add_parser(
+        "parse", help="print one page's records as JSON (writes nothing)", formatter_class=raw,
+        description=_wrapped("Parse one page, a file or an http(s) URL ('-' reads standard input), and print what the pipeline "
+                    "reads from it as JSON on stdout: its kind and family, each project record (columns, raw fields, "
+                    "sections, municipalities, contacts, issues), the page's own issues, announcements and links. "
+                    "Amounts and dates are strings. Nothing is written anywhere."),
+        epilog="exit status:\n  0  parsed (a page that gives nothing is still 0)\n"
+               "  1  the file or URL cannot be read (one line on stderr)\n  2  usage error")
+    parse.add_argument("page", metavar="FILE_OR_URL", help="a file, an http(s) URL or - (standard input)")
+    parse.add_argument("--content-type", default=None, metavar="TYPE",
+                       help="the page's Content-Type, e.g. 'text/html; charset=windows-1252' (default: the server's, "
+                            "or from the file's extension)")
+    parse.add_argument("--url", default=None, metavar="URL",
+                       help="the page's address, for links and the ids of projects without a number (default: the "
+                            "URL fetched, or the file's file:// address)")
+    parse.add_argument("--without-personal-data", action="store_true",
+                       help="leave contacts, and contact values under any label, out, as a run without personal data does")
+    gc_command = commands.add_parser("gc", help="delete raw bodies and parse cache entries no state refers to",
+                                     description=_wrapped("Apply the retention rule of a successful run now: delete "
+                                                          "raw bodies and parse cache entries that no source's state "
+                                                          "refers to."))
     gc_command.add_argument("--output", default="data", help="output directory (default: data)")
     gc_command.add_argument("--keep-days", type=_finite_seconds, default=30.0, metavar="DAYS",
                             help="keep unreferenced files younger than this (default 30; 0 deletes them all)")
-    commands.add_parser("dev", help="open the Dagster UI with the demo site as the source")
+    commands.add_parser("dev", help="open the Dagster UI with the demo site as the source",
+                        description=_wrapped("Serve the demo site and start the Dagster UI (dg dev) on "
+                                             "http://127.0.0.1:3000 with it as the source."))
+    for sub in commands.choices.values():
+        _add_log_level(sub, top=False)
     return parser
+
+
+def version() -> str:
+    """The installed distribution's version; the package's own where it is not installed (a source tree)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("esf-pipeline")
+    except PackageNotFoundError:
+        from pipeline import __version__
+
+        return __version__
 
 
 @dataclass
@@ -113,6 +202,8 @@ class RunOptions:
     urls_from: str | None = None
     export: str | None = None
     project_url: str | None = None
+    user_agent: str | None = None
+    log_level: str | None = None  # None: this command's lines at info, Dagster's console log only for failures
 
 
 def run_and_exit() -> None:
@@ -133,16 +224,22 @@ def run_and_exit() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", stream=sys.stderr)
-    log.setLevel(logging.INFO)
+    level = getattr(logging, (args.log_level or "info").upper())
+    logging.basicConfig(level=max(level, logging.WARNING), format="%(asctime)s %(message)s", stream=sys.stderr)
+    log.setLevel(level)
     if args.command == "dev":
         return _dev()
     if args.command == "gc":
         return _gc(args.output, args.keep_days)
+    if args.command == "parse":
+        return _parse_page(args.page, args.content_type, args.url, not args.without_personal_data)
+    if args.command == "reparse":
+        return reparse(RunOptions(args.output, log_level=args.log_level))
     options = RunOptions(args.output, args.delay, args.concurrency, args.max_pages, args.full_refresh,
-                         args.allow_removals, args.without_personal_data, args.limit,
-                         getattr(args, "source", []), getattr(args, "urls_from", None), getattr(args, "export", None),
-                         getattr(args, "project_url", None))
+                         args.allow_removals, args.without_personal_data, limit=args.limit,
+                         only_sources=getattr(args, "source", []), urls_from=getattr(args, "urls_from", None),
+                         export=getattr(args, "export", None), project_url=getattr(args, "project_url", None),
+                         user_agent=args.user_agent, log_level=args.log_level)
     if args.command == "demo":  # a loopback site: no delay needed
         options.delay = 0.0 if args.delay is None else args.delay
         options.concurrency = args.concurrency or 4
@@ -173,6 +270,82 @@ def _gc(output: str, keep_days: float) -> int:
     return 0
 
 
+def _parse_page(page: str, content_type: str | None, url: str | None, personal_data: bool) -> int:
+    """``esf-pipeline parse``: one page through parse_page, its records as JSON on stdout; nothing written."""
+    from urllib.parse import urlsplit
+
+    from parsers.page import parse_page
+    from pipeline.page_json import page_document, to_json
+
+    for given in filter(None, (url, page if "://" in page else None)):
+        try:
+            parts = urlsplit(given)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            return _fail(f"not a URL: {given!r} ({exc})")
+        if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.hostname) \
+                or (given == page and parts.scheme == "file"):
+            return _fail(f"not an http(s) URL: {given!r}")
+    if content_type is not None and not content_type.strip():
+        return _fail("--content-type is empty")
+    try:
+        if "://" in page:
+            body, fetched_type, final_url = _fetch(page)
+        elif page == "-":
+            body, fetched_type, final_url = sys.stdin.buffer.read(), None, "file:///dev/stdin"
+        else:
+            body, fetched_type, final_url = Path(page).read_bytes(), _file_type(page), Path(page).resolve().as_uri()
+    except OSError as exc:
+        return _fail(f"cannot read {page}: {exc.strerror or exc}", 1)
+    except _Unreadable as exc:
+        return _fail(f"cannot read {page}: {exc}", 1)
+    address = url or final_url
+    result = parse_page(body, address, content_type or fetched_type)
+    sys.stdout.write(to_json(page_document(result, address, personal_data)) + "\n")
+    return 0
+
+
+class _Unreadable(Exception):
+    """A page that could not be fetched: an error status, a connection or protocol failure, its deadline."""
+
+
+def _fetch(url: str) -> tuple[bytes, str | None, str]:
+    """One GET with the crawler's settings (User-Agent, timeouts, the request deadline, the size limit, the
+    redirect limit); robots.txt is not asked, as a browser would not: this is one page an operator names."""
+    import httpx
+
+    from pipeline.settings import values
+
+    settings = values("crawler", os.environ)
+    deadline = time.monotonic() + settings["request_deadline_seconds"]
+    timeout = httpx.Timeout(settings["read_timeout"], connect=settings["connect_timeout"])
+    try:
+        with httpx.Client(headers={"User-Agent": settings["user_agent"]}, timeout=timeout, follow_redirects=True,
+                          max_redirects=settings["max_redirects"]) as client:
+            with client.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    raise _Unreadable(f"HTTP {response.status_code}")
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > settings["max_bytes"]:
+                        raise _Unreadable(f"the body is larger than {settings['max_bytes']} bytes")
+                    if time.monotonic() > deadline:
+                        raise _Unreadable(f"no whole answer within {settings['request_deadline_seconds']:g} s")
+                    chunks.append(chunk)
+                return b"".join(chunks), response.headers.get("content-type"), str(response.url)
+    except httpx.HTTPError as exc:
+        raise _Unreadable(str(exc) or type(exc).__name__) from None
+
+
+def _file_type(path: str) -> str | None:
+    """A Content-Type from the file's extension: .txt is text/plain, the rest is left to the parser's sniffing."""
+    import mimetypes
+
+    guessed, _ = mimetypes.guess_type(path)
+    return guessed if guessed in ("text/plain", "text/html") else None
+
+
 def _fail(message: str, code: int = 2) -> int:
     print(f"esf-pipeline: error: {message}", file=sys.stderr)
     return code
@@ -194,15 +367,10 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
     """The job ``crawl_and_publish`` of the same Definitions the UI loads (pipeline/definitions.py), with
     the settings of the environment (ESF_*) and of the command line, run in this process."""
     options = options or RunOptions()
-    from pipeline import interrupts
     from pipeline.settings import SettingError, values
     from pipeline.sources import SourceError, configured_sources, sources_from_arguments, with_discovery
 
     try:
-        output_settings = values("output", os.environ, path=options.output,
-                                 personal_data=False if options.without_personal_data else None)
-        crawler = values("crawler", os.environ, delay_seconds=options.delay, concurrency=options.concurrency,
-                         max_pages=options.max_pages)
         start_urls = start_urls or list(values("sources", os.environ)["start_urls"])
         sources = sources_from_arguments(start_urls) if start_urls else configured_sources()
         unknown = set(options.only_sources) - {s.name for s in sources}
@@ -212,6 +380,50 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
             sources = [s for s in sources if s.name in options.only_sources]
         with_discovery(sources, options.urls_from, None, options.project_url)  # a bad list or template: usage error
     except (SettingError, SourceError) as exc:
+        return _fail(str(exc))
+    ops = {"crawled_pages": {"config": {"full_refresh": options.full_refresh, "sample_projects": options.limit}},
+           "output_tables": {"config": {"allow_removals": options.allow_removals}}}
+    return _run_job("crawl_and_publish", [f"{s.name}={s.start_url}" for s in sources], options, ops)
+
+
+def reparse(options: RunOptions | None = None) -> int:
+    """The job ``reparse_from_raw`` of the same Definitions: every stored page of the last crawl parsed again
+    from raw/, the tables published; no HTTP request. The sources are those of the published tables."""
+    options = options or RunOptions()
+    from pipeline.run_state import CRAWL_FILE
+    from pipeline.schema import SOURCES
+    from pipeline.settings import SettingError, values
+
+    try:
+        output = values("output", os.environ, path=options.output)["path"]
+    except SettingError as exc:
+        return _fail(str(exc))
+    try:
+        out = OutputDir(output)
+        crawled = out.has_state(CRAWL_FILE)
+        sources = out.read_table(SOURCES, columns=["source", "start_url"]).to_pylist() if out.has_table(SOURCES) else []
+    except (ImportError, ValueError) as exc:
+        return _fail(f"cannot use output location {output}: {exc}")
+    except OSError as exc:
+        return _fail(f"cannot read {output}: {exc.strerror or exc}", 1)
+    if not crawled:
+        return _fail(f"{out.url()} holds no crawl to re-parse: run 'esf-pipeline run' first", 1)
+    return _run_job("reparse_from_raw", [f"{s['source']}={s['start_url']}" for s in sources if s["start_url"]],
+                    options, {})
+
+
+def _run_job(job_name: str, start_urls: list[str], options: RunOptions, ops: dict) -> int:
+    """One job of make_definitions, in this process, holding the output for the run; the summary after."""
+    from pipeline import interrupts
+    from pipeline.settings import SettingError, values
+
+    try:
+        output_settings = values("output", os.environ, path=options.output,
+                                 personal_data=False if options.without_personal_data else None)
+        crawler = values("crawler", os.environ, delay_seconds=options.delay, concurrency=options.concurrency,
+                         max_pages=options.max_pages, user_agent=options.user_agent)
+        progress_seconds = values("orchestration", os.environ)["progress_line_seconds"]
+    except SettingError as exc:
         return _fail(str(exc))
     output = output_settings["path"]
     try:
@@ -231,26 +443,25 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
 
     from pipeline.definitions import make_definitions
 
-    display = _Progress(sys.stderr.isatty())
+    display = _Progress(sys.stderr.isatty(), progress_seconds)
     started = time.monotonic()
     # The instance is disposed of on leaving the block, which removes its temporary directory (the
     # process ends with os._exit, so nothing would clean up after it).
     try:
-        defs = make_definitions(os.environ, crawler=crawler, output=output_settings,
-                                start_urls=[f"{s.name}={s.start_url}" for s in sources], progress=display.update,
+        defs = make_definitions(os.environ, crawler=crawler, output=output_settings, start_urls=start_urls,
+                                progress=display.update,
                                 discovery={"urls_from": options.urls_from, "export": options.export,
                                            "project_url": options.project_url})
-        job = defs.resolve_job_def("crawl_and_publish")
+        job = defs.resolve_job_def(job_name)
         with dg.DagsterInstance.ephemeral() as instance:
             _collect_garbage_rarely()
             result = job.execute_in_process(
                 instance=instance,
                 raise_on_error=False,
                 run_config={
-                    "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
-                    "ops": {"crawled_pages": {"config": {"full_refresh": options.full_refresh,
-                                                         "sample_projects": options.limit}},
-                            "output_tables": {"config": {"allow_removals": options.allow_removals}}},
+                    # Dagster's console log: only what fails, unless --log-level asks for more.
+                    "loggers": {"console": {"config": {"log_level": (options.log_level or "critical").upper()}}},
+                    "ops": ops,
                 },
             )
     except SettingError as exc:
@@ -260,7 +471,7 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
         out.unlock_for_writing()
     if not result.success:
         return _fail(_failure_message(result), 1)
-    _summary(output, time.monotonic() - started)
+    _summary(output, time.monotonic() - started, reparsed=job_name == "reparse_from_raw")
     return 0
 
 
@@ -295,22 +506,16 @@ class _Refused:
 
 
 def _failure_message(result) -> str:
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            while error is not None and error.cause is not None and "DagsterExecutionStepExecutionError" in error.message:
-                error = error.cause
-            if error is not None:
-                message = error.message.strip().splitlines()[0] if error.message else error.cls_name
-                return message.removeprefix("dagster._core.definitions.events.Failure: ")
-    return "the run failed"
+    from assets.alerts import failure_line
+
+    return failure_line([event for event in result.all_events if event.is_step_failure])
 
 
-def _summary(output: str, seconds: float) -> None:
+def _summary(output: str, seconds: float, reparsed: bool = False) -> None:
     from pipeline.run_state import Published
 
     out = OutputDir(output)
-    pages = out.read_table(TABLES["pages"], columns=["status", "error"]).to_pylist()
+    pages = out.read_table(TABLES["pages"], columns=["status", "error", "parsed_in_run"]).to_pylist()
     projects = out.read_table(TABLES["projects"], columns=["page_family", "status"]).to_pylist()
     issues = out.read_table(TABLES["parse_issues"], columns=["severity"]).to_pylist()
     sources = out.read_table(TABLES["sources"]).to_pylist()
@@ -319,7 +524,10 @@ def _summary(output: str, seconds: float) -> None:
     families = Counter(p["page_family"] for p in projects)
     removed = sum(p["status"] == "removed" for p in projects)
     severities = Counter(i["severity"] for i in issues)
-    print(f"Pages fetched: {fetched} ({failed} failed) in {seconds:.1f} s")
+    if reparsed:
+        print(f"Pages re-parsed from raw/: {sum(bool(p['parsed_in_run']) for p in pages)} in {seconds:.1f} s")
+    else:
+        print(f"Pages fetched: {fetched} ({failed} failed) in {seconds:.1f} s")
     print(f"Projects: {len(projects)}" + (f" ({removed} removed)" if removed else ""))
     for family, count in sorted(families.items()):
         print(f"  {family}: {count}")
@@ -341,11 +549,16 @@ def _summary(output: str, seconds: float) -> None:
 
 
 class _Progress:
-    """A live display on a terminal; plain log lines otherwise (nightly runs, CI)."""
+    """A live display on a terminal. Otherwise (nightly runs, CI) plain log lines: at most one every
+    ``every`` seconds (progress_line_seconds, ESF_PROGRESS_LINE_SECONDS) while the crawl goes on, and one
+    closing line with the crawl's totals."""
 
-    def __init__(self, live: bool) -> None:
+    def __init__(self, live: bool, every: float = 5.0) -> None:
         self.live = live
-        self.last_log = 0.0
+        self.every = every
+        self.last_log = time.monotonic()  # a crawl shorter than ``every`` gives the closing line only
+        self.last: CrawlStats | None = None
+        self.last_at = 0.0
         self.progress = None
         if live:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -358,8 +571,11 @@ class _Progress:
         # Called for every page (thousands a second when pages answer 304): the line is made only when shown.
         if self.progress is not None:
             self.progress.update(self.task, description=self._line(stats))
-        elif time.monotonic() - self.last_log >= 5 or stats.queued == 0:
-            self.last_log = time.monotonic()
+            return
+        now = time.monotonic()
+        self.last, self.last_at = stats, now
+        if now - self.last_log >= self.every:
+            self.last_log = now
             log.info(self._line(stats))
 
     @staticmethod
@@ -369,6 +585,12 @@ class _Progress:
     def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+        elif self.last is not None:
+            stats = self.last
+            seconds = max(self.last_at - stats.started, 1e-6)
+            log.info(f"crawl done: {stats.done} pages in {seconds:.1f} s ({stats.done / seconds:.1f} pages/s), "
+                     f"{stats.failed} failed, {stats.retried} retried")
+            self.last = None
 
 
 def _dev() -> int:
@@ -381,9 +603,21 @@ def _dev() -> int:
     with serve_directory(port=demo_port()) as base:
         env = dict(os.environ, DAGSTER_HOME=str(home), ESF_START_URLS=f"{DEMO_SOURCE}={base}{DEMO_START_PATH}",
                    ESF_DELAY_SECONDS="0",
-                   ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"))
+                   ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"),
+                   # the UI's own address, for the link in an alert (ESF_ALERT_WEBHOOK)
+                   ESF_WEBSERVER_URL=os.environ.get("ESF_WEBSERVER_URL") or "http://127.0.0.1:3000")
         print(f"Demo site at {base}{DEMO_START_PATH}; Dagster UI starting (Ctrl-C to stop)", file=sys.stderr)
         try:
-            return subprocess.call([sys.executable, "-m", "dagster", "dev", "-m", "pipeline.definitions"], env=env)
+            return subprocess.call([sys.executable, "-m", *_dev_command(), "-m", "pipeline.definitions"], env=env)
         except KeyboardInterrupt:
             return 0
+
+
+def _dev_command() -> list[str]:
+    """``dg dev`` (the dagster-dg-cli package of the dev extra), which Dagster recommends; ``dagster dev``
+    (which prints a SupersessionWarning) where only dagster-webserver is installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("dagster_dg_cli") is not None:
+        return ["dagster_dg_cli.cli", "dev"]
+    return ["dagster", "dev"]

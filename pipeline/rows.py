@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
-from parsers.lookups import vocabulary
-from parsers.values import WITHHELD_PROBLEMS, parse_org_number
+from parsers.lookups import personal_fields, vocabulary
+from parsers.values import WITHHELD_PROBLEMS, looks_like_contact_data, parse_org_number
 from pipeline.codec import TableRow
 from pipeline.pages import FetchedPage, ParsedPage
 from pipeline.schema import GRANT_ANNOUNCEMENTS, PROJECTS
@@ -64,12 +64,18 @@ def content_rows(result: PageResult, url: str) -> Rows:
     return rows
 
 
-def _withheld(field: str | None, raw: str | None) -> bool:
+def withheld(field: str | None, raw: str | None) -> bool:
     """A raw value that is never published: a personal identity number under an organisation-number label
     (a sole trader's). Its issue row says so, without the value."""
     if field is None or vocabulary()["fields"].get(field, {}).get("kind") != "org_number":
         return False
     return parse_org_number(raw).problem in WITHHELD_PROBLEMS
+
+
+def personal(field: str | None, raw: Any) -> bool:
+    """Personal data, left out of a run without it: a contact field's value, or an e-mail address or phone
+    number under any other label (one the vocabulary does not know, say ``Mobil 2``)."""
+    return field in personal_fields() or (isinstance(raw, str) and looks_like_contact_data(raw))
 
 
 def issue_row(url: str, problem: str, note: str | None, severity: str = "error", raw_value: str | None = None) -> dict[str, Any]:
@@ -96,7 +102,7 @@ def _record_rows(record: ProjectRecord, rows: Rows) -> None:
     rows.project_municipalities.extend({"project_id": pid, **m} for m in record.municipalities)
     rows.project_fields.extend(
         {"project_id": pid, "position": n, "field": f.field, "label": f.label, "raw_value": f.raw}
-        for n, f in enumerate(record.raw_fields) if not _withheld(f.field, f.raw))
+        for n, f in enumerate(record.raw_fields) if not withheld(f.field, f.raw))
     rows.parse_issues.extend(
         {"url": record.source_url, "project_id": pid, "field": i.field, "raw_value": i.raw_value,
          "problem": i.problem, "severity": i.severity, "note": i.note}

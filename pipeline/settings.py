@@ -133,6 +133,19 @@ ORCHESTRATION = (
             None),
     Setting("progress_log_seconds", 10.0, "A progress line in the run log at most this often.",
             "ESF_PROGRESS_LOG_SECONDS", "float", 0),
+    Setting("progress_line_seconds", 5.0, "Without a terminal (nightly runs, CI), the command line prints a progress "
+            "line at most this often while it crawls, then one closing line.", "ESF_PROGRESS_LINE_SECONDS", "float", 0),
+    Setting("freshness_hours", 36.0, "Warning check sources_fresh: a source the nightly run crawls whose last "
+            "complete crawl, or tables whose last publish, is older than this many hours is flagged.",
+            "ESF_FRESHNESS_HOURS", "float", 0),
+    Setting("freshness_cron", "0 * * * *", "The schedule that runs sources_fresh on its own, so stale tables are "
+            "flagged even when no run publishes (off by default, like the nightly runs).", "ESF_FRESHNESS_CRON"),
+    Setting("alert_webhook", "", "A webhook (Slack, Teams or any that takes {\"text\": ...}) that hears of every failed "
+            "run, one line each; empty: no alert sensor.", "ESF_ALERT_WEBHOOK"),
+    Setting("alert_timeout_seconds", 10.0, "Longest an alert may take to post; one try, a post that fails is logged "
+            "and not tried again.", "ESF_ALERT_TIMEOUT", "float", 0.001),
+    Setting("webserver_url", "", "The Dagster UI's address (http://host:3000), for the link to the run in an alert; "
+            "empty: no link (esf-pipeline dev sets its own).", "ESF_WEBSERVER_URL"),
     Setting("demo_port", 8765, "Port of the demo site (make run, make dev); another free port when it is taken.",
             "ESF_DEMO_PORT", "int", 0, 65535),
 )
@@ -174,5 +187,6 @@ def markdown_table() -> str:
                 shown = ",".join(map(str, s.default)) if isinstance(s.default, tuple) else str(s.default).lower() \
                     if isinstance(s.default, bool) else str(s.default)
                 shown = "esf-pipeline/0.1 (+…)" if s.name == "user_agent" else shown or "(empty)"
-                lines.append(f"| `{s.env}` | `{shown}` | {s.help} |")
+                meaning = s.help + (" Comma-separated." if s.kind == "list" else "")
+                lines.append(f"| `{s.env}` | `{shown}` | {meaning} |")
     return "\n".join(lines)

@@ -328,6 +328,10 @@ class OutputDir:
         with self.fs.open(self.table_path(table), "rb") as handle:
             yield pq.ParquetFile(handle)
 
+    def table_modified_at(self, table: Table) -> float | None:
+        """When the table's file was last written (Unix time), None where the filesystem does not say."""
+        return _modified_at(self.fs.info(self.table_path(table)))
+
     def read_table(self, table: Table, columns: list[str] | None = None) -> pa.Table:
         with self._parquet_file(table) as parquet:
             return parquet.read(columns=columns)
