@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 OUTPUT ?= data
 
-.PHONY: install run test dev bench clean
+.PHONY: install run test lint format dev bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/esf-pipeline demo --output $(OUTPUT)
 
-test: $(STAMP)
+# Lint and format checks first (seconds), then the suite; tests/test_layers.py checks the import layers.
+test: $(STAMP) lint
 	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 dev: $(STAMP)
 	mkdir -p .dagster_home

@@ -5,6 +5,7 @@ The sensor is defined only when the variable is set (pipeline/definitions.py), a
 setting the variable is the choice. One post per failed run, with a deadline; a post that fails is logged in
 the sensor's tick and not tried again (the sensor does not raise, so its cursor moves on and the next tick
 does not post the same failure again)."""
+
 from __future__ import annotations
 
 import threading
@@ -24,8 +25,11 @@ def failure_line(step_failures: Sequence[Any]) -> str:
     """The first failed step's error, one line: the message of what the step raised, not of Dagster's wrappers."""
     for event in step_failures:
         error = event.step_failure_data.error
-        while error is not None and error.cause is not None and (
-                error.cls_name in _WRAPPERS or "DagsterExecutionStepExecutionError" in error.message):
+        while (
+            error is not None
+            and error.cause is not None
+            and (error.cls_name in _WRAPPERS or "DagsterExecutionStepExecutionError" in error.message)
+        ):
             error = error.cause
         if error is not None:
             message = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
@@ -37,7 +41,7 @@ def alert_text(job_name: str, run_id: str, failure: str, webserver_url: str = ""
     """One line: the job, the run, why it failed, and where to read more when the UI's address is known."""
     failure = " ".join(failure.split())
     if len(failure) > MAX_LINE:
-        failure = failure[:MAX_LINE - 1] + "…"
+        failure = failure[: MAX_LINE - 1] + "…"
     text = f"esf-pipeline: {job_name} failed (run {run_id[:8]}): {failure}"
     if webserver_url:
         text += f" {webserver_url.rstrip('/')}/runs/{run_id}"
@@ -88,7 +92,7 @@ def alert_sensor(webhook: str, deadline_seconds: float, webserver_url: str = "")
     @dg.run_failure_sensor(
         name="alert_on_failure",
         description="Posts one line on every failed run (job, run id, why, link) to the webhook of "
-                    "ESF_ALERT_WEBHOOK, as {\"text\": ...}; one try per run, at most ESF_ALERT_TIMEOUT seconds.",
+        'ESF_ALERT_WEBHOOK, as {"text": ...}; one try per run, at most ESF_ALERT_TIMEOUT seconds.',
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def alert_on_failure(context: dg.RunFailureSensorContext) -> None:

@@ -9,6 +9,7 @@ that matters is each source's last complete crawl, which only the tables know. T
 publish (it is part of the jobs that materialise ``projects``) and on its own in the ``check_freshness`` job,
 which the ``freshness`` schedule runs (hourly, off by default like the nightly runs): a nightly run that stops
 publishing is flagged too."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,8 +48,13 @@ def _age(now: datetime, then: datetime) -> str:
     return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} h"
 
 
-def assess(published_at: datetime | None, rows: list[dict[str, Any]], nightly: list[str] | None, now: datetime,
-           max_age: timedelta) -> Freshness:
+def assess(
+    published_at: datetime | None,
+    rows: list[dict[str, Any]],
+    nightly: list[str] | None,
+    now: datetime,
+    max_age: timedelta,
+) -> Freshness:
     """The findings, from the published run's time, the rows of sources.parquet and the names of the sources
     the nightly run crawls (None: every source in the table)."""
     stale = []
@@ -56,7 +62,9 @@ def assess(published_at: datetime | None, rows: list[dict[str, Any]], nightly: l
     if published_at is None:
         stale.append("no published tables")
     elif now - published_at > max_age:
-        stale.append(f"the tables were last published {_age(now, published_at)} ago ({published_at:%Y-%m-%d %H:%M} UTC)")
+        stale.append(
+            f"the tables were last published {_age(now, published_at)} ago ({published_at:%Y-%m-%d %H:%M} UTC)"
+        )
     by_name = {row["source"]: _utc(row.get("last_complete_at")) for row in rows}
     names = sorted(by_name) if nightly is None else nightly
     last_complete = {}
@@ -87,7 +95,9 @@ def published_at(out: OutputDir) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
 
 
-@dg.asset_check(asset=PROJECTS.name, name=FRESHNESS.name, description=FRESHNESS.description, blocking=FRESHNESS.blocking)
+@dg.asset_check(
+    asset=PROJECTS.name, name=FRESHNESS.name, description=FRESHNESS.description, blocking=FRESHNESS.blocking
+)
 def sources_fresh(published: PublishedTablesResource, sources: SourcesResource) -> dg.AssetCheckResult:
     out = published.directory()
     try:
@@ -106,7 +116,8 @@ def sources_fresh(published: PublishedTablesResource, sources: SourcesResource) 
             "max_age_hours": published.freshness_hours,
             "published_at": found.published_at.isoformat() if found.published_at else "never",
             "last_complete_crawl": dg.MetadataValue.json(
-                {name: when.isoformat() if when else None for name, when in found.last_complete.items()}),
+                {name: when.isoformat() if when else None for name, when in found.last_complete.items()}
+            ),
             "checked_at": now.isoformat(),
         },
     )

@@ -1,5 +1,6 @@
 """Jobs and schedules over the asset graph: the nightly crawl, the weekly full refresh, the re-parse, and the
 freshness check on its own."""
+
 from __future__ import annotations
 
 import dagster as dg
@@ -36,24 +37,37 @@ def jobs(step_retries: int, step_retry_delay: float) -> tuple[dg.UnresolvedAsset
     return crawl_and_publish, reparse, check_freshness
 
 
-def schedules(job: dg.UnresolvedAssetJobDefinition, nightly_cron: str, full_refresh_cron: str,
-              freshness_job: dg.UnresolvedAssetJobDefinition | None = None,
-              freshness_cron: str = "0 * * * *") -> list[dg.ScheduleDefinition]:
+def schedules(
+    job: dg.UnresolvedAssetJobDefinition,
+    nightly_cron: str,
+    full_refresh_cron: str,
+    freshness_job: dg.UnresolvedAssetJobDefinition | None = None,
+    freshness_cron: str = "0 * * * *",
+) -> list[dg.ScheduleDefinition]:
     nightly = dg.ScheduleDefinition(
-        name="nightly", job=job, cron_schedule=nightly_cron, execution_timezone="Europe/Stockholm",
+        name="nightly",
+        job=job,
+        cron_schedule=nightly_cron,
+        execution_timezone="Europe/Stockholm",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     # Once a week the night's run checks every known page again, whatever the revisit policy says: a page
     # that is no longer linked but answers 404 is found, and its project removed.
     weekly = dg.ScheduleDefinition(
-        name="weekly_full_refresh", job=job, cron_schedule=full_refresh_cron, execution_timezone="Europe/Stockholm",
+        name="weekly_full_refresh",
+        job=job,
+        cron_schedule=full_refresh_cron,
+        execution_timezone="Europe/Stockholm",
         default_status=dg.DefaultScheduleStatus.STOPPED,
         run_config={"ops": {"crawled_pages": {"config": {"full_refresh": True}}}},
     )
     if freshness_job is None:
         return [nightly, weekly]
     freshness = dg.ScheduleDefinition(
-        name="freshness", job=freshness_job, cron_schedule=freshness_cron, execution_timezone="Europe/Stockholm",
+        name="freshness",
+        job=freshness_job,
+        cron_schedule=freshness_cron,
+        execution_timezone="Europe/Stockholm",
         default_status=dg.DefaultScheduleStatus.STOPPED,
     )
     return [nightly, weekly, freshness]

@@ -1,5 +1,6 @@
 """What a run has to tell its operator: in the Dagster run log, and on the command line's stderr (the
 CLI shows Dagster's own log only for failures)."""
+
 from __future__ import annotations
 
 import logging

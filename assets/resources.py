@@ -1,5 +1,6 @@
 """Typed Dagster resources: where output goes, how the crawler behaves, what it crawls, and who hears
 the crawl's progress. Every field's default and description comes from pipeline/settings.py."""
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,9 @@ class OutputResource(dg.ConfigurableResource):
 
     _held: OutputDir | None = PrivateAttr(default=None)
 
-    @field_validator("max_project_drop", "max_unknown_label_share", "max_removed_share", "removal_confirmations",
-                     "retention_days")
+    @field_validator(
+        "max_project_drop", "max_unknown_label_share", "max_removed_share", "removal_confirmations", "retention_days"
+    )
     @classmethod
     def _in_bounds(cls, value: Any, info: Any) -> Any:
         return setting("output", info.field_name).check(value)
@@ -94,27 +96,45 @@ class CrawlerResource(dg.ConfigurableResource):
 
     def settings(self, full_refresh: bool = False) -> CrawlSettings:
         return CrawlSettings(
-            user_agent=self.user_agent, delay_seconds=self.delay_seconds, concurrency=self.concurrency,
-            connect_timeout=self.connect_timeout, read_timeout=self.read_timeout,
-            request_deadline_seconds=self.request_deadline_seconds, retries=self.retries,
-            backoff_seconds=self.backoff_seconds, max_retry_after=self.max_retry_after,
-            retry_statuses=tuple(self.retry_statuses), max_bytes=self.max_bytes, robots_max_bytes=self.robots_max_bytes,
-            max_pages=self.max_pages, max_depth=self.max_depth, max_redirects=self.max_redirects,
-            slow_response_seconds=self.slow_response_seconds, obey_robots=self.obey_robots,
-            full_refresh=full_refresh, tracking_parameters=tuple(self.tracking_parameters),
-            throttle_start=self.throttle_start, throttle_slow_factor=self.throttle_slow_factor,
+            user_agent=self.user_agent,
+            delay_seconds=self.delay_seconds,
+            concurrency=self.concurrency,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            request_deadline_seconds=self.request_deadline_seconds,
+            retries=self.retries,
+            backoff_seconds=self.backoff_seconds,
+            max_retry_after=self.max_retry_after,
+            retry_statuses=tuple(self.retry_statuses),
+            max_bytes=self.max_bytes,
+            robots_max_bytes=self.robots_max_bytes,
+            max_pages=self.max_pages,
+            max_depth=self.max_depth,
+            max_redirects=self.max_redirects,
+            slow_response_seconds=self.slow_response_seconds,
+            obey_robots=self.obey_robots,
+            full_refresh=full_refresh,
+            tracking_parameters=tuple(self.tracking_parameters),
+            throttle_start=self.throttle_start,
+            throttle_slow_factor=self.throttle_slow_factor,
             throttle_slow_margin=self.throttle_slow_margin,
         )
 
-    def crawl(self, sources: list[Source], store: Callable[[bytes], str],
-              progress: Callable[[CrawlStats], None] | None = None,
-              previous: dict[str, SourceState] | None = None,
-              on_page: Callable[[FetchedPage], None] | None = None,
-              full_refresh: bool = False, sample_projects: int | None = None) -> tuple[list[FetchedPage], CrawlStats]:
+    def crawl(
+        self,
+        sources: list[Source],
+        store: Callable[[bytes], str],
+        progress: Callable[[CrawlStats], None] | None = None,
+        previous: dict[str, SourceState] | None = None,
+        on_page: Callable[[FetchedPage], None] | None = None,
+        full_refresh: bool = False,
+        sample_projects: int | None = None,
+    ) -> tuple[list[FetchedPage], CrawlStats]:
         settings = self.settings(full_refresh)
         settings.sample_projects = sample_projects
-        crawler = Crawler(settings, store, progress, previous,
-                          RevisitPolicy(self.ended_grace_days, self.ended_revisit_days), on_page)
+        crawler = Crawler(
+            settings, store, progress, previous, RevisitPolicy(self.ended_grace_days, self.ended_revisit_days), on_page
+        )
         return asyncio.run(crawler.crawl(sources)), crawler.stats
 
 
@@ -122,12 +142,18 @@ class SourcesResource(dg.ConfigurableResource):
     """What to crawl: explicit start URLs (``URL`` or ``NAME=URL``), or the sites listed in pipeline/sources.toml."""
 
     start_urls: list[str] = _field("sources", "start_urls")
-    urls_from: str | None = Field(default=None, description="A file of addresses, one per line, fetched besides what "
-                                  "the listings and sitemaps lead to.")
-    export: str | None = Field(default=None, description="The official export (a path or a URL), read as the "
-                               "operations table; its projects are fetched through project_url.")
-    project_url: str | None = Field(default=None, description="A project page's address, {dnr} standing for the "
-                                    "export's Diarienummer.")
+    urls_from: str | None = Field(
+        default=None,
+        description="A file of addresses, one per line, fetched besides what the listings and sitemaps lead to.",
+    )
+    export: str | None = Field(
+        default=None,
+        description="The official export (a path or a URL), read as the "
+        "operations table; its projects are fetched through project_url.",
+    )
+    project_url: str | None = Field(
+        default=None, description="A project page's address, {dnr} standing for the export's Diarienummer."
+    )
 
     def sources(self) -> list[Source]:
         listed = sources_from_arguments(self.start_urls) if self.start_urls else configured_sources()

@@ -11,6 +11,7 @@ not a like-for-like competitor.
 
 Prints one JSON line with its figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,13 +25,41 @@ import pandas as pd
 from bs4 import BeautifulSoup
 
 LABELS = [
-    "Projektnummer", "Diarienummer", "Namn", "Startdatum", "Slutdatum", "Projektägare", "Region",
-    "Planerat antal deltagare", "Antal deltagare", "Projektperiod", "Total projektbudget", "Beviljat ESF-stöd",
-    "Kontaktperson", "E-post", "Telefonnummer", "Stödmottagare postnr", "Stödmottagarens postnummer",
-    "Stödmottagarens address", "Programområde", "Specifikt mål", "Unionens medfinansieringsgrad",
-    "Interventionstyp", "Projektfas", "Fond", "Berörd fond", "Programperiod", "NUTS-2 kod", "Program CCI",
-    "Land som berörs", "Projektägare organisationsnummer", "Projektägare org.nr.", "Stödmottagare ort",
-    "Stödmottagarens ort", "Stödmottagarens land", "Sekundärtema - Motverka barnfattigdom",
+    "Projektnummer",
+    "Diarienummer",
+    "Namn",
+    "Startdatum",
+    "Slutdatum",
+    "Projektägare",
+    "Region",
+    "Planerat antal deltagare",
+    "Antal deltagare",
+    "Projektperiod",
+    "Total projektbudget",
+    "Beviljat ESF-stöd",
+    "Kontaktperson",
+    "E-post",
+    "Telefonnummer",
+    "Stödmottagare postnr",
+    "Stödmottagarens postnummer",
+    "Stödmottagarens address",
+    "Programområde",
+    "Specifikt mål",
+    "Unionens medfinansieringsgrad",
+    "Interventionstyp",
+    "Projektfas",
+    "Fond",
+    "Berörd fond",
+    "Programperiod",
+    "NUTS-2 kod",
+    "Program CCI",
+    "Land som berörs",
+    "Projektägare organisationsnummer",
+    "Projektägare org.nr.",
+    "Stödmottagare ort",
+    "Stödmottagarens ort",
+    "Stödmottagarens land",
+    "Sekundärtema - Motverka barnfattigdom",
     "Insats av strategisk betydelse",
 ]
 LABEL_SET = {label.lower() for label in LABELS}
@@ -56,7 +85,7 @@ def extract(text: str) -> dict[str, str]:
             continue
         for label in GLUED:
             if line.startswith(label) and len(line) > len(label):
-                record.setdefault(label, line[len(label):].lstrip(": "))
+                record.setdefault(label, line[len(label) :].lstrip(": "))
                 break
         i += 1
     return record
@@ -103,9 +132,14 @@ def run(start_url: str, output: Path) -> dict:
     output.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(output / "baseline.parquet", index=False)
     seconds = time.perf_counter() - started
-    return {"pages_fetched": fetched, "listing_pages": listings, "project_rows": len(frame),
-            "columns": len(frame.columns), "seconds_in_process": round(seconds, 3),
-            "pages_per_second_in_process": round(fetched / seconds, 2)}
+    return {
+        "pages_fetched": fetched,
+        "listing_pages": listings,
+        "project_rows": len(frame),
+        "columns": len(frame.columns),
+        "seconds_in_process": round(seconds, 3),
+        "pages_per_second_in_process": round(fetched / seconds, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

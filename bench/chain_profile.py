@@ -19,6 +19,7 @@ spider at C), optionally under `py-spy record --subprocesses` (raw stacks). Then
 
 Writes bench/work/chain-profile-<who>-<N>.json (and the raw py-spy stacks beside it) and prints a summary.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,6 +39,7 @@ WORK = ROOT / "bench" / "work"
 
 
 # ---------------------------------------------------------------- the server, with an access log
+
 
 def serve(port: int, directory: str, log_path: str, backlog: int) -> None:
     from bench import pyserver
@@ -62,6 +64,7 @@ def serve(port: int, directory: str, log_path: str, backlog: int) -> None:
 
 
 # ---------------------------------------------------------------- analysis
+
 
 def read_log(path: Path, since: float = 0.0) -> list[tuple[float, float, str]]:
     """(read at, answered at, path) of each request read at or after ``since``, in the order read."""
@@ -88,8 +91,14 @@ def _quantiles(values: list[float]) -> dict:
         return {}
     ordered = sorted(values)
     pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"n": len(values), "sum": round(sum(values), 2), "median": round(statistics.median(values), 3),
-            "p10": round(pick(0.10), 3), "p90": round(pick(0.90), 3), "max": round(ordered[-1], 3)}
+    return {
+        "n": len(values),
+        "sum": round(sum(values), 2),
+        "median": round(statistics.median(values), 3),
+        "p10": round(pick(0.10), 3),
+        "p90": round(pick(0.90), 3),
+        "max": round(ordered[-1], 3),
+    }
 
 
 def analyse_log(rows: list[tuple[float, float, str]], started: float, ended: float) -> dict:
@@ -122,7 +131,8 @@ def analyse_log(rows: list[tuple[float, float, str]], started: float, ended: flo
     service = [e - b for b, e, _ in rows]
     last_listing = first_seen[ks[-1]] if ks else None
     return {
-        "requests": len(rows), "listing_pages": len(ks),
+        "requests": len(rows),
+        "listing_pages": len(ks),
         "run_wall_seconds": round(ended - started, 2),
         "first_request_after_start_s": round(span_start - started, 2),
         "listing_chain_seconds": round(first_seen[ks[-1]] - first_seen[ks[0]], 2) if ks else None,
@@ -138,7 +148,10 @@ def analyse_log(rows: list[tuple[float, float, str]], started: float, ended: flo
     }
 
 
-TCP = {"TcpExt": ("ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPTimeouts"), "Tcp": ("ActiveOpens", "RetransSegs")}
+TCP = {
+    "TcpExt": ("ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPTimeouts"),
+    "Tcp": ("ActiveOpens", "RetransSegs"),
+}
 
 
 def tcp_counters() -> dict[str, int]:
@@ -155,11 +168,31 @@ def tcp_counters() -> dict[str, int]:
 
 # Steps of the pipeline's work, by the first matching frame (innermost first) of a sampled stack.
 STEPS = [
-    ("tables", ("assets/tables.py", "pipeline/table_writer.py", "pipeline/assemble.py", "pipeline/history.py",
-                "pipeline/checks.py", "pyarrow")),
+    (
+        "tables",
+        (
+            "assets/tables.py",
+            "pipeline/table_writer.py",
+            "pipeline/assemble.py",
+            "pipeline/history.py",
+            "pipeline/checks.py",
+            "pyarrow",
+        ),
+    ),
     ("hash+store", ("put_raw", "atomic_write_bytes", "atomic_file", "hashlib", "(put_parsed")),
-    ("parse", ("parsers/page.py", "parsers/fields.py", "parsers/lines.py", "parsers/text.py", "parsers/values.py",
-               "parsers/lookups.py", "_parse_batch", "parse_into_cache")),
+    (
+        "parse",
+        (
+            "parsers/page.py",
+            "parsers/fields.py",
+            "parsers/lines.py",
+            "parsers/text.py",
+            "parsers/values.py",
+            "parsers/lookups.py",
+            "_parse_batch",
+            "parse_into_cache",
+        ),
+    ),
     ("parse step in the main process (pool hand-off, cache)", ("pipeline/parse_step.py",)),
     ("BeautifulSoup and the spider's reader", ("bs4/", "read_page (", "read_pairs (")),
     ("read links", ("parsers/html.py", "looks_like_project_page")),
@@ -171,8 +204,18 @@ STEPS = [
 
 
 # Leaf frames of threads that wait (in select, on a lock, on a pipe) which py-spy still sampled as running.
-WAITING_LEAVES = ("Selector.select (", "Condition.wait (", "Connection._recv (", "Connection._poll (", "SemLock.__enter__ (",
-                  "Event.wait (", "_wait_for_tstate_lock (", "Queue.get (", "wait (multiprocessing", "select (selectors")
+WAITING_LEAVES = (
+    "Selector.select (",
+    "Condition.wait (",
+    "Connection._recv (",
+    "Connection._poll (",
+    "SemLock.__enter__ (",
+    "Event.wait (",
+    "_wait_for_tstate_lock (",
+    "Queue.get (",
+    "wait (multiprocessing",
+    "select (selectors",
+)
 WAITING = "waiting (threads in select, on locks or pipes)"
 
 
@@ -198,8 +241,7 @@ def analyse_pyspy(raw: Path, rate: int, pages: int) -> dict:
             continue
         n = int(count)
         # py-spy labels every stack with the root process; the parse workers' stacks start in the forkserver.
-        role = ("parse workers" if "forkserver.py" in stack else
-                "main process" if stack.count(";") > 1 else "other")
+        role = "parse workers" if "forkserver.py" in stack else "main process" if stack.count(";") > 1 else "other"
         step = step_of(stack)
         by_process[role] += n
         by_step[step] += n
@@ -211,7 +253,8 @@ def analyse_pyspy(raw: Path, rate: int, pages: int) -> dict:
     seconds = lambda n: round(n / rate, 2)  # noqa: E731
     working = {k: v for k, v in by_step.items() if k != WAITING}
     return {
-        "samples_per_second": rate, "cpu_seconds_sampled": seconds(sum(working.values())),
+        "samples_per_second": rate,
+        "cpu_seconds_sampled": seconds(sum(working.values())),
         "waiting_sampled_as_running_s": seconds(by_step.get(WAITING, 0)),
         "by_process_s": {k: seconds(v) for k, v in by_process.most_common()},
         "by_step_s": {k: seconds(v) for k, v in by_step.most_common()},
@@ -224,6 +267,7 @@ def analyse_pyspy(raw: Path, rate: int, pages: int) -> dict:
 
 # ---------------------------------------------------------------- one profiled crawl
 
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pages", type=int, default=3200)
@@ -234,8 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", action="store_true", help="record CPU stacks with py-spy (100 Hz, subprocesses)")
     parser.add_argument("--rate", type=int, default=100)
     parser.add_argument("--keep-site", action="store_true")
-    parser.add_argument("--analyse", type=Path, metavar="JSON",
-                        help="analyse the py-spy stacks beside an earlier report again, and rewrite it")
+    parser.add_argument(
+        "--analyse",
+        type=Path,
+        metavar="JSON",
+        help="analyse the py-spy stacks beside an earlier report again, and rewrite it",
+    )
     parser.add_argument("--serve", nargs=4, metavar=("PORT", "DIR", "LOG", "BACKLOG"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -252,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from bench import sitegen
-    from bench.run import esf_pipeline_cli, free_port, _wait_ready
+    from bench.run import _wait_ready, esf_pipeline_cli, free_port
 
     WORK.mkdir(parents=True, exist_ok=True)
     site = ROOT / "bench" / "site" / f"chained-{args.pages}"
@@ -261,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     stem = WORK / f"chain-profile-{args.who}-c{args.concurrency}-b{args.backlog}-{args.pages}"
     log = stem.with_suffix(".access.log")
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "bench.chain_profile", "--serve", str(port), str(site), str(log),
-                               str(args.backlog)], cwd=ROOT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.chain_profile", "--serve", str(port), str(site), str(log), str(args.backlog)],
+        cwd=ROOT,
+    )
     try:
         if not _wait_ready(f"http://127.0.0.1:{port}/robots.txt", server):
             sys.exit("chain_profile: the server did not start")
@@ -271,15 +321,45 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out, ignore_errors=True)
         start_url = f"http://127.0.0.1:{port}/{sitegen.SITE_DIR}/"
         if args.who == "pipeline":
-            cmd = [esf_pipeline_cli(), "run", "--start-url", start_url, "--output", str(out), "--delay", "0",
-                   "--concurrency", str(args.concurrency)]
+            cmd = [
+                esf_pipeline_cli(),
+                "run",
+                "--start-url",
+                start_url,
+                "--output",
+                str(out),
+                "--delay",
+                "0",
+                "--concurrency",
+                str(args.concurrency),
+            ]
         else:
-            cmd = [sys.executable, "-m", "bench.scrapy_spider", "--start-url", start_url, "--output", str(out),
-                   "--concurrency", str(args.concurrency)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "bench.scrapy_spider",
+                "--start-url",
+                start_url,
+                "--output",
+                str(out),
+                "--concurrency",
+                str(args.concurrency),
+            ]
         raw = stem.with_suffix(".pyspy.txt")
         if args.py_spy:
             spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            cmd = [spy, "record", "--subprocesses", "--format", "raw", "--rate", str(args.rate), "-o", str(raw), "--"] + cmd
+            cmd = [
+                spy,
+                "record",
+                "--subprocesses",
+                "--format",
+                "raw",
+                "--rate",
+                str(args.rate),
+                "-o",
+                str(raw),
+                "--",
+            ] + cmd
         tcp0 = tcp_counters()
         started = time.time()
         with open(stem.with_suffix(".stderr"), "wb") as err:
@@ -292,9 +372,16 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(10)
     rows = read_log(log, since=started)  # not the readiness probe
     pages = sum(1 for _, _, p in rows if p != "/robots.txt")
-    report = {"who": args.who, "concurrency": args.concurrency, "backlog": args.backlog, "pages": args.pages,
-              "exit_code": code, "command": " ".join(cmd), "tcp": {k: tcp1[k] - tcp0.get(k, 0) for k in tcp1},
-              "server_log": analyse_log(rows, started, ended)}
+    report = {
+        "who": args.who,
+        "concurrency": args.concurrency,
+        "backlog": args.backlog,
+        "pages": args.pages,
+        "exit_code": code,
+        "command": " ".join(cmd),
+        "tcp": {k: tcp1[k] - tcp0.get(k, 0) for k in tcp1},
+        "server_log": analyse_log(rows, started, ended),
+    }
     if args.py_spy and raw.exists():
         report["cpu"] = analyse_pyspy(raw, args.rate, pages)
     shutil.rmtree(stem.with_name(stem.name + "-out"), ignore_errors=True)

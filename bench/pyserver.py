@@ -10,6 +10,7 @@ This is the server of the bench's "chained" site shape: a small, slow origin, as
 banks are behind. Like `python -m http.server` it answers If-Modified-Since with 304 (no ETag) and logs
 one line per request to stderr (the bench sends that to /dev/null).
 """
+
 from __future__ import annotations
 
 import argparse

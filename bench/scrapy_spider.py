@@ -13,6 +13,7 @@ way it measures the pipeline's. Prints one JSON line with its figures (from Scra
 
 Needs the bench extra (`pip install -e ".[bench]"`, done by `make bench`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,7 +59,7 @@ def read_pairs(soup: BeautifulSoup) -> dict[str, str]:
         first = block.find(["b", "strong"])
         if first is not None and block.contents and block.contents[0] is first:  # <p><b>Label</b>value</p>
             label = first.get_text(" ", strip=True)
-            value = text[len(label):].strip()
+            value = text[len(label) :].strip()
             if value:
                 put(label, value)
             continue
@@ -146,14 +147,25 @@ def run(start_url: str, output: Path, concurrency: int) -> dict:
     stats = crawler.stats.get_stats()
     items = stats.get("item_scraped_count", 0)
     responses = stats.get("response_received_count", 0)
-    out = {"items": items, "pages_parsed": stats.get("bench/pages_parsed", 0),
-           "pairs_per_item": round(stats.get("bench/pairs", 0) / items, 1) if items else None, "responses": responses, "requests": stats.get("downloader/request_count", 0),
-           "retries": stats.get("retry/count", 0), "failed_downloads": stats.get("downloader/exception_count", 0),
-           "exceptions": {k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("downloader/exception_type_count/")},
-           "status_counts": {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("downloader/response_status_count/")},
-           "finish_reason": stats.get("finish_reason"), "seconds_in_process": round(seconds, 3),
-           "reactor": type(__import__("twisted.internet.reactor", fromlist=["reactor"])).__name__,
-           "scrapy": __import__("scrapy").__version__}
+    out = {
+        "items": items,
+        "pages_parsed": stats.get("bench/pages_parsed", 0),
+        "pairs_per_item": round(stats.get("bench/pairs", 0) / items, 1) if items else None,
+        "responses": responses,
+        "requests": stats.get("downloader/request_count", 0),
+        "retries": stats.get("retry/count", 0),
+        "failed_downloads": stats.get("downloader/exception_count", 0),
+        "exceptions": {
+            k.split("/", 1)[1]: v for k, v in stats.items() if k.startswith("downloader/exception_type_count/")
+        },
+        "status_counts": {
+            k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("downloader/response_status_count/")
+        },
+        "finish_reason": stats.get("finish_reason"),
+        "seconds_in_process": round(seconds, 3),
+        "reactor": type(__import__("twisted.internet.reactor", fromlist=["reactor"])).__name__,
+        "scrapy": __import__("scrapy").__version__,
+    }
     return out
 
 

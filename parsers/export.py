@@ -13,6 +13,7 @@ the header, a row without a Diarienummer. Nothing is guessed. A personal identit
 Pure: text in, plain dicts out. ``read_operations(text, source)``; ``read_operations_bytes(data, source)`` for
 the file's bytes as downloaded (UTF-8, so a line break inside a quoted field stays as it is in the file).
 """
+
 from __future__ import annotations
 
 import csv
@@ -62,14 +63,44 @@ BY_FIELD = {c.field: c for c in COLUMNS}
 TEXT_FIELDS = frozenset(c.field for c in COLUMNS if c.kind == "text")
 RAW_FIELDS = tuple(c.field for c in COLUMNS if c.kind != "text")
 # Every column of an operations row, in the registry's order (pipeline/schema.py OPERATIONS follows it).
-ROW_FIELDS = ("project_id", "project_id_raw", "source_line", "export_source", "owner", "owner_readable",
-              "owner_org_number", "owner_org_number_raw", "beneficiary_city", "beneficiary_country", "name",
-              "programme_period", "programme_area", "programme_area_raw", "specific_objective",
-              "specific_objective_raw", "intervention_code", "intervention_code_raw", "fund", "programme_cci",
-              "programme_cci_raw", "total_budget_sek", "total_budget_sek_raw", "eu_contribution_sek",
-              "eu_contribution_sek_raw", "eu_cofinancing_rate", "eu_cofinancing_rate_raw", "start_date",
-              "start_date_raw", "end_date", "end_date_raw", "summary", "summary_raw", "summary_en", "summary_en_raw",
-              "extra_fields")
+ROW_FIELDS = (
+    "project_id",
+    "project_id_raw",
+    "source_line",
+    "export_source",
+    "owner",
+    "owner_readable",
+    "owner_org_number",
+    "owner_org_number_raw",
+    "beneficiary_city",
+    "beneficiary_country",
+    "name",
+    "programme_period",
+    "programme_area",
+    "programme_area_raw",
+    "specific_objective",
+    "specific_objective_raw",
+    "intervention_code",
+    "intervention_code_raw",
+    "fund",
+    "programme_cci",
+    "programme_cci_raw",
+    "total_budget_sek",
+    "total_budget_sek_raw",
+    "eu_contribution_sek",
+    "eu_contribution_sek_raw",
+    "eu_cofinancing_rate",
+    "eu_cofinancing_rate_raw",
+    "start_date",
+    "start_date_raw",
+    "end_date",
+    "end_date_raw",
+    "summary",
+    "summary_raw",
+    "summary_en",
+    "summary_en_raw",
+    "extra_fields",
+)
 DEFAULT_SOURCE = "export"
 _FRACTION_PLACES = Decimal("0.000001")  # operations.eu_cofinancing_rate is decimal(9, 6)
 
@@ -93,8 +124,9 @@ _HEADERS = _header_index()
 _MARKUP = re.compile(r"<[a-zA-Z/!?]|&(?:#[0-9]+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _TAG_IN_TEXT = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
 # Elements that end a paragraph, and those that end a line.
-_BLOCKS = frozenset("p div section article header footer blockquote pre table thead tbody tr h1 h2 h3 h4 h5 h6 "
-                    "ul ol dl".split())
+_BLOCKS = frozenset(
+    "p div section article header footer blockquote pre table thead tbody tr h1 h2 h3 h4 h5 h6 ul ol dl".split()
+)
 _LINES = frozenset("li dt dd td th caption figcaption".split())  # and br
 _SPACES = re.compile(r"\s+")
 
@@ -117,8 +149,9 @@ def html_to_text(raw: str | None) -> v.Parsed[str]:
             root = lxml_html.fragment_fromstring(raw, create_parent="div")
         except (etree.ParserError, ValueError) as exc:
             return v.Parsed(None, "unparseable_html", f"{type(exc).__name__}: {exc}")
-        etree.strip_elements(root, etree.Comment, etree.ProcessingInstruction, "script", "style", "template",
-                             with_tail=False)
+        etree.strip_elements(
+            root, etree.Comment, etree.ProcessingInstruction, "script", "style", "template", with_tail=False
+        )
         parts: list[str] = []
         for event, element in etree.iterwalk(root, events=("start", "end")):
             tag = element.tag if isinstance(element.tag, str) else ""
@@ -135,8 +168,9 @@ def html_to_text(raw: str | None) -> v.Parsed[str]:
     if not text:
         return v.Parsed()
     if _TAG_IN_TEXT.search(text):
-        return v.Parsed(text, "markup_in_text", "the text still holds markup after decoding (escaped twice?)",
-                        "warning")
+        return v.Parsed(
+            text, "markup_in_text", "the text still holds markup after decoding (escaped twice?)", "warning"
+        )
     return v.Parsed(text)
 
 
@@ -170,8 +204,10 @@ _READERS: dict[str, Callable[[str], v.Parsed[Any]]] = {
 # A personal identity number anywhere in a text (YYMMDD-NNNN, with or without its century, separator and
 # spaces): the raw text of a row that could not be read is published with these masked.
 # (The day may be a coordination number's, plus 60. A phone number can have the same shape: it is masked too.)
-_PERSONAL_NUMBER = re.compile(r"(?<![0-9])(?:1[89]|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
-                              r"\s?[-+]?\s?[0-9]{4}(?![0-9])")
+_PERSONAL_NUMBER = re.compile(
+    r"(?<![0-9])(?:1[89]|20)?[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]|6[1-9]|[78][0-9]|9[01])"
+    r"\s?[-+]?\s?[0-9]{4}(?![0-9])"
+)
 WITHHELD_TEXT = "[personal identity number withheld]"
 
 
@@ -194,17 +230,32 @@ def _programme_period(row: dict[str, Any]) -> tuple[str | None, str | None]:
 
 # ---------------------------------------------------------------- the file
 
+
 @dataclass
 class _Header:
     fields: dict[int, str]  # cell position -> field
     unknown: dict[int, str]  # cell position -> header as printed
 
 
-def _issue(source: str, problem: str, severity: str, field: str | None = None, raw: str | None = None,
-           note: str | None = None, project_id: str | None = None) -> dict[str, Any]:
+def _issue(
+    source: str,
+    problem: str,
+    severity: str,
+    field: str | None = None,
+    raw: str | None = None,
+    note: str | None = None,
+    project_id: str | None = None,
+) -> dict[str, Any]:
     """An issue row in the shape of ``parse_issues`` (pipeline/rows.py)."""
-    return {"url": source, "project_id": project_id, "field": field, "raw_value": raw, "problem": problem,
-            "severity": severity, "note": note}
+    return {
+        "url": source,
+        "project_id": project_id,
+        "field": field,
+        "raw_value": raw,
+        "problem": problem,
+        "severity": severity,
+        "note": note,
+    }
 
 
 def _read_header(cells: list[str], line: int, source: str, issues: list[dict[str, Any]]) -> _Header:
@@ -220,35 +271,75 @@ def _read_header(cells: list[str], line: int, source: str, issues: list[dict[str
             matched = {_HEADERS[h] for h in halves if h in _HEADERS}
             if len(matched) == 1:
                 field = matched.pop()
-                issues.append(_issue(source, "export_header_variant", "info", field, printed,
-                                     f"line {line}: matched by one half of the name only"))
+                issues.append(
+                    _issue(
+                        source,
+                        "export_header_variant",
+                        "info",
+                        field,
+                        printed,
+                        f"line {line}: matched by one half of the name only",
+                    )
+                )
             elif len(matched) > 1:
-                issues.append(_issue(source, "ambiguous_column", "error", None, printed,
-                                     f"line {line}: the halves name different columns ({', '.join(sorted(matched))}); "
-                                     "its values are in extra_fields"))
+                issues.append(
+                    _issue(
+                        source,
+                        "ambiguous_column",
+                        "error",
+                        None,
+                        printed,
+                        f"line {line}: the halves name different columns ({', '.join(sorted(matched))}); "
+                        "its values are in extra_fields",
+                    )
+                )
                 reported = True
         if field is None:
             if printed:
                 header.unknown[position] = printed
                 if not reported:
-                    issues.append(_issue(source, "unknown_column", "warning", None, printed,
-                                         f"line {line}, column {position + 1}: not a column of the export; its values "
-                                         "are kept in extra_fields"))
+                    issues.append(
+                        _issue(
+                            source,
+                            "unknown_column",
+                            "warning",
+                            None,
+                            printed,
+                            f"line {line}, column {position + 1}: not a column of the export; its values "
+                            "are kept in extra_fields",
+                        )
+                    )
             else:
                 header.unknown[position] = ""  # an unnamed column: only a value in it is an issue
             continue
         if field in seen:
-            issues.append(_issue(source, "duplicate_column", "error", field, printed,
-                                 f"line {line}: column {position + 1} repeats column {seen[field] + 1}; the first one "
-                                 "is read, this one's values are in extra_fields"))
+            issues.append(
+                _issue(
+                    source,
+                    "duplicate_column",
+                    "error",
+                    field,
+                    printed,
+                    f"line {line}: column {position + 1} repeats column {seen[field] + 1}; the first one "
+                    "is read, this one's values are in extra_fields",
+                )
+            )
             header.unknown[position] = printed
             continue
         seen[field] = position
         header.fields[position] = field
     for column in COLUMNS:
         if column.field not in seen:
-            issues.append(_issue(source, "missing_column", "error" if column.field == "project_id" else "info",
-                                 column.field, None, f"no column {column.swedish} / {column.english}"))
+            issues.append(
+                _issue(
+                    source,
+                    "missing_column",
+                    "error" if column.field == "project_id" else "info",
+                    column.field,
+                    None,
+                    f"no column {column.swedish} / {column.english}",
+                )
+            )
     return header
 
 
@@ -288,8 +379,16 @@ def read_operations(text: str, source: str = DEFAULT_SOURCE) -> tuple[list[dict[
         return [], issues
     header_line, header_cells = records[0]
     if len(header_cells) == 1 and any(sep in header_cells[0] for sep in (",", "\t")):
-        issues.append(_issue(source, "not_semicolon_separated", "error", None, mask_personal_numbers(header_cells[0]),
-                             f"line {header_line}: the header has no semicolons; nothing was read"))
+        issues.append(
+            _issue(
+                source,
+                "not_semicolon_separated",
+                "error",
+                None,
+                mask_personal_numbers(header_cells[0]),
+                f"line {header_line}: the header has no semicolons; nothing was read",
+            )
+        )
         return [], issues
     header = _read_header(header_cells, header_line, source, issues)
     if "project_id" not in header.fields.values():
@@ -302,39 +401,73 @@ def read_operations(text: str, source: str = DEFAULT_SOURCE) -> tuple[list[dict[
             continue
         pid = row["project_id"]
         if pid in first:
-            issues.append(_issue(source, "duplicate_operation", "warning", "project_id", row["project_id_raw"],
-                                 f"line {line}: the Diarienummer is on line {first[pid]} too; that row kept",
-                                 project_id=pid))
+            issues.append(
+                _issue(
+                    source,
+                    "duplicate_operation",
+                    "warning",
+                    "project_id",
+                    row["project_id_raw"],
+                    f"line {line}: the Diarienummer is on line {first[pid]} too; that row kept",
+                    project_id=pid,
+                )
+            )
             continue
         first[pid] = line
         rows.append(row)
     return rows, issues
 
 
-def read_operations_bytes(data: bytes, source: str = DEFAULT_SOURCE
-                          ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def read_operations_bytes(
+    data: bytes, source: str = DEFAULT_SOURCE
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The export's bytes -> (operations rows, issue rows). The export is UTF-8 (with or without a BOM); bytes
     that are not UTF-8 are not guessed at (a spreadsheet's re-save in Windows-1252, say): one error, no rows."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return [], [_issue(source, "export_not_utf8", "error", None, None,
-                           f"byte {exc.start}: not UTF-8 ({exc.reason}); nothing was read")]
+        return [], [
+            _issue(
+                source,
+                "export_not_utf8",
+                "error",
+                None,
+                None,
+                f"byte {exc.start}: not UTF-8 ({exc.reason}); nothing was read",
+            )
+        ]
     return read_operations(text, source)
 
 
-def _read_row(cells: list[str], line: int, width: int, header: _Header, source: str,
-              issues: list[dict[str, Any]]) -> dict[str, Any] | None:
+def _read_row(
+    cells: list[str], line: int, width: int, header: _Header, source: str, issues: list[dict[str, Any]]
+) -> dict[str, Any] | None:
     if len(cells) != width:
         # A semicolon outside quotes (or a lost one) shifts every value after it: nothing of the row is trusted.
-        issues.append(_issue(source, "malformed_row", "error", None, mask_personal_numbers(";".join(cells)),
-                             f"line {line}: {len(cells)} cells where the header has {width}; row not read"))
+        issues.append(
+            _issue(
+                source,
+                "malformed_row",
+                "error",
+                None,
+                mask_personal_numbers(";".join(cells)),
+                f"line {line}: {len(cells)} cells where the header has {width}; row not read",
+            )
+        )
         return None
     raw = {field: cells[position] for position, field in header.fields.items()}
     pid_parsed = v.parse_project_number(raw.get("project_id"))
     if pid_parsed.value is None:
-        issues.append(_issue(source, "missing_project_id", "error", "project_id", mask_personal_numbers(";".join(cells)),
-                             f"line {line}: a row without a Diarienummer; row not read"))
+        issues.append(
+            _issue(
+                source,
+                "missing_project_id",
+                "error",
+                "project_id",
+                mask_personal_numbers(";".join(cells)),
+                f"line {line}: a row without a Diarienummer; row not read",
+            )
+        )
         return None
     pid = pid_parsed.value
     row: dict[str, Any] = dict.fromkeys(ROW_FIELDS)
@@ -348,23 +481,48 @@ def _read_row(cells: list[str], line: int, width: int, header: _Header, source: 
         if field not in TEXT_FIELDS:
             row[f"{field}_raw"] = None if withheld else mask_personal_numbers(printed)
         if parsed.problem:
-            row_issues.append(_issue(source, parsed.problem, parsed.severity, field,
-                                     None if withheld else mask_personal_numbers(printed),
-                                     f"line {line}" + (f": {parsed.note}" if parsed.note else ""), pid))
+            row_issues.append(
+                _issue(
+                    source,
+                    parsed.problem,
+                    parsed.severity,
+                    field,
+                    None if withheld else mask_personal_numbers(printed),
+                    f"line {line}" + (f": {parsed.note}" if parsed.note else ""),
+                    pid,
+                )
+            )
         value_out = parsed.value
         if isinstance(value_out, str) and column.kind in ("html", "text"):
             value_out = mask_personal_numbers(value_out)  # free text: a personal identity number in it is withheld
         row[field] = value_out
     if row["start_date"] and row["end_date"] and row["start_date"] > row["end_date"]:
-        row_issues.append(_issue(source, "start_after_end", "error", "start_date",
-                                 f"{row['start_date_raw']} / {row['end_date_raw']}",
-                                 f"line {line}: the start is after the end; both dates left out", pid))
+        row_issues.append(
+            _issue(
+                source,
+                "start_after_end",
+                "error",
+                "start_date",
+                f"{row['start_date_raw']} / {row['end_date_raw']}",
+                f"line {line}: the start is after the end; both dates left out",
+                pid,
+            )
+        )
         row["start_date"] = row["end_date"] = None
     row["owner_readable"] = v.readable_name(row["owner"])
     row["programme_period"], conflict = _programme_period(row)
     if conflict:
-        row_issues.append(_issue(source, "conflicting_values", "warning", "programme_period", row["programme_cci_raw"],
-                                 f"line {line}: {conflict}", pid))
+        row_issues.append(
+            _issue(
+                source,
+                "conflicting_values",
+                "warning",
+                "programme_period",
+                row["programme_cci_raw"],
+                f"line {line}: {conflict}",
+                pid,
+            )
+        )
     extra: dict[str, str] = {}
     for p in sorted(header.unknown):
         if not one_line(cells[p]):
@@ -374,8 +532,17 @@ def _read_row(cells: list[str], line: int, width: int, header: _Header, source: 
             name = f"{name} (column {p + 1})"
         extra[name] = mask_personal_numbers(cells[p]) or ""
         if not header.unknown[p]:
-            row_issues.append(_issue(source, "value_in_unnamed_column", "warning", None, extra[name],
-                                     f"line {line}: a value under an empty header ({name}); kept in extra_fields", pid))
+            row_issues.append(
+                _issue(
+                    source,
+                    "value_in_unnamed_column",
+                    "warning",
+                    None,
+                    extra[name],
+                    f"line {line}: a value under an empty header ({name}); kept in extra_fields",
+                    pid,
+                )
+            )
     row["extra_fields"] = json.dumps(extra, ensure_ascii=False) if extra else None
     issues.extend(row_issues)
     return row

@@ -1,9 +1,9 @@
 """Turn the raw label values of one project into normalised columns, with an issue for every
 value that is present but not understood."""
+
 from __future__ import annotations
 
 import functools
-
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -54,7 +54,9 @@ class Normalised:
         if old is None:
             self.columns[name] = value
         elif old != value:
-            self.issues.append(Issue(name, raw, "conflicting_values", "warning", f"kept {old!r}, page also says {value!r}"))
+            self.issues.append(
+                Issue(name, raw, "conflicting_values", "warning", f"kept {old!r}, page also says {value!r}")
+            )
 
 
 def _programme_area(raw: str) -> v.Parsed[tuple[str, str | None]]:
@@ -92,7 +94,9 @@ def _nuts2(raw: str) -> v.Parsed[str]:
 
 def _programme_period(raw: str) -> v.Parsed[str]:
     text = re.sub(r"\s*[-–]\s*", "-", one_line(raw))
-    return v.Parsed(text) if text in codes()["programme_periods"]["known"] else v.Parsed(None, "unknown_programme_period")
+    return (
+        v.Parsed(text) if text in codes()["programme_periods"]["known"] else v.Parsed(None, "unknown_programme_period")
+    )
 
 
 def _cci(raw: str) -> v.Parsed[str]:
@@ -156,12 +160,26 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
         else:
             cols["period_precision"] = "day"
         if period and (period.start, period.end) != (start, end) and period.precision == "day":
-            out.issues.append(Issue("period", f"{period.start} - {period.end}", "conflicting_values", "warning",
-                                    "Startdatum/Slutdatum kept over Projektperiod"))
+            out.issues.append(
+                Issue(
+                    "period",
+                    f"{period.start} - {period.end}",
+                    "conflicting_values",
+                    "warning",
+                    "Startdatum/Slutdatum kept over Projektperiod",
+                )
+            )
     elif period:
         if (start and start != period.start) or (end and end != period.end):
-            out.issues.append(Issue("period", f"{period.start} - {period.end}", "conflicting_values", "warning",
-                                    "Projektperiod kept over a single explicit date"))
+            out.issues.append(
+                Issue(
+                    "period",
+                    f"{period.start} - {period.end}",
+                    "conflicting_values",
+                    "warning",
+                    "Projektperiod kept over a single explicit date",
+                )
+            )
         cols["start_date"], cols["end_date"], cols["period_precision"] = period.start, period.end, period.precision
     elif start or end:
         cols["period_precision"] = "day"
@@ -199,11 +217,8 @@ def normalise_fields(raw_fields: list[RawField], family: str) -> Normalised:
 
 @functools.cache
 def _family_periods() -> dict[str, str | None]:
-    """Each family's programme period (parsers/families/<family>.py), for pages that tell none. Imported
-    here when first needed: the registry of families sits above the normalisers."""
-    from parsers.families import FAMILIES
-
-    return {family.name: family.programme_period for family in FAMILIES}
+    """Each family's programme period (parsers/data/families/<family>.toml), for pages that tell none."""
+    return {name: block.get("programme_period") or None for name, block in vocabulary()["families"].items()}
 
 
 def _period_of_number(number: str) -> str | None:
@@ -228,16 +243,26 @@ def _region(cols: dict[str, Any], out: Normalised) -> None:
     cols["national"] = region.national
     if region.nuts2:
         if cols.get("region_nuts2") and cols["region_nuts2"] != region.nuts2:
-            out.issues.append(Issue("region_nuts2", cols["region_nuts2"], "conflicting_values", "warning",
-                                    f"region {printed!r} is {region.nuts2}; the page's NUTS-2 code is kept"))
+            out.issues.append(
+                Issue(
+                    "region_nuts2",
+                    cols["region_nuts2"],
+                    "conflicting_values",
+                    "warning",
+                    f"region {printed!r} is {region.nuts2}; the page's NUTS-2 code is kept",
+                )
+            )
         cols.setdefault("region_nuts2", region.nuts2)
 
 
 def _code_names(cols: dict[str, Any], out: Normalised) -> None:
     period = cols.get("programme_period")
     lists = codes()
-    for column, table in (("programme_area", "programme_areas"), ("specific_objective", "specific_objectives"),
-                          ("intervention_code", "intervention_codes")):
+    for column, table in (
+        ("programme_area", "programme_areas"),
+        ("specific_objective", "specific_objectives"),
+        ("intervention_code", "intervention_codes"),
+    ):
         code = cols.get(column)
         if not code or not period:
             continue

@@ -5,6 +5,7 @@ module produces. A line remembers only what matters for reading labels and headi
 text runs it is made of (so ``<b>Region</b>Norra Mellansverige`` can be split where the elements
 meet), whether it is a heading element, wholly bold, a list item or wholly a link.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -27,8 +28,17 @@ from parsers.text import clean, one_line
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_\-:.]+)""", re.I)
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 # As browsers do (WHATWG Encoding): a page labelled Latin-1 or ASCII is decoded as Windows-1252.
-_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
-            "iso8859-1": "cp1252", "l1": "cp1252", "windows-1252": "cp1252", "x-cp1252": "cp1252"}
+_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin-1": "cp1252",
+    "latin1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-1": "cp1252",
+    "l1": "cp1252",
+    "windows-1252": "cp1252",
+    "x-cp1252": "cp1252",
+}
 _UTF16 = ("utf-16", "utf-16-le", "utf-16-be")
 # UTF-16 without a byte-order mark is recognised from the first bytes: markup is ASCII, so every
 # other byte is NUL (``<`` is ``3C 00`` in UTF-16LE). Swedish letters keep the pattern (å is ``E5 00``).
@@ -56,7 +66,7 @@ def _sniff_utf16(body: bytes) -> str | None:
     other byte), whatever the page is labelled (browsers sniff the same way)."""
     if body.find(b"\x00", 0, _UTF16_SNIFF_BYTES) < 0:
         return None
-    head = body[:_UTF16_SNIFF_BYTES & ~1]
+    head = body[: _UTF16_SNIFF_BYTES & ~1]
     half = len(head) // 2
     if half < 2:
         return None
@@ -72,8 +82,13 @@ _SURROGATE_RUN = re.compile("[\udc80-\udcff]+")
 
 
 def _undecodable(count: int, encoding: str) -> Issue:
-    return Issue(None, None, "undecodable_bytes", "warning",
-                 f"{count} replacement character{'s' if count != 1 else ''} (U+FFFD) for bytes that are not valid {encoding}")
+    return Issue(
+        None,
+        None,
+        "undecodable_bytes",
+        "warning",
+        f"{count} replacement character{'s' if count != 1 else ''} (U+FFFD) for bytes that are not valid {encoding}",
+    )
 
 
 def _utf8_or_cp1252(body: bytes, issues: list[Issue]) -> tuple[str, str]:
@@ -97,9 +112,15 @@ def _utf8_or_cp1252(body: bytes, issues: list[Issue]) -> tuple[str, str]:
         return text
 
     text = _SURROGATE_RUN.sub(legacy, text)
-    issues.append(Issue(None, None, "mixed_encoding", "warning",
-                        f"{fallback} byte{'s' if fallback != 1 else ''} not valid UTF-8 in a UTF-8 page, "
-                        "read as Windows-1252"))
+    issues.append(
+        Issue(
+            None,
+            None,
+            "mixed_encoding",
+            "warning",
+            f"{fallback} byte{'s' if fallback != 1 else ''} not valid UTF-8 in a UTF-8 page, read as Windows-1252",
+        )
+    )
     if replaced:
         issues.append(_undecodable(replaced, "utf-8 or cp1252"))
     return text, "utf-8"
@@ -115,8 +136,11 @@ def decode_page(body: bytes, content_type: str | None = None) -> tuple[str, str,
     issues: list[Issue] = []
     text, encoding = _decode(body, content_type, issues)
     # The cheap tests on the bytes (C speed) spare the common page a scan of its text.
-    if (encoding not in ("utf-8", "cp1252") or len(body.translate(None, _C0_BYTES)) != len(body)
-            or _CONTROL_REF_BYTES.search(body)):
+    if (
+        encoding not in ("utf-8", "cp1252")
+        or len(body.translate(None, _C0_BYTES)) != len(body)
+        or _CONTROL_REF_BYTES.search(body)
+    ):
         text, control_issues = strip_controls(text)
         issues.extend(control_issues)
     return text, encoding, issues
@@ -125,7 +149,7 @@ def decode_page(body: bytes, content_type: str | None = None) -> tuple[str, str,
 def _decode(body: bytes, content_type: str | None, issues: list[Issue]) -> tuple[str, str]:
     for bom, encoding in _BOMS:
         if body.startswith(bom):
-            text = body[len(bom):].decode(encoding, errors="replace")
+            text = body[len(bom) :].decode(encoding, errors="replace")
             break
     else:
         encoding = _sniff_utf16(body)
@@ -135,7 +159,10 @@ def _decode(body: bytes, content_type: str | None, issues: list[Issue]) -> tuple
             except UnicodeDecodeError:
                 pass
             meta = _META_CHARSET.search(body[:8192])
-            for candidate in (charset_from_content_type(content_type), meta[1].decode("ascii", "ignore") if meta else None):
+            for candidate in (
+                charset_from_content_type(content_type),
+                meta[1].decode("ascii", "ignore") if meta else None,
+            ):
                 declared = _codec(candidate)
                 if declared and declared != "utf-8" and declared not in _UTF16:
                     encoding = declared
@@ -163,7 +190,9 @@ _C0_BYTES = _C0.encode("ascii")
 # The same characters written as numeric character references (&#0; &#x1F;); libxml2 keeps them
 # (&#0; as U+FFFD). C1 references (&#150;) are read as Windows-1252 by libxml2 already, as in
 # browsers, and raw C1 characters by ``parsers.text.clean``.
-_CONTROL_REF = r"&#(?:[xX]0*(?:[0-8bBeEfF]|1[0-9a-fA-F]|7[fF])(?![0-9a-fA-F])|0*(?:[0-8]|11|1[4-9]|2[0-9]|3[01]|127)(?![0-9]));?"
+_CONTROL_REF = (
+    r"&#(?:[xX]0*(?:[0-8bBeEfF]|1[0-9a-fA-F]|7[fF])(?![0-9a-fA-F])|0*(?:[0-8]|11|1[4-9]|2[0-9]|3[01]|127)(?![0-9]));?"
+)
 _CONTROL_REF_BYTES = re.compile(_CONTROL_REF.encode("ascii"))
 _CONTROLS = re.compile(f"[{re.escape(_C0)}]|{_CONTROL_REF}")
 
@@ -180,9 +209,15 @@ def strip_controls(text: str) -> tuple[str, list[Issue]]:
     text = _CONTROLS.sub(remove, text)
     if not removed:
         return text, []
-    return text, [Issue(None, None, "control_characters_removed", "warning",
-                        f"{sum(removed.values())} control characters removed ({_tally(removed)}); "
-                        "the text around them is kept")]
+    return text, [
+        Issue(
+            None,
+            None,
+            "control_characters_removed",
+            "warning",
+            f"{sum(removed.values())} control characters removed ({_tally(removed)}); the text around them is kept",
+        )
+    ]
 
 
 def _tally(found: dict[str, int]) -> str:
@@ -193,6 +228,7 @@ def _tally(found: dict[str, int]) -> str:
 
 
 # ---------------------------------------------------------------- lines
+
 
 @dataclass
 class Line:
@@ -210,14 +246,76 @@ class Line:
 
 
 _BLOCK = {
-    "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details", "dialog", "div",
-    "dl", "dt", "fieldset", "figcaption", "figure", "form", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "html",
-    "li", "main", "ol", "p", "pre", "section", "summary", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
-    "header", "footer", "br", "legend", "label-block",
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "caption",
+    "center",
+    "dd",
+    "details",
+    "dialog",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "html",
+    "li",
+    "main",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+    "header",
+    "footer",
+    "br",
+    "legend",
+    "label-block",
 }
 _NEVER_CONTENT = {
-    "script", "style", "noscript", "template", "svg", "iframe", "nav", "button", "select", "option", "input",
-    "textarea", "head", "title", "meta", "link", "object", "embed", "canvas", "map", "dialog", "picture", "video",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "iframe",
+    "nav",
+    "button",
+    "select",
+    "option",
+    "input",
+    "textarea",
+    "head",
+    "title",
+    "meta",
+    "link",
+    "object",
+    "embed",
+    "canvas",
+    "map",
+    "dialog",
+    "picture",
+    "video",
     "audio",
     "aside",  # sidebars: related projects, share boxes, staff contacts; never the project's own facts
 }
@@ -251,7 +349,7 @@ def _is_chrome(tag: etree._Element, chrome: re.Pattern[str], in_content: bool) -
         return True
     if role in ("banner", "contentinfo") and not in_content:
         return True
-    ident = f'{attrs.get("class") or ""} {attrs.get("id") or ""}'
+    ident = f"{attrs.get('class') or ''} {attrs.get('id') or ''}"
     if ident != " " and chrome.search(ident):
         return True
     # The page's own header and footer are chrome; an article's header holds its title.
@@ -305,8 +403,15 @@ def read_document(html: str) -> tuple[etree._Element, list[Issue]]:
         data = html.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates: only a str caller can hand them in
         html, count = _LONE_SURROGATE.subn("\ufffd", html)
-        issues.append(Issue(None, None, "undecodable_bytes", "warning",
-                            f"{count} lone surrogate{'s' if count != 1 else ''} replaced by U+FFFD"))
+        issues.append(
+            Issue(
+                None,
+                None,
+                "undecodable_bytes",
+                "warning",
+                f"{count} lone surrogate{'s' if count != 1 else ''} replaced by U+FFFD",
+            )
+        )
         data = html.encode("utf-8")
     # huge_tree: without it libxml2 stops at 256 levels of nesting and at 10 MB text nodes. Comments
     # stay in the tree (the walk skips them, itertext too): an unclosed one is seen by ``_unclosed``.
@@ -342,16 +447,31 @@ def _unclosed(html: str, root: etree._Element, issues: list[Issue], comment_not_
         last = last[-1]
     if comment_not_finished or last.tag is etree.Comment:
         hidden = len(last.text or "") if last.tag is etree.Comment else len(html) - html.rfind("<!--")
-        if not comment_not_finished and (html.rstrip().endswith("-->")
-                                         or not html.rstrip().endswith((last.text or "").rstrip()[-64:])):
+        if not comment_not_finished and (
+            html.rstrip().endswith("-->") or not html.rstrip().endswith((last.text or "").rstrip()[-64:])
+        ):
             return
-        issues.append(Issue(None, None, "unclosed_comment", "warning",
-                            f"a comment is never closed: the remaining {hidden} characters of the page are "
-                            "hidden in it (as in a browser)"))
+        issues.append(
+            Issue(
+                None,
+                None,
+                "unclosed_comment",
+                "warning",
+                f"a comment is never closed: the remaining {hidden} characters of the page are "
+                "hidden in it (as in a browser)",
+            )
+        )
     elif last.tag in _RAW_TEXT and last.text and "<" in last.text and html.rstrip().endswith(last.text.rstrip()[-64:]):
-        issues.append(Issue(None, None, "unclosed_element", "warning",
-                            f"a <{last.tag}> is never closed: the remaining {len(last.text)} characters of the page "
-                            "are its content, not page text (as in a browser)"))
+        issues.append(
+            Issue(
+                None,
+                None,
+                "unclosed_element",
+                "warning",
+                f"a <{last.tag}> is never closed: the remaining {len(last.text)} characters of the page "
+                "are its content, not page text (as in a browser)",
+            )
+        )
 
 
 def _cap_elements(html: str, issues: list[Issue]) -> str:
@@ -363,11 +483,18 @@ def _cap_elements(html: str, issues: list[Issue]) -> str:
     cut = next(itertools.islice(_START_TAG.finditer(html), MAX_ELEMENTS, None), None)
     if cut is None:
         return html
-    issues.append(Issue(None, None, "element_cap_reached", "error",
-                        f"more than MAX_ELEMENTS = {MAX_ELEMENTS} elements: the page is read up to its "
-                        f"{MAX_ELEMENTS}th start tag (the first {cut.start()} of {len(html)} characters); "
-                        f"the remaining {len(html) - cut.start()} characters are not read"))
-    return html[:cut.start()]
+    issues.append(
+        Issue(
+            None,
+            None,
+            "element_cap_reached",
+            "error",
+            f"more than MAX_ELEMENTS = {MAX_ELEMENTS} elements: the page is read up to its "
+            f"{MAX_ELEMENTS}th start tag (the first {cut.start()} of {len(html)} characters); "
+            f"the remaining {len(html) - cut.start()} characters are not read",
+        )
+    )
+    return html[: cut.start()]
 
 
 def _read_again(data: bytes, error: etree._LogEntry, issues: list[Issue]) -> etree._Element | None:
@@ -384,23 +511,45 @@ def _read_again(data: bytes, error: etree._LogEntry, issues: list[Issue]) -> etr
     still = [e for e in parser.error_log if e.level == etree.ErrorLevels.FATAL]
     too_deep = "depth" in error.message.lower() or target.deepest > MAX_DEPTH
     if too_deep:
-        issues.append(Issue(None, None, "page_too_deep", "warning",
-                            f"elements nested {target.deepest} levels deep, more than libxml2 reads "
-                            f"({error.message.strip()}); read again, {target.flattened} elements deeper than "
-                            f"MAX_DEPTH = {MAX_DEPTH} put into their ancestor: their text is kept"))
+        issues.append(
+            Issue(
+                None,
+                None,
+                "page_too_deep",
+                "warning",
+                f"elements nested {target.deepest} levels deep, more than libxml2 reads "
+                f"({error.message.strip()}); read again, {target.flattened} elements deeper than "
+                f"MAX_DEPTH = {MAX_DEPTH} put into their ancestor: their text is kept",
+            )
+        )
     if still:
-        issues.append(Issue(None, None, "parse_stopped", "error",
-                            f"libxml2 stopped reading the page at line {still[0].line}: {still[0].message.strip()}; "
-                            "the text before that point is read"))
+        issues.append(
+            Issue(
+                None,
+                None,
+                "parse_stopped",
+                "error",
+                f"libxml2 stopped reading the page at line {still[0].line}: {still[0].message.strip()}; "
+                "the text before that point is read",
+            )
+        )
     elif not too_deep:
-        issues.append(Issue(None, None, "parse_stopped", "info",
-                            f"libxml2 stopped reading the page at line {error.line} ({error.message.strip()}); "
-                            "read again to its end"))
+        issues.append(
+            Issue(
+                None,
+                None,
+                "parse_stopped",
+                "info",
+                f"libxml2 stopped reading the page at line {error.line} ({error.message.strip()}); "
+                "read again to its end",
+            )
+        )
     return root
 
 
 class _Shim:
     """What ``_is_chrome`` looks at, for an element the flattening target does not create."""
+
     __slots__ = ("tag", "attrib")
 
     def __init__(self, tag: str, attrib: dict[str, str]) -> None:
@@ -482,9 +631,11 @@ def plain_text_as_html(text: str, content_type: str | None) -> str:
 def no_text_issue(root: etree._Element) -> Issue:
     """The issue of a page that shows no text: say whether it has none or hides all of it."""
     hidden = sum(len(t.strip()) for t in root.itertext())
-    where = (f"its {hidden} characters of text are all in the head, scripts, styles, templates, menus or hidden "
-             "elements"
-             if hidden else "it has no text at all")
+    where = (
+        f"its {hidden} characters of text are all in the head, scripts, styles, templates, menus or hidden elements"
+        if hidden
+        else "it has no text at all"
+    )
     return Issue(None, None, "no_visible_text", "warning", f"the page shows no text: {where}")
 
 
@@ -538,15 +689,17 @@ def visible_lines(root: etree._Element) -> list[Line]:
                 lines.append(Line(text, [one_line(run[0])], run[1], run[2], run[3], run[4], blocks[-1]))
             else:
                 levels = {r[1] for r in visible}
-                lines.append(Line(
-                    text=text,
-                    runs=[one_line(r[0]) for r in visible],
-                    heading=levels.pop() if len(levels) == 1 else None,
-                    bold=all(r[2] for r in visible),
-                    item=any(r[3] for r in visible),
-                    link=all(r[4] for r in visible),
-                    block=blocks[-1],
-                ))
+                lines.append(
+                    Line(
+                        text=text,
+                        runs=[one_line(r[0]) for r in visible],
+                        heading=levels.pop() if len(levels) == 1 else None,
+                        bold=all(r[2] for r in visible),
+                        item=any(r[3] for r in visible),
+                        link=all(r[4] for r in visible),
+                        block=blocks[-1],
+                    )
+                )
         runs.clear()
 
     def add(raw: str | None) -> None:
@@ -619,8 +772,9 @@ def visible_lines(root: etree._Element) -> list[Line]:
     return lines
 
 
-def _anchors(root: etree._Element, base_url: str,
-             malformed: list[str] | None = None) -> Iterator[tuple[str, etree._Element]]:
+def _anchors(
+    root: etree._Element, base_url: str, malformed: list[str] | None = None
+) -> Iterator[tuple[str, etree._Element]]:
     """Every ``<a href>`` that leads to a page, as (absolute URL without fragment, the element); the
     hrefs that lead nowhere (``http://[oops/``) go to ``malformed`` when it is given."""
     base = root.find(".//base[@href]")

@@ -1,5 +1,6 @@
 """Classify text lines by the label and heading vocabulary: label (with or without its value),
 known heading, unknown heading, boilerplate, or plain text."""
+
 from __future__ import annotations
 
 import functools
@@ -52,8 +53,11 @@ MIN_GLUED_LABEL = 6
 def _glued_labels() -> re.Pattern[str]:
     """Every field label as printed (case-sensitive), longest first, for labels glued to their value
     (``Projektperiod2009-08-03``): the 2007–2013 text shape."""
-    labels = sorted({lab for spec in vocabulary()["fields"].values() for lab in spec["labels"]
-                     if len(lab) >= MIN_GLUED_LABEL}, key=len, reverse=True)
+    labels = sorted(
+        {lab for spec in vocabulary()["fields"].values() for lab in spec["labels"] if len(lab) >= MIN_GLUED_LABEL},
+        key=len,
+        reverse=True,
+    )
     return re.compile("^(" + "|".join(_label_regex(lab) for lab in labels) + ")")
 
 
@@ -87,8 +91,12 @@ def classify(line: Line) -> Token:
         return Token("label", line, labels[key], text.rstrip(": "), None)
     if key in headings:
         kind = headings[key]
-        return Token("municipalities" if kind == "municipalities" else "heading", line, label=text.rstrip(": "),
-                     section=None if kind == "municipalities" else kind)
+        return Token(
+            "municipalities" if kind == "municipalities" else "heading",
+            line,
+            label=text.rstrip(": "),
+            section=None if kind == "municipalities" else kind,
+        )
     if key in end_headings:
         return Token("end", line, label=text)
     if any(p.search(text) for p in group_patterns):
@@ -98,18 +106,23 @@ def classify(line: Line) -> Token:
         for match in re.finditer(":", text):
             if match.start() > LONGEST_KEY:
                 break
-            head, rest = text[: match.start()], text[match.end():].strip()
+            head, rest = text[: match.start()], text[match.end() :].strip()
             head_key = label_key(head)
             if head_key in labels:
                 return _inline_label(line, labels[head_key], head.strip(), rest)
             if head_key in headings:
                 kind = headings[head_key]
-                return Token("municipalities" if kind == "municipalities" else "heading", line, label=head.strip(),
-                             value=rest or None, section=None if kind == "municipalities" else kind)
+                return Token(
+                    "municipalities" if kind == "municipalities" else "heading",
+                    line,
+                    label=head.strip(),
+                    value=rest or None,
+                    section=None if kind == "municipalities" else kind,
+                )
     # 4. A label glued to its value with no separator (the 2007–2013 text shape).
     if len(text) <= MAX_FIELD_LINE and (match := _glued_labels().match(text)):
         field = labels.get(label_key(match[1]))
-        rest = text[match.end():]
+        rest = text[match.end() :]
         if field and _glue_plausible(field, match[1], rest):
             return Token("label", line, field, match[1], rest.strip(), glued=True)
     if line.emphasised and not line.item:
@@ -128,7 +141,7 @@ def _inline_label(line: Line, field: str, label: str, value: str) -> Token:
 
 def _rest_after(text: str, first_run: str) -> str:
     index = text.find(first_run)
-    rest = text[index + len(first_run):] if index >= 0 else text
+    rest = text[index + len(first_run) :] if index >= 0 else text
     return rest.lstrip(" :").strip()
 
 
@@ -173,7 +186,9 @@ def prose_like(text: str) -> bool:
 @functools.cache
 def _joining_words() -> tuple[frozenset[str], frozenset[str]]:
     spec = vocabulary()["value_lines"]
-    return frozenset(w.casefold() for w in spec["joining_words"]), frozenset(w.casefold() for w in spec["suspended_compound_words"])
+    return frozenset(w.casefold() for w in spec["joining_words"]), frozenset(
+        w.casefold() for w in spec["suspended_compound_words"]
+    )
 
 
 _DASHES = ("-", "\u2013", "\u2014")

@@ -2,6 +2,7 @@
 project (read, not followed) or one that lists (followed), which addresses it links to, which hrefs
 lead nowhere, and the address it names as its canonical one. The crawler holds no Swedish words: the
 labels that tell a project page are in parsers/data/vocabulary.toml ([crawl])."""
+
 from __future__ import annotations
 
 import functools
@@ -126,8 +127,9 @@ def read_sitemap(body: bytes) -> SitemapEntries:
         except (OSError, EOFError, zlib.error) as exc:
             return SitemapEntries(error=f"not a readable gzip file: {exc}")
     try:
-        root = etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True,
-                                                      recover=True))
+        root = etree.fromstring(
+            body, etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, recover=True)
+        )
     except etree.XMLSyntaxError as exc:
         return SitemapEntries(error=f"not a sitemap: {exc}")
     if root is None:
@@ -139,7 +141,9 @@ def read_sitemap(body: bytes) -> SitemapEntries:
     for item in root:
         if not isinstance(item.tag, str):
             continue
-        values = {etree.QName(child).localname: (child.text or "").strip() for child in item if isinstance(child.tag, str)}
+        values = {
+            etree.QName(child).localname: (child.text or "").strip() for child in item if isinstance(child.tag, str)
+        }
         if not values.get("loc"):
             continue
         if kind == "sitemapindex":

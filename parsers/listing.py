@@ -2,6 +2,7 @@
 cards. Two rules of the registry (parsers/families/__init__.py) stand between the families: a list of
 cards told by its shape (``CARD_LIST``) and one told by a card field with several values
 (``CARD_FIELDS``). ``is_listing`` tells a listing without any project label (links, pagination)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ def _card_listing_field(tokens: list[Token]) -> str | None:
 @dataclass
 class _Card:
     """The labels between two link lines of a page: a project card, if the page is a list of them."""
+
     fields: list[str] = field(default_factory=list)
     link_before: bool = False  # a link line (the card's title) just above its first label, or one plain line above
     link_after: bool = False  # a link line ("Läs mer") ends it
@@ -91,8 +93,12 @@ def _card_list(tokens: list[Token], root: Any) -> str | None:
             found = next((f for f in card_fields if f in shared), None)
             if found is not None:
                 return found
-    if len(cards) == 1 and cards[0].link_before and len(cards[0].fields) <= listing["max_single_card_labels"] \
-            and _has_pagination(root):
+    if (
+        len(cards) == 1
+        and cards[0].link_before
+        and len(cards[0].fields) <= listing["max_single_card_labels"]
+        and _has_pagination(root)
+    ):
         return next(f for f in card_fields if f in cards[0].fields)
     return None
 
@@ -119,25 +125,37 @@ def is_listing(lines: list) -> bool:
     listing = vocabulary()["listing"]
     pagination = {label_key(word) for word in listing["pagination_words"]}
     content_links = [line for line in lines if line.link]
-    return len(content_links) >= listing["min_content_links"] or any(label_key(l.text) in pagination for l in content_links)
+    return len(content_links) >= listing["min_content_links"] or any(
+        label_key(link.text) in pagination for link in content_links
+    )
 
 
 def _card_list_issue(page: PageText) -> Issue | None:
     card_field = _card_list(page.tokens, page.root)
     if card_field is None:
         return None
-    return Issue(card_field, None, "labels_on_listing", "info",
-                 f"'{card_field}' is shown on project cards, each with a link to its project: read as a "
-                 "list of projects (each is read from its own page), not as one project")
+    return Issue(
+        card_field,
+        None,
+        "labels_on_listing",
+        "info",
+        f"'{card_field}' is shown on project cards, each with a link to its project: read as a "
+        "list of projects (each is read from its own page), not as one project",
+    )
 
 
 def _card_fields_issue(page: PageText) -> Issue | None:
     card_field = _card_listing_field(page.tokens)
     if card_field is None:
         return None
-    return Issue(card_field, None, "labels_on_listing", "info",
-                 f"'{card_field}' has several values, one per card: read as a list of projects "
-                 "(each is read from its own page), not as one project")
+    return Issue(
+        card_field,
+        None,
+        "labels_on_listing",
+        "info",
+        f"'{card_field}' has several values, one per card: read as a list of projects "
+        "(each is read from its own page), not as one project",
+    )
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,7 @@ class Listing:
     """An entry of the registry (parsers/families/__init__.py) that is no family: a page that shows
     project labels but lists projects, each read from its own page. No family, no records; one issue
     that says why (``labels_on_listing``)."""
+
     name: str
     detect: Callable[[PageText], Issue | None]
 

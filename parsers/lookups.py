@@ -1,4 +1,5 @@
 """Loads the bundled vocabulary and reference data once; lookups are plain dicts."""
+
 from __future__ import annotations
 
 import csv
@@ -93,7 +94,9 @@ def region_index() -> dict[str, Region]:
         _region_key(row["spelling"]): Region(row["region"], row["nuts2"] or None, row["national"] == "true")
         for row in _read_csv("regions.csv")
     }
-    by_county = {row["county_code"]: Region(row["region"], row["nuts2"], False) for row in _read_csv("county_regions.csv")}
+    by_county = {
+        row["county_code"]: Region(row["region"], row["nuts2"], False) for row in _read_csv("county_regions.csv")
+    }
     county_codes = county_index()
     for key, code in county_codes.items():
         index.setdefault(key, by_county[code])

@@ -6,6 +6,7 @@ A family that recognises it reads its records (one project, many on a theme page
 an article) or a press release's announcements; a list of project cards is a listing; anything else
 yields nothing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,10 +14,19 @@ from typing import Any
 
 from parsers.families import recognise
 from parsers.fields import Issue
-from parsers.html import (decode_page, links, no_text_issue, page_title, plain_text_as_html, read_document,
-                          strip_controls, visible_lines)
+from parsers.html import (
+    decode_page,
+    links,
+    no_text_issue,
+    page_title,
+    plain_text_as_html,
+    read_document,
+    strip_controls,
+    visible_lines,
+)
 from parsers.lines import tokenize
 from parsers.listing import is_listing
+
 # Records and ids: parsers/reading.py (imported from here by the pipeline).
 from parsers.reading import PageText, ProjectRecord, Section, address_identity, stable_id  # noqa: F401
 
@@ -63,5 +73,13 @@ def parse_page(body: bytes | str, url: str, content_type: str | None = None, pag
         kind = "project" if records else ("listing" if reading.issues or is_listing(lines) else "other")
     # Links matter for listings; resolving every menu link of a project page is wasted work.
     page_links = links(root, url) if not records else []
-    return PageResult(kind, family.name if family else None, records, page_issues + reading.issues, page_links,
-                      encoding, title, reading.announcements)
+    return PageResult(
+        kind,
+        family.name if family else None,
+        records,
+        page_issues + reading.issues,
+        page_links,
+        encoding,
+        title,
+        reading.announcements,
+    )

@@ -4,6 +4,7 @@ never by a guess.
 
 Pure functions over plain dicts (rows of the two tables).
 """
+
 from __future__ import annotations
 
 import re
@@ -57,7 +58,9 @@ def link_announcements(announcements: Iterable[dict[str, Any]], projects: Iterab
     by_name: dict[str, list[tuple[frozenset[str], str]]] = {}
     for project in projects:
         if project.get("project_id") and project.get("name"):
-            by_name.setdefault(match_key(project["name"]), []).append((owner_keys(project.get("owner")), project["project_id"]))
+            by_name.setdefault(match_key(project["name"]), []).append(
+                (owner_keys(project.get("owner")), project["project_id"])
+            )
     linked: list[str | None] = []
     for announcement in announcements:
         wanted = owner_keys(announcement.get("owner"))

@@ -3,6 +3,7 @@ sections and municipality list (``read_body``), and the project record built fro
 normalised columns, contacts, municipalities, the project id). The families themselves are in
 parsers/families/; parsers/page.py asks them, in order, what a page is.
 """
+
 from __future__ import annotations
 
 import functools
@@ -12,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from parsers import values as v
 from parsers.fields import Issue, RawField, normalise_fields
 from parsers.html import Line
 from parsers.lines import MAX_FIELD_LINE, Token, join_value_lines, prose_like, unknown_label
 from parsers.lookups import lookup_municipality, vocabulary
 from parsers.text import one_line, slug
-from parsers import values as v
 
 if TYPE_CHECKING:
     from parsers.families.base import Family
@@ -54,6 +55,7 @@ class PageText:
     tree (for links and pagination), its address, title and identity. ``memo`` keeps what a family
     works out once and needs again (the "Region: Title" headings of a theme page, asked for by its
     detection and again by the reader of a page of one project)."""
+
     tokens: list[Token]
     lines: list[Line]
     root: Any
@@ -70,6 +72,7 @@ class PageText:
 @dataclass
 class Reading:
     """What a family reads from a page it recognised."""
+
     records: list[ProjectRecord] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)  # page-level issues (no project)
     announcements: list[dict[str, Any]] = field(default_factory=list)  # a press release's, in page order
@@ -127,8 +130,15 @@ def read_body(tokens: list[Token], allow_untitled: bool) -> Body:
         text = token.line.text
         if token.field is not None:
             # "Kontakt: Hör av dig …": a label followed by prose on one long line is read as prose, and reported.
-            body.issues.append(Issue(token.field, text, "prose_value", "warning",
-                                     f"'{token.label}' is followed by prose on its line; kept as prose, not as the value"))
+            body.issues.append(
+                Issue(
+                    token.field,
+                    text,
+                    "prose_value",
+                    "warning",
+                    f"'{token.label}' is followed by prose on its line; kept as prose, not as the value",
+                )
+            )
         if in_municipalities:
             body.municipality_names.extend(n for n in re.split(r"\s*[,;]\s*", text.lstrip("•·-–* ")) if n)
             continue
@@ -162,6 +172,7 @@ def read_body(tokens: list[Token], allow_untitled: bool) -> Body:
 def _all_caps(text: str) -> bool:
     letters = [c for c in text if c.isalpha()]
     return len(letters) >= 3 and all(c.isupper() for c in letters)
+
 
 def _value_line(token: Token | None) -> bool:
     """Can this line be (part of) a label's value? Plain text, or a bold line that is no known heading
@@ -210,8 +221,13 @@ def _prose_after_label(tokens: list[Token], index: int) -> Issue | None:
     token, nxt = tokens[index], tokens[index + 1] if index + 1 < len(tokens) else None
     if nxt is None or not _value_line(nxt) or len(nxt.line.text) <= MAX_FIELD_LINE:
         return None
-    return Issue(token.field or token.label, nxt.line.text, "prose_after_label", "warning",
-                 f"'{token.label}' has no value of its own; the long text after it reads as prose and is kept as prose")
+    return Issue(
+        token.field or token.label,
+        nxt.line.text,
+        "prose_after_label",
+        "warning",
+        f"'{token.label}' has no value of its own; the long text after it reads as prose and is kept as prose",
+    )
 
 
 def address_identity(url: str) -> str:
@@ -227,8 +243,14 @@ def stable_id(prefix: str, identity: str, name: str) -> str:
     return f"{prefix}-{slug(name)[:48].strip('-')}-{digest}"
 
 
-def record(body: Body, family: Family, page: PageText, fallback_name: str | None, fallback_number: str | None,
-           extra_columns: dict[str, Any] | None = None) -> ProjectRecord:
+def record(
+    body: Body,
+    family: Family,
+    page: PageText,
+    fallback_name: str | None,
+    fallback_number: str | None,
+    extra_columns: dict[str, Any] | None = None,
+) -> ProjectRecord:
     """One project of ``family`` from what its page shows: normalised columns (the name and number fall
     back on what the family's reader found in the heading or title), raw fields, contacts apart (personal
     data), municipalities with their codes, and its id: the project number, or else a stable id of the
@@ -245,8 +267,11 @@ def record(body: Body, family: Family, page: PageText, fallback_name: str | None
             cols.setdefault(key, value)
     number = cols.get("project_number")
     url = page.url
-    project_id = number if number and not any(i.problem == "unexpected_project_number" for i in issues) else \
-        stable_id(family.id_prefix, page.identity, cols.get("name") or url)
+    project_id = (
+        number
+        if number and not any(i.problem == "unexpected_project_number" for i in issues)
+        else stable_id(family.id_prefix, page.identity, cols.get("name") or url)
+    )
     extra = {}
     for f in raw_fields:
         if f.field is None:
@@ -258,12 +283,19 @@ def record(body: Body, family: Family, page: PageText, fallback_name: str | None
         found = lookup_municipality(name)
         if found is None:
             issues.append(Issue("municipality", name, "unknown_municipality", "warning"))
-        municipalities.append({"municipality_name": name, "municipality_code": found.code if found else None,
-                               "county_code": found.county_code if found else None})
+        municipalities.append(
+            {
+                "municipality_name": name,
+                "municipality_code": found.code if found else None,
+                "county_code": found.county_code if found else None,
+            }
+        )
     sections = body.sections
     for section in sections:
         section.language = _language(section)  # type: ignore[attr-defined]
-    return ProjectRecord(project_id, family.name, url, cols, raw_fields, sections, municipalities, contacts, extra, issues)
+    return ProjectRecord(
+        project_id, family.name, url, cols, raw_fields, sections, municipalities, contacts, extra, issues
+    )
 
 
 CONTACT_FIELDS = {"name": "contact_name", "email": "contact_email", "phone": "contact_phone"}
@@ -306,5 +338,3 @@ def _language(section: Section) -> str:
     if sv or section.kind != "english_summary":
         return "sv"
     return "en"
-
-

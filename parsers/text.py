@@ -1,4 +1,5 @@
 """Small text helpers shared by the HTML reader and the value normalisers."""
+
 from __future__ import annotations
 
 import functools

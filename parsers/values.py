@@ -4,6 +4,7 @@ Every normaliser takes the raw text and returns a ``Parsed``: the normalised val
 with a ``problem`` code that becomes a row of ``parse_issues``. They never raise and never guess:
 an approximate amount ("ca 45 miljoner") is not turned into an exact one.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -41,6 +42,7 @@ def _empty(raw: str | None) -> bool:
 
 
 # ---------------------------------------------------------------- amounts
+
 
 @dataclass(frozen=True)
 class Amount:
@@ -120,6 +122,7 @@ def parse_sek(raw: str | None) -> Parsed[Decimal]:
 @dataclass(frozen=True)
 class Rounded:
     """An amount as printed in prose, rounded: the real amount lies within ``value ± step / 2``."""
+
     value: Decimal  # in kronor, as printed ("4,2 miljoner kronor" -> 4 200 000)
     step: Decimal  # the place of the last printed digit, in kronor ("4,2 miljoner kronor" -> 100 000)
 
@@ -164,9 +167,7 @@ def parse_count(raw: str | None) -> Parsed[int]:
     return Parsed(int(digits))
 
 
-_PERCENT = re.compile(
-    r"^\(?\s*(?P<num>[0-9]{1,3}(?:[,.][0-9]+)?)\s*(?:%|procent)\s*\)?\s*(?P<rest>\(.*\))?$", re.I
-)
+_PERCENT = re.compile(r"^\(?\s*(?P<num>[0-9]{1,3}(?:[,.][0-9]+)?)\s*(?:%|procent)\s*\)?\s*(?P<rest>\(.*\))?$", re.I)
 
 
 def parse_percentage(raw: str | None) -> Parsed[Decimal]:
@@ -185,6 +186,7 @@ def parse_percentage(raw: str | None) -> Parsed[Decimal]:
 
 
 # ---------------------------------------------------------------- dates and periods
+
 
 @dataclass(frozen=True)
 class Period:
@@ -257,7 +259,8 @@ def parse_date(raw: str | None) -> Parsed[date]:
 
 _ISO_ANYWHERE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _RANGE_SEPARATOR = re.compile(
-    r"\s+(?:--?|–|—|till och med|till|to|t\.o\.m\.?|tom)\s+|\s*(?:--|[–—])\s*|(?<=[0-9]{4})-(?=[0-9]{4}$)", re.I)
+    r"\s+(?:--?|–|—|till och med|till|to|t\.o\.m\.?|tom)\s+|\s*(?:--|[–—])\s*|(?<=[0-9]{4})-(?=[0-9]{4}$)", re.I
+)
 
 
 def parse_period(raw: str | None) -> Parsed[Period]:
@@ -268,7 +271,10 @@ def parse_period(raw: str | None) -> Parsed[Period]:
     text = one_line(raw)
     isos = _ISO_ANYWHERE.findall(text)
     if len(isos) == 2 and re.fullmatch(
-            r"[0-9]{4}-[0-9]{2}-[0-9]{2}\s*(?:--?|–|—|till och med|till|to|t\.o\.m\.?)?\s*[0-9]{4}-[0-9]{2}-[0-9]{2}", text, re.I):
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}\s*(?:--?|–|—|till och med|till|to|t\.o\.m\.?)?\s*[0-9]{4}-[0-9]{2}-[0-9]{2}",
+        text,
+        re.I,
+    ):
         parts = isos
     else:
         parts = _RANGE_SEPARATOR.split(text)
@@ -300,6 +306,7 @@ def format_period(period: Period) -> str:
 
 
 # ---------------------------------------------------------------- identifiers and contact data
+
 
 def parse_postcode(raw: str | None) -> Parsed[str]:
     """``65182``, ``172 92``, ``SE-172 92`` -> ``17292``."""
@@ -343,15 +350,26 @@ def parse_org_number(raw: str | None) -> Parsed[str]:
     if not re.fullmatch(r"[0-9]{10}", digits):
         if re.fullmatch(r"[0-9]{6,}", digits) and 1 <= int(digits[2:4]) <= 12:
             # Digits that start like a date of birth (a personal identity number cut short or run on).
-            return Parsed(None, "not_an_org_number", "not ten digits, and digits 3-4 form a month: value withheld "
-                          "(it may be a personal identity number)")
+            return Parsed(
+                None,
+                "not_an_org_number",
+                "not ten digits, and digits 3-4 form a month: value withheld (it may be a personal identity number)",
+            )
         return _fail("unparseable_org_number")
     if is_personal_identity_number(digits):
-        return Parsed(None, PERSONAL_IDENTITY_NUMBER, "a personal identity number (a sole trader's organisation "
-                      "number): not published", "warning")
+        return Parsed(
+            None,
+            PERSONAL_IDENTITY_NUMBER,
+            "a personal identity number (a sole trader's organisation number): not published",
+            "warning",
+        )
     if digits[2] < "2":
-        return Parsed(None, "not_an_org_number", "digits 3-4 are below 20 and not a month: neither an organisation "
-                      "nor a personal identity number; value withheld")
+        return Parsed(
+            None,
+            "not_an_org_number",
+            "digits 3-4 are below 20 and not a month: neither an organisation "
+            "nor a personal identity number; value withheld",
+        )
     if not _luhn_ok(digits):
         return Parsed(digits, "org_number_checksum", "Luhn check digit does not match", "warning")
     return Parsed(digits)
@@ -379,8 +397,7 @@ def legal_form_group(org_number: str) -> tuple[str, str | None]:
 
 def valid_org_number(digits: str | None) -> bool:
     """Ten digits, digits 3-4 at least 20 (not a personal identity number) and a matching Luhn check digit."""
-    return (digits is not None and len(digits) == 10 and digits.isdigit() and digits[2] >= "2"
-            and _luhn_ok(digits))
+    return digits is not None and len(digits) == 10 and digits.isdigit() and digits[2] >= "2" and _luhn_ok(digits)
 
 
 def _luhn_ok(digits: str) -> bool:

@@ -1,4 +1,5 @@
 """The ESF pipeline: crawler, parse step, table assembly, storage, Dagster definitions and CLI."""
+
 import os
 import sys
 

@@ -1,6 +1,7 @@
 """This run's tables, assembled page by page from the parse cache and written in batches, so memory
 holds one batch however large the site. The cache keeps plain rows (dicts): loading them is four
 times faster than loading small Arrow tables, and the conversion to Arrow happens once per batch."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,11 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parsers.press_release import link_announcements
-from pipeline.discrepancies import PROJECT_COLUMNS as DISCREPANCY_COLUMNS
-from pipeline.organisations import PROJECT_COLUMNS as ORGANISATION_COLUMNS
 from pipeline.checks import ProjectChecks
 from pipeline.codec import StateError
+from pipeline.discrepancies import PROJECT_COLUMNS as DISCREPANCY_COLUMNS
 from pipeline.history import History
+from pipeline.organisations import PROJECT_COLUMNS as ORGANISATION_COLUMNS
 from pipeline.pages import SourceRun
 from pipeline.parse_step import REACHED, Entry, Item, parse_into_cache, parser_version
 from pipeline.rows import Rows, personal
@@ -34,17 +35,28 @@ CHILD_TABLES = ("project_contacts", "project_sections", "project_municipalities"
 REUSABLE_TABLES = (*CHILD_TABLES, "parse_issues")
 
 
-def inputs_fingerprint(entries: list[Entry], personal_data: bool, runs: list[SourceRun] = (),
-                       operations: list[dict[str, Any]] | None = None) -> str:
+def inputs_fingerprint(
+    entries: list[Entry],
+    personal_data: bool,
+    runs: list[SourceRun] = (),
+    operations: list[dict[str, Any]] | None = None,
+) -> str:
     """What the reusable tables are made of: every entry's address, cache key and run issues, each
     crawled source's completeness, the code that turns them into rows, and whether personal data is written."""
     digest = hashlib.sha256(parser_version().encode() + Path(__file__).read_bytes() + bytes([personal_data]))
     digest.update(json.dumps([[run.name, run.start_url, run.complete, run.reasons] for run in runs]).encode())
     digest.update(json.dumps(operations, default=str, sort_keys=True).encode())  # owner_org_number comes from it
     for start in range(0, len(entries), 1000):  # one encoding per thousand entries: fast, and small in memory
-        digest.update(json.dumps([[entry.url, entry.source, entry.key, entry.rank, entry.issues]
-                                  for entry in entries[start:start + 1000]],
-                                 default=str, sort_keys=True).encode())
+        digest.update(
+            json.dumps(
+                [
+                    [entry.url, entry.source, entry.key, entry.rank, entry.issues]
+                    for entry in entries[start : start + 1000]
+                ],
+                default=str,
+                sort_keys=True,
+            ).encode()
+        )
     return digest.hexdigest()
 
 
@@ -53,10 +65,20 @@ class TableAssembler:
     a time: a project seen at two addresses is kept once (the first) and reported; projects get
     their history columns in batches."""
 
-    def __init__(self, out: OutputDir, writers: dict[str, TableWriter], history: History, checks: ProjectChecks,
-                 batch: int = 1000, personal_data: bool = True, contents: dict[str, Item] | None = None,
-                 source_crawl: dict[str, str] | None = None, announcement_keys: set[str] | None = None,
-                 aliases: dict[str, str] | None = None, export_orgs: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        out: OutputDir,
+        writers: dict[str, TableWriter],
+        history: History,
+        checks: ProjectChecks,
+        batch: int = 1000,
+        personal_data: bool = True,
+        contents: dict[str, Item] | None = None,
+        source_crawl: dict[str, str] | None = None,
+        announcement_keys: set[str] | None = None,
+        aliases: dict[str, str] | None = None,
+        export_orgs: dict[str, str] | None = None,
+    ) -> None:
         self.out, self.writers, self.history, self.checks, self.batch = out, writers, history, checks, batch
         self.personal_data = personal_data
         self.first: dict[str, tuple[str, str, int]] = {}  # project id -> the entry (source, address, rank) it came from
@@ -71,16 +93,26 @@ class TableAssembler:
         self.project_rows: list[dict[str, Any]] = []  # what the organisations and discrepancies are built from
         self.announcements: list[dict[str, Any]] = []  # grant announcements, linked to projects at the end
         self.rebuilt_entries: list[str] = []  # cache entries made again from raw/
-        self.lost_entries: list[str] = []  # cache entries lost with their raw body: the page is fetched in full next run
+        self.lost_entries: list[
+            str
+        ] = []  # cache entries lost with their raw body: the page is fetched in full next run
 
     def _rows(self, key: str) -> Rows:
         """A content's cached rows, with the ids of projects whose page moved as they were before
         (ParseOutcome.aliases)."""
         rows = self._cached_rows(key)
         if self.aliases and any(p["project_id"] in self.aliases for p in rows.projects):
-            rows = Rows(**{name: [{**row, "project_id": self.aliases.get(row.get("project_id"), row.get("project_id"))}
-                                  if row.get("project_id") in self.aliases else row for row in getattr(rows, name)]
-                           for name in Rows.__dataclass_fields__})
+            rows = Rows(
+                **{
+                    name: [
+                        {**row, "project_id": self.aliases.get(row.get("project_id"), row.get("project_id"))}
+                        if row.get("project_id") in self.aliases
+                        else row
+                        for row in getattr(rows, name)
+                    ]
+                    for name in Rows.__dataclass_fields__
+                }
+            )
         return rows
 
     def _cached_rows(self, key: str) -> Rows:
@@ -132,9 +164,17 @@ class TableAssembler:
                 self.projects.append({**project, "source": entry.source})
                 continue
             if first_rank == REACHED and entry.rank == REACHED:
-                issues.append({"url": project["source_url"], "project_id": pid, "field": "project_id", "raw_value": pid,
-                               "problem": "duplicate_project", "severity": "warning",
-                               "note": f"also at {first_url}; first kept"})
+                issues.append(
+                    {
+                        "url": project["source_url"],
+                        "project_id": pid,
+                        "field": "project_id",
+                        "raw_value": pid,
+                        "problem": "duplicate_project",
+                        "severity": "warning",
+                        "note": f"also at {first_url}; first kept",
+                    }
+                )
             if not here:
                 dropped.add(pid)  # child rows follow the kept project
         for name in CHILD_TABLES:
@@ -163,8 +203,12 @@ class TableAssembler:
                     project = {**project, "extra_fields": json.dumps(kept, ensure_ascii=False)}
             projects.append(project)
         fields = [r for r in rows.project_fields if not self._personal(r.get("field"), r.get("raw_value"))]
-        issues = [{**i, "raw_value": None, "note": f"{i.get('note') or ''} (value left out: personal data)".lstrip()}
-                  if self._personal(i.get("field"), i.get("raw_value")) else i for i in issues]
+        issues = [
+            {**i, "raw_value": None, "note": f"{i.get('note') or ''} (value left out: personal data)".lstrip()}
+            if self._personal(i.get("field"), i.get("raw_value"))
+            else i
+            for i in issues
+        ]
         return replace(rows, projects=projects, project_fields=fields), issues
 
     def _flush(self) -> None:
@@ -192,7 +236,9 @@ class TableAssembler:
         previous = self.history.previous if self.history.previous is not None else previous
         current = previous.filter(pc.is_in(previous.column("project_id"), value_set=pa.array(project_ids, pa.string())))
         for batch in current.to_batches(max_chunksize=self.batch):
-            self._write_arrow_projects(*self.history.apply_unchanged(pa.Table.from_batches([batch], schema=current.schema)))
+            self._write_arrow_projects(
+                *self.history.apply_unchanged(pa.Table.from_batches([batch], schema=current.schema))
+            )
 
     def _write_arrow_projects(self, projects: pa.Table, changes: list[dict[str, Any]]) -> None:
         self.checks.add_projects(projects.select(self.checks.columns).to_pylist())
@@ -214,13 +260,16 @@ class TableAssembler:
             for batch in self.out.table_batches(TABLES[name]):
                 if renames:
                     ids = [renames.get(pid, pid) for pid in batch.column("project_id").to_pylist()]
-                    batch = batch.set_column(batch.schema.get_field_index("project_id"), "project_id",
-                                             pa.array(ids, pa.string()))
+                    batch = batch.set_column(
+                        batch.schema.get_field_index("project_id"), "project_id", pa.array(ids, pa.string())
+                    )
                 kept = batch.filter(pc.is_in(batch.column("project_id"), value_set=wanted))
                 if not kept.num_rows:
                     continue
                 if name == "project_fields" and not self.personal_data:
-                    self._write(name, [r for r in kept.to_pylist() if not self._personal(r.get("field"), r.get("raw_value"))])
+                    self._write(
+                        name, [r for r in kept.to_pylist() if not self._personal(r.get("field"), r.get("raw_value"))]
+                    )
                 else:
                     self.writers[name].write_arrow(kept)
 

@@ -13,6 +13,7 @@ wrote it; the catalog is written again by every run, and after the directory is 
 Written to a temporary file in the same directory and renamed over ``esf.duckdb``: a reader never sees a
 half-written catalog. Local directories only (DuckDB writes its database files itself).
 """
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,9 @@ def write_catalog(output_dir: str | os.PathLike[str], tables: Iterable[Table | s
                 connection.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_literal(str(parquet))})")
                 connection.execute(f"COMMENT ON VIEW {view} IS {_literal(table.description)}")
                 for field in table.fields:
-                    connection.execute(f"COMMENT ON COLUMN {view}.{_identifier(field.name)} IS "
-                                       f"{_literal(column_comment(field))}")
+                    connection.execute(
+                        f"COMMENT ON COLUMN {view}.{_identifier(field.name)} IS {_literal(column_comment(field))}"
+                    )
             connection.execute("COMMIT")
             connection.execute("CHECKPOINT")
         finally:

@@ -1,12 +1,13 @@
 """esf-pipeline: run the Dagster asset graph in-process from the command line.
 
-  esf-pipeline run [--start-url [NAME=]URL ...] [--output DIR]   crawl real sites (sources.toml by default)
-  esf-pipeline demo [--output DIR]                        crawl the bundled demo site on loopback
-  esf-pipeline reparse [--output DIR]                     rebuild the tables from the stored pages (no HTTP)
-  esf-pipeline parse FILE_OR_URL [--url U]                one page's records as JSON on stdout (writes nothing)
-  esf-pipeline gc [--output DIR] [--keep-days N]          delete what no state refers to
-  esf-pipeline dev                                        the Dagster UI, wired to the demo site
+esf-pipeline run [--start-url [NAME=]URL ...] [--output DIR]   crawl real sites (sources.toml by default)
+esf-pipeline demo [--output DIR]                        crawl the bundled demo site on loopback
+esf-pipeline reparse [--output DIR]                     rebuild the tables from the stored pages (no HTTP)
+esf-pipeline parse FILE_OR_URL [--url U]                one page's records as JSON on stdout (writes nothing)
+esf-pipeline gc [--output DIR] [--keep-days N]          delete what no state refers to
+esf-pipeline dev                                        the Dagster UI, wired to the demo site
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,9 +79,14 @@ def _user_agent(text: str) -> str:
 
 def _add_log_level(parser: argparse.ArgumentParser, top: bool) -> None:
     # On a command it is SUPPRESSed unless given, so the top-level value is not overwritten by its default.
-    parser.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, default=None if top else argparse.SUPPRESS,
-                        help="the command line's log level and that of Dagster's console log (default: info for "
-                             "this command's own lines, Dagster's log only for failures)")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.lower,
+        default=None if top else argparse.SUPPRESS,
+        help="the command line's log level and that of Dagster's console log (default: info for "
+        "this command's own lines, Dagster's log only for failures)",
+    )
 
 
 def _wrapped(text: str) -> str:
@@ -95,80 +101,178 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="esf-pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     _add_log_level(parser, top=True)
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                     parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     raw = argparse.RawDescriptionHelpFormatter
-    run = commands.add_parser("run", help="crawl, parse and write the tables", formatter_class=raw, epilog=EXIT_CODES,
-                              description=_wrapped("Crawl the sources (pipeline/sources.toml, ESF_START_URLS or --start-url), "
-                                          "parse the pages and publish the Parquet tables: the crawl_and_publish job "
-                                          "of the Dagster definitions, run in this process."))
-    run.add_argument("--start-url", action="append", default=[], metavar="[NAME=]URL",
-                     help="a listing or project page, optionally named (the name is the source's identity; "
-                          "default: derived from the address); repeatable (default: the sites in pipeline/sources.toml)")
-    demo = commands.add_parser("demo", help="serve fixtures/site on loopback and run against it", formatter_class=raw,
-                               epilog=EXIT_CODES, description=_wrapped("Serve the bundled demo site (fixtures/site) on "
-                               "127.0.0.1 (ESF_DEMO_PORT) and run the crawl against it, as 'run' does."))
+    run = commands.add_parser(
+        "run",
+        help="crawl, parse and write the tables",
+        formatter_class=raw,
+        epilog=EXIT_CODES,
+        description=_wrapped(
+            "Crawl the sources (pipeline/sources.toml, ESF_START_URLS or --start-url), "
+            "parse the pages and publish the Parquet tables: the crawl_and_publish job "
+            "of the Dagster definitions, run in this process."
+        ),
+    )
+    run.add_argument(
+        "--start-url",
+        action="append",
+        default=[],
+        metavar="[NAME=]URL",
+        help="a listing or project page, optionally named (the name is the source's identity; "
+        "default: derived from the address); repeatable (default: the sites in pipeline/sources.toml)",
+    )
+    demo = commands.add_parser(
+        "demo",
+        help="serve fixtures/site on loopback and run against it",
+        formatter_class=raw,
+        epilog=EXIT_CODES,
+        description=_wrapped(
+            "Serve the bundled demo site (fixtures/site) on "
+            "127.0.0.1 (ESF_DEMO_PORT) and run the crawl against it, as 'run' does."
+        ),
+    )
     for sub in (run, demo):
         sub.add_argument("--output", default=None, help="output directory or URL (default: $ESF_OUTPUT_DIR or data)")
-        sub.add_argument("--delay", type=_finite_seconds, default=None, metavar="SECONDS",
-                         help="minimum delay between requests to one host (default 1, demo 0)")
-        sub.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
-                         help="concurrent requests per host (default 2, demo 4)")
-        sub.add_argument("--max-pages", type=_positive_int, default=None, metavar="N",
-                         help="at most N addresses per run (default 50000); a crawl that reaches it is partial")
-        sub.add_argument("--user-agent", type=_user_agent, default=None, metavar="UA",
-                         help="the User-Agent sent with every request (default: $ESF_USER_AGENT or esf-pipeline's own, "
-                              "with a contact URL)")
-        sub.add_argument("--full-refresh", action="store_true",
-                         help="check every known page again, whatever the revisit policy says")
-        sub.add_argument("--allow-removals", action="store_true",
-                         help="publish even when the run removes more than 10%% of a source's active projects")
-        sub.add_argument("--without-personal-data", action="store_true",
-                         help="leave the contacts table (names, e-mail, phone) out of the output")
-        sub.add_argument("--limit", type=_positive_int, default=None, metavar="N",
-                         help="a sample run: at most N project pages (a partial crawl: nothing is removed)")
-    run.add_argument("--source", action="append", default=[], metavar="NAME",
-                     help="crawl only this source of pipeline/sources.toml (repeatable); the others keep their state")
-    run.add_argument("--urls-from", metavar="FILE", help="a file of addresses, one per line, fetched besides the listings")
-    run.add_argument("--export", metavar="FILE_OR_URL",
-                     help="the official export (CSV list of operations): the operations table, and its projects "
-                          "crawled through --project-url")
-    run.add_argument("--project-url", metavar="TEMPLATE",
-                     help="a project page's address, {dnr} standing for the export's Diarienummer "
-                          "(https://www.esf.se/resultat/projektbanken/projekt/?dnr={dnr})")
+        sub.add_argument(
+            "--delay",
+            type=_finite_seconds,
+            default=None,
+            metavar="SECONDS",
+            help="minimum delay between requests to one host (default 1, demo 0)",
+        )
+        sub.add_argument(
+            "--concurrency",
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help="concurrent requests per host (default 2, demo 4)",
+        )
+        sub.add_argument(
+            "--max-pages",
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help="at most N addresses per run (default 50000); a crawl that reaches it is partial",
+        )
+        sub.add_argument(
+            "--user-agent",
+            type=_user_agent,
+            default=None,
+            metavar="UA",
+            help="the User-Agent sent with every request (default: $ESF_USER_AGENT or esf-pipeline's own, "
+            "with a contact URL)",
+        )
+        sub.add_argument(
+            "--full-refresh", action="store_true", help="check every known page again, whatever the revisit policy says"
+        )
+        sub.add_argument(
+            "--allow-removals",
+            action="store_true",
+            help="publish even when the run removes more than 10%% of a source's active projects",
+        )
+        sub.add_argument(
+            "--without-personal-data",
+            action="store_true",
+            help="leave the contacts table (names, e-mail, phone) out of the output",
+        )
+        sub.add_argument(
+            "--limit",
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help="a sample run: at most N project pages (a partial crawl: nothing is removed)",
+        )
+    run.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="crawl only this source of pipeline/sources.toml (repeatable); the others keep their state",
+    )
+    run.add_argument(
+        "--urls-from", metavar="FILE", help="a file of addresses, one per line, fetched besides the listings"
+    )
+    run.add_argument(
+        "--export",
+        metavar="FILE_OR_URL",
+        help="the official export (CSV list of operations): the operations table, and its projects "
+        "crawled through --project-url",
+    )
+    run.add_argument(
+        "--project-url",
+        metavar="TEMPLATE",
+        help="a project page's address, {dnr} standing for the export's Diarienummer "
+        "(https://www.esf.se/resultat/projektbanken/projekt/?dnr={dnr})",
+    )
     reparse = commands.add_parser(
-        "reparse", help="rebuild the tables from the stored raw pages, without fetching anything", formatter_class=raw,
+        "reparse",
+        help="rebuild the tables from the stored raw pages, without fetching anything",
+        formatter_class=raw,
         epilog=EXIT_CODES.replace("a start URL is unreachable, ", "the output holds no crawl, "),
-        description=_wrapped("Parse every page of the last crawl again from raw/ (after a parser fix) and publish "
-                             "the tables: the reparse_from_raw job of the Dagster definitions. Makes no HTTP request."))
+        description=_wrapped(
+            "Parse every page of the last crawl again from raw/ (after a parser fix) and publish "
+            "the tables: the reparse_from_raw job of the Dagster definitions. Makes no HTTP request."
+        ),
+    )
     reparse.add_argument("--output", default=None, help="output directory or URL (default: $ESF_OUTPUT_DIR or data)")
     parse = commands.add_parser(
-        "parse", help="print one page's records as JSON (writes nothing)", formatter_class=raw,
-        description=_wrapped("Parse one page, a file or an http(s) URL ('-' reads standard input), and print what the pipeline "
-                    "reads from it as JSON on stdout: its kind and family, each project record (columns, raw fields, "
-                    "sections, municipalities, contacts, issues), the page's own issues, announcements and links. "
-                    "Amounts and dates are strings. Nothing is written anywhere."),
+        "parse",
+        help="print one page's records as JSON (writes nothing)",
+        formatter_class=raw,
+        description=_wrapped(
+            "Parse one page, a file or an http(s) URL ('-' reads standard input), and print what the pipeline "
+            "reads from it as JSON on stdout: its kind and family, each project record (columns, raw fields, "
+            "sections, municipalities, contacts, issues), the page's own issues, announcements and links. "
+            "Amounts and dates are strings. Nothing is written anywhere."
+        ),
         epilog="exit status:\n  0  parsed (a page that gives nothing is still 0)\n"
-               "  1  the file or URL cannot be read (one line on stderr)\n  2  usage error")
+        "  1  the file or URL cannot be read (one line on stderr)\n  2  usage error",
+    )
     parse.add_argument("page", metavar="FILE_OR_URL", help="a file, an http(s) URL or - (standard input)")
-    parse.add_argument("--content-type", default=None, metavar="TYPE",
-                       help="the page's Content-Type, e.g. 'text/html; charset=windows-1252' (default: the server's, "
-                            "or from the file's extension)")
-    parse.add_argument("--url", default=None, metavar="URL",
-                       help="the page's address, for links and the ids of projects without a number (default: the "
-                            "URL fetched, or the file's file:// address)")
-    parse.add_argument("--without-personal-data", action="store_true",
-                       help="leave contacts, and contact values under any label, out, as a run without personal data does")
-    gc_command = commands.add_parser("gc", help="delete raw bodies and parse cache entries no state refers to",
-                                     description=_wrapped("Apply the retention rule of a successful run now: delete "
-                                                          "raw bodies and parse cache entries that no source's state "
-                                                          "refers to."))
+    parse.add_argument(
+        "--content-type",
+        default=None,
+        metavar="TYPE",
+        help="the page's Content-Type, e.g. 'text/html; charset=windows-1252' (default: the server's, "
+        "or from the file's extension)",
+    )
+    parse.add_argument(
+        "--url",
+        default=None,
+        metavar="URL",
+        help="the page's address, for links and the ids of projects without a number (default: the "
+        "URL fetched, or the file's file:// address)",
+    )
+    parse.add_argument(
+        "--without-personal-data",
+        action="store_true",
+        help="leave contacts, and contact values under any label, out, as a run without personal data does",
+    )
+    gc_command = commands.add_parser(
+        "gc",
+        help="delete raw bodies and parse cache entries no state refers to",
+        description=_wrapped(
+            "Apply the retention rule of a successful run now: delete "
+            "raw bodies and parse cache entries that no source's state "
+            "refers to."
+        ),
+    )
     gc_command.add_argument("--output", default="data", help="output directory (default: data)")
-    gc_command.add_argument("--keep-days", type=_finite_seconds, default=30.0, metavar="DAYS",
-                            help="keep unreferenced files younger than this (default 30; 0 deletes them all)")
-    commands.add_parser("dev", help="open the Dagster UI with the demo site as the source",
-                        description=_wrapped("Serve the demo site and start the Dagster UI (dg dev) on "
-                                             "http://127.0.0.1:3000 with it as the source."))
+    gc_command.add_argument(
+        "--keep-days",
+        type=_finite_seconds,
+        default=30.0,
+        metavar="DAYS",
+        help="keep unreferenced files younger than this (default 30; 0 deletes them all)",
+    )
+    commands.add_parser(
+        "dev",
+        help="open the Dagster UI with the demo site as the source",
+        description=_wrapped(
+            "Serve the demo site and start the Dagster UI (dg dev) on http://127.0.0.1:3000 with it as the source."
+        ),
+    )
     for sub in commands.choices.values():
         _add_log_level(sub, top=False)
     return parser
@@ -190,6 +294,7 @@ def version() -> str:
 @dataclass
 class RunOptions:
     """What the command line says; None leaves the setting to the environment (ESF_*) or its default."""
+
     output: str | None = None
     delay: float | None = None
     concurrency: int | None = None
@@ -235,11 +340,22 @@ def main(argv: list[str] | None = None) -> int:
         return _parse_page(args.page, args.content_type, args.url, not args.without_personal_data)
     if args.command == "reparse":
         return reparse(RunOptions(args.output, log_level=args.log_level))
-    options = RunOptions(args.output, args.delay, args.concurrency, args.max_pages, args.full_refresh,
-                         args.allow_removals, args.without_personal_data, limit=args.limit,
-                         only_sources=getattr(args, "source", []), urls_from=getattr(args, "urls_from", None),
-                         export=getattr(args, "export", None), project_url=getattr(args, "project_url", None),
-                         user_agent=args.user_agent, log_level=args.log_level)
+    options = RunOptions(
+        args.output,
+        args.delay,
+        args.concurrency,
+        args.max_pages,
+        args.full_refresh,
+        args.allow_removals,
+        args.without_personal_data,
+        limit=args.limit,
+        only_sources=getattr(args, "source", []),
+        urls_from=getattr(args, "urls_from", None),
+        export=getattr(args, "export", None),
+        project_url=getattr(args, "project_url", None),
+        user_agent=args.user_agent,
+        log_level=args.log_level,
+    )
     if args.command == "demo":  # a loopback site: no delay needed
         options.delay = 0.0 if args.delay is None else args.delay
         options.concurrency = args.concurrency or 4
@@ -283,8 +399,11 @@ def _parse_page(page: str, content_type: str | None, url: str | None, personal_d
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number
         except ValueError as exc:
             return _fail(f"not a URL: {given!r} ({exc})")
-        if parts.scheme not in ("http", "https", "file") or (parts.scheme != "file" and not parts.hostname) \
-                or (given == page and parts.scheme == "file"):
+        if (
+            parts.scheme not in ("http", "https", "file")
+            or (parts.scheme != "file" and not parts.hostname)
+            or (given == page and parts.scheme == "file")
+        ):
             return _fail(f"not an http(s) URL: {given!r}")
     if content_type is not None and not content_type.strip():
         return _fail("--content-type is empty")
@@ -320,8 +439,12 @@ def _fetch(url: str) -> tuple[bytes, str | None, str]:
     deadline = time.monotonic() + settings["request_deadline_seconds"]
     timeout = httpx.Timeout(settings["read_timeout"], connect=settings["connect_timeout"])
     try:
-        with httpx.Client(headers={"User-Agent": settings["user_agent"]}, timeout=timeout, follow_redirects=True,
-                          max_redirects=settings["max_redirects"]) as client:
+        with httpx.Client(
+            headers={"User-Agent": settings["user_agent"]},
+            timeout=timeout,
+            follow_redirects=True,
+            max_redirects=settings["max_redirects"],
+        ) as client:
             with client.stream("GET", url) as response:
                 if response.status_code >= 400:
                     raise _Unreadable(f"HTTP {response.status_code}")
@@ -357,8 +480,10 @@ def _interrupted(signum: int, published: bool) -> None:
     from pipeline.interrupts import stop_children
 
     stop_children()
-    print("esf-pipeline: interrupted; " + ("the tables had just been published" if published else "nothing was changed"),
-          file=sys.stderr)
+    print(
+        "esf-pipeline: interrupted; " + ("the tables had just been published" if published else "nothing was changed"),
+        file=sys.stderr,
+    )
     sys.stderr.flush()
     os._exit(128 + signum)
 
@@ -381,8 +506,10 @@ def run_pipeline(start_urls: list[str], options: RunOptions | None = None) -> in
         with_discovery(sources, options.urls_from, None, options.project_url)  # a bad list or template: usage error
     except (SettingError, SourceError) as exc:
         return _fail(str(exc))
-    ops = {"crawled_pages": {"config": {"full_refresh": options.full_refresh, "sample_projects": options.limit}},
-           "output_tables": {"config": {"allow_removals": options.allow_removals}}}
+    ops = {
+        "crawled_pages": {"config": {"full_refresh": options.full_refresh, "sample_projects": options.limit}},
+        "output_tables": {"config": {"allow_removals": options.allow_removals}},
+    }
     return _run_job("crawl_and_publish", [f"{s.name}={s.start_url}" for s in sources], options, ops)
 
 
@@ -408,8 +535,9 @@ def reparse(options: RunOptions | None = None) -> int:
         return _fail(f"cannot read {output}: {exc.strerror or exc}", 1)
     if not crawled:
         return _fail(f"{out.url()} holds no crawl to re-parse: run 'esf-pipeline run' first", 1)
-    return _run_job("reparse_from_raw", [f"{s['source']}={s['start_url']}" for s in sources if s["start_url"]],
-                    options, {})
+    return _run_job(
+        "reparse_from_raw", [f"{s['source']}={s['start_url']}" for s in sources if s["start_url"]], options, {}
+    )
 
 
 def _run_job(job_name: str, start_urls: list[str], options: RunOptions, ops: dict) -> int:
@@ -418,10 +546,17 @@ def _run_job(job_name: str, start_urls: list[str], options: RunOptions, ops: dic
     from pipeline.settings import SettingError, values
 
     try:
-        output_settings = values("output", os.environ, path=options.output,
-                                 personal_data=False if options.without_personal_data else None)
-        crawler = values("crawler", os.environ, delay_seconds=options.delay, concurrency=options.concurrency,
-                         max_pages=options.max_pages, user_agent=options.user_agent)
+        output_settings = values(
+            "output", os.environ, path=options.output, personal_data=False if options.without_personal_data else None
+        )
+        crawler = values(
+            "crawler",
+            os.environ,
+            delay_seconds=options.delay,
+            concurrency=options.concurrency,
+            max_pages=options.max_pages,
+            user_agent=options.user_agent,
+        )
         progress_seconds = values("orchestration", os.environ)["progress_line_seconds"]
     except SettingError as exc:
         return _fail(str(exc))
@@ -448,10 +583,14 @@ def _run_job(job_name: str, start_urls: list[str], options: RunOptions, ops: dic
     # The instance is disposed of on leaving the block, which removes its temporary directory (the
     # process ends with os._exit, so nothing would clean up after it).
     try:
-        defs = make_definitions(os.environ, crawler=crawler, output=output_settings, start_urls=start_urls,
-                                progress=display.update,
-                                discovery={"urls_from": options.urls_from, "export": options.export,
-                                           "project_url": options.project_url})
+        defs = make_definitions(
+            os.environ,
+            crawler=crawler,
+            output=output_settings,
+            start_urls=start_urls,
+            progress=display.update,
+            discovery={"urls_from": options.urls_from, "export": options.export, "project_url": options.project_url},
+        )
         job = defs.resolve_job_def(job_name)
         with dg.DagsterInstance.ephemeral() as instance:
             _collect_garbage_rarely()
@@ -534,8 +673,11 @@ def _summary(output: str, seconds: float, reparsed: bool = False) -> None:
     for source in sources:
         if not source["crawled_in_run"]:
             continue
-        state = "complete" if source["crawl_complete"] else \
-            f"PARTIAL (nothing removed for want of being listed): {source['partial_reason']}"
+        state = (
+            "complete"
+            if source["crawl_complete"]
+            else f"PARTIAL (nothing removed for want of being listed): {source['partial_reason']}"
+        )
         removed_now = f", {source['removed_in_run']} removed in this run" if source["removed_in_run"] else ""
         print(f"Source {source['source']}: {source['projects_active']} active{removed_now}; crawl {state}")
         if source.get("note"):
@@ -543,8 +685,10 @@ def _summary(output: str, seconds: float, reparsed: bool = False) -> None:
     print("Issues: " + (", ".join(f"{n} {s}" for s, n in sorted(severities.items())) or "none"))
     published = out.load_state("published", "published", Published)
     if published.files_pruned:
-        print(f"Retention: deleted {published.files_pruned} raw bodies and cache entries no state refers to "
-              f"({published.bytes_freed / 1e6:.1f} MB freed)")
+        print(
+            f"Retention: deleted {published.files_pruned} raw bodies and cache entries no state refers to "
+            f"({published.bytes_freed / 1e6:.1f} MB freed)"
+        )
     print(f"Tables written to {out.url()}/ ({', '.join(t + '.parquet' for t in TABLES if out.has_table(TABLES[t]))})")
 
 
@@ -562,8 +706,10 @@ class _Progress:
         self.progress = None
         if live:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                     transient=True)
+
+            self.progress = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+            )
             self.task = self.progress.add_task("starting")
             self.progress.start()
 
@@ -588,8 +734,10 @@ class _Progress:
         elif self.last is not None:
             stats = self.last
             seconds = max(self.last_at - stats.started, 1e-6)
-            log.info(f"crawl done: {stats.done} pages in {seconds:.1f} s ({stats.done / seconds:.1f} pages/s), "
-                     f"{stats.failed} failed, {stats.retried} retried")
+            log.info(
+                f"crawl done: {stats.done} pages in {seconds:.1f} s ({stats.done / seconds:.1f} pages/s), "
+                f"{stats.failed} failed, {stats.retried} retried"
+            )
             self.last = None
 
 
@@ -601,11 +749,15 @@ def _dev() -> int:
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text((Path(__file__).with_name("dagster.yaml")).read_text())
     with serve_directory(port=demo_port()) as base:
-        env = dict(os.environ, DAGSTER_HOME=str(home), ESF_START_URLS=f"{DEMO_SOURCE}={base}{DEMO_START_PATH}",
-                   ESF_DELAY_SECONDS="0",
-                   ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"),
-                   # the UI's own address, for the link in an alert (ESF_ALERT_WEBHOOK)
-                   ESF_WEBSERVER_URL=os.environ.get("ESF_WEBSERVER_URL") or "http://127.0.0.1:3000")
+        env = dict(
+            os.environ,
+            DAGSTER_HOME=str(home),
+            ESF_START_URLS=f"{DEMO_SOURCE}={base}{DEMO_START_PATH}",
+            ESF_DELAY_SECONDS="0",
+            ESF_OUTPUT_DIR=os.environ.get("ESF_OUTPUT_DIR", "data"),
+            # the UI's own address, for the link in an alert (ESF_ALERT_WEBHOOK)
+            ESF_WEBSERVER_URL=os.environ.get("ESF_WEBSERVER_URL") or "http://127.0.0.1:3000",
+        )
         print(f"Demo site at {base}{DEMO_START_PATH}; Dagster UI starting (Ctrl-C to stop)", file=sys.stderr)
         try:
             return subprocess.call([sys.executable, "-m", *_dev_command(), "-m", "pipeline.definitions"], env=env)

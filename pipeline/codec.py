@@ -4,6 +4,7 @@ name and a ``version``, and its ``data`` is decoded against the Python type it m
 fields, their annotations, and the field registry for table rows). A file that is not JSON, is cut
 short, names another format or version, or does not fit the type raises ``StateError`` with one line
 that names it. The format is documented in docs/state-format.md."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,7 @@ class StateError(Exception):
 class TableRow:
     """Marks ``dict[str, Any]`` as a row of a registry table, so its dates, times and exact numbers
     come back with their types: ``Annotated[dict[str, Any], TableRow("projects")]``."""
+
     table: str
 
 
@@ -152,8 +154,11 @@ def decode(tp: Any, value: Any) -> Any:
 
 
 def dumps(kind: str, value: Any) -> bytes:
-    return json.dumps({"format": f"esf-pipeline/{kind}", "version": FORMAT_VERSION, "data": encode(value)},
-                      ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(
+        {"format": f"esf-pipeline/{kind}", "version": FORMAT_VERSION, "data": encode(value)},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
 
 
 def loads(kind: str, tp: Any, data: bytes, name: str) -> Any:

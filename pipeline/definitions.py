@@ -1,5 +1,6 @@
 """The one place where global policy lives, and the one factory of Definitions that the Dagster UI, the
 command line and the tests all use: assets, resources, jobs, schedules, retries, concurrency."""
+
 from __future__ import annotations
 
 import os
@@ -21,10 +22,15 @@ ALL_ASSETS = [crawled_pages, parsed_records, output_tables]
 ASSET_CHECKS = [sources_fresh]
 
 
-def make_definitions(environ: Mapping[str, str] | None = None, *, crawler: Mapping[str, Any] | None = None,
-                     output: Mapping[str, Any] | None = None, start_urls: list[str] | None = None,
-                     progress: Callable[..., None] | None = None,
-                     discovery: Mapping[str, Any] | None = None) -> dg.Definitions:
+def make_definitions(
+    environ: Mapping[str, str] | None = None,
+    *,
+    crawler: Mapping[str, Any] | None = None,
+    output: Mapping[str, Any] | None = None,
+    start_urls: list[str] | None = None,
+    progress: Callable[..., None] | None = None,
+    discovery: Mapping[str, Any] | None = None,
+) -> dg.Definitions:
     """Definitions from the settings: their defaults, then ``environ`` (the ESF_* variables), then the
     explicit values given here (the command line's, a test's). SettingError names a bad variable."""
     environ = os.environ if environ is None else environ
@@ -33,8 +39,15 @@ def make_definitions(environ: Mapping[str, str] | None = None, *, crawler: Mappi
     source_values = values("sources", environ)
     output_values = values("output", environ, **(output or {}))
     # A failed run posted to a webhook: only when one is set (a sensor that could do nothing is not shown).
-    sensors = [alert_sensor(orchestration["alert_webhook"], orchestration["alert_timeout_seconds"],
-                            orchestration["webserver_url"])] if orchestration["alert_webhook"] else []
+    sensors = (
+        [
+            alert_sensor(
+                orchestration["alert_webhook"], orchestration["alert_timeout_seconds"], orchestration["webserver_url"]
+            )
+        ]
+        if orchestration["alert_webhook"]
+        else []
+    )
     with warnings.catch_warnings():
         # Code references are a beta feature; the warning says nothing the operator can act on.
         warnings.simplefilter("ignore")
@@ -43,17 +56,24 @@ def make_definitions(environ: Mapping[str, str] | None = None, *, crawler: Mappi
         assets=assets,
         asset_checks=ASSET_CHECKS,
         jobs=[crawl_and_publish, reparse, check_freshness],
-        schedules=schedules(crawl_and_publish, orchestration["schedule_cron"], orchestration["full_refresh_cron"],
-                            check_freshness, orchestration["freshness_cron"]),
+        schedules=schedules(
+            crawl_and_publish,
+            orchestration["schedule_cron"],
+            orchestration["full_refresh_cron"],
+            check_freshness,
+            orchestration["freshness_cron"],
+        ),
         sensors=sensors,
         resources={
             "output": OutputResource(**_listed(output_values)),
-            "published": PublishedTablesResource(path=output_values["path"],
-                                                 freshness_hours=orchestration["freshness_hours"]),
+            "published": PublishedTablesResource(
+                path=output_values["path"], freshness_hours=orchestration["freshness_hours"]
+            ),
             "crawler": CrawlerResource(**_listed(values("crawler", environ, **(crawler or {})))),
-            "sources": SourcesResource(start_urls=list(start_urls if start_urls is not None
-                                                       else source_values["start_urls"]),
-                                       **{k: v for k, v in (discovery or {}).items() if v is not None}),
+            "sources": SourcesResource(
+                start_urls=list(start_urls if start_urls is not None else source_values["start_urls"]),
+                **{k: v for k, v in (discovery or {}).items() if v is not None},
+            ),
             "progress": dg.ResourceDefinition.hardcoded_resource(ProgressReporter(progress)),
         },
     )

@@ -1,4 +1,5 @@
 """Serve the bundled demo site (fixtures/site) on a free loopback port."""
+
 from __future__ import annotations
 
 import functools
@@ -36,8 +37,10 @@ def serve_directory(directory: Path = DEMO_SITE, port: int = 0) -> Iterator[str]
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     except OSError:
-        logging.getLogger("esf_pipeline").warning(f"port {port} is taken: the demo is served on another one "
-                                                  "(its addresses in pages and source_url change with it)")
+        logging.getLogger("esf_pipeline").warning(
+            f"port {port} is taken: the demo is served on another one "
+            "(its addresses in pages and source_url change with it)"
+        )
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

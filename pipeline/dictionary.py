@@ -1,4 +1,5 @@
 """Render docs/data-dictionary.md from the field registry (python -m pipeline.dictionary > docs/data-dictionary.md)."""
+
 from __future__ import annotations
 
 from pipeline.schema import TABLES
@@ -19,7 +20,9 @@ def render() -> str:
             out += ["**Personal data.** Left out with `--without-personal-data`.", ""]
         out += ["| column | type | unit | nullable | description |", "|---|---|---|---|---|"]
         for f in table.fields:
-            out.append(f"| `{f.name}` | `{f.type}` | {f.unit or ''} | {'yes' if f.nullable else 'no'} | {f.description} |")
+            out.append(
+                f"| `{f.name}` | `{f.type}` | {f.unit or ''} | {'yes' if f.nullable else 'no'} | {f.description} |"
+            )
         out.append("")
     return "\n".join(out)
 

@@ -14,6 +14,7 @@ Equality, field by field (a value one source leaves empty is never a disagreemen
   (``Region Värmland, Regionens kansli`` differs from ``Region Värmland``);
 - ``owner_org_number``, ``specific_objective``: the normalised strings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -37,14 +38,31 @@ COMPARED: tuple[tuple[str, str], ...] = (
     ("specific_objective", "specific_objective"),
 )
 # Where projects keeps a field's text as printed.
-_PAGE_RAW = {"total_budget_sek": "total_budget_sek_raw", "esf_grant_sek": "esf_grant_sek_raw",
-             "eu_cofinancing_rate": "eu_cofinancing_rate_raw", "start_date": "period_raw", "end_date": "period_raw",
-             "owner": "owner"}
+_PAGE_RAW = {
+    "total_budget_sek": "total_budget_sek_raw",
+    "esf_grant_sek": "esf_grant_sek_raw",
+    "eu_cofinancing_rate": "eu_cofinancing_rate_raw",
+    "start_date": "period_raw",
+    "end_date": "period_raw",
+    "owner": "owner",
+}
 
 # The columns of projects the comparison reads: what an assembler that writes projects in batches keeps of each row.
-PROJECT_COLUMNS = tuple(dict.fromkeys(("project_id", "project_number", "page_family", "programme_period", "status",
-                                       "source_url", "period_precision", *(page for page, _ in COMPARED),
-                                       *_PAGE_RAW.values())))
+PROJECT_COLUMNS = tuple(
+    dict.fromkeys(
+        (
+            "project_id",
+            "project_number",
+            "page_family",
+            "programme_period",
+            "status",
+            "source_url",
+            "period_precision",
+            *(page for page, _ in COMPARED),
+            *_PAGE_RAW.values(),
+        )
+    )
+)
 
 
 def _money(value: Any) -> Decimal:
@@ -93,12 +111,19 @@ def _same_text(page: Any, export: Any, _: dict[str, Any]) -> tuple[bool, str | N
 
 
 _EQUAL: dict[str, Callable[[Any, Any, dict[str, Any]], tuple[bool, str | None]]] = {
-    "total_budget_sek": _same_money, "esf_grant_sek": _same_money, "eu_cofinancing_rate": _same_rate,
-    "start_date": _same_date, "end_date": _same_date, "owner": _same_owner, "owner_org_number": _same_text,
+    "total_budget_sek": _same_money,
+    "esf_grant_sek": _same_money,
+    "eu_cofinancing_rate": _same_rate,
+    "start_date": _same_date,
+    "end_date": _same_date,
+    "owner": _same_owner,
+    "owner_org_number": _same_text,
     "specific_objective": _same_text,
 }
-_NOTES = {"esf_grant_sek": "the page's Beviljat ESF-stöd against the export's EU contribution: the page's grant may "
-                           "include the Swedish state co-financing paid out with it"}
+_NOTES = {
+    "esf_grant_sek": "the page's Beviljat ESF-stöd against the export's EU contribution: the page's grant may "
+    "include the Swedish state co-financing paid out with it"
+}
 
 
 @dataclass
@@ -114,8 +139,14 @@ class Summary:
         return self.disagreeing / self.compared if self.compared else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"compared": self.compared, "disagreeing": self.disagreeing, "share": self.share,
-                "only_on_pages": self.only_on_pages, "only_in_export": self.only_in_export, "by_field": self.by_field}
+        return {
+            "compared": self.compared,
+            "disagreeing": self.disagreeing,
+            "share": self.share,
+            "only_on_pages": self.only_on_pages,
+            "only_in_export": self.only_in_export,
+            "by_field": self.by_field,
+        }
 
 
 def _in_scope(project: dict[str, Any], periods: set[str]) -> bool:
@@ -126,8 +157,9 @@ def _in_scope(project: dict[str, Any], periods: set[str]) -> bool:
     return not periods or project.get("programme_period") in periods
 
 
-def project_discrepancies(projects: Iterable[dict[str, Any]], operations: Iterable[dict[str, Any]]
-                          ) -> tuple[list[dict[str, Any]], Summary]:
+def project_discrepancies(
+    projects: Iterable[dict[str, Any]], operations: Iterable[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], Summary]:
     """(rows of project_discrepancies, summary). ``projects``: rows of projects as published (page values);
     ``operations``: rows of operations. A page project and an export row are the same project when the
     page's ``project_number`` is the export's Diarienummer (``operations.project_id``). Presence rows: an
@@ -147,10 +179,19 @@ def project_discrepancies(projects: Iterable[dict[str, Any]], operations: Iterab
             if _in_scope(project, periods):
                 only_on_pages += 1
                 removed = project.get("status") == "removed"
-                rows.append(_row(project["project_id"], PRESENCE, "present", "absent", None, None,
-                                 project.get("source_url"), None,
-                                 "on a page, not in the export" + (" (the project is removed from the site)"
-                                                                   if removed else "")))
+                rows.append(
+                    _row(
+                        project["project_id"],
+                        PRESENCE,
+                        "present",
+                        "absent",
+                        None,
+                        None,
+                        project.get("source_url"),
+                        None,
+                        "on a page, not in the export" + (" (the project is removed from the site)" if removed else ""),
+                    )
+                )
             continue
         matched.add(number)
         compared += 1
@@ -165,17 +206,37 @@ def project_discrepancies(projects: Iterable[dict[str, Any]], operations: Iterab
             differs = True
             by_field[page_field] = by_field.get(page_field, 0) + 1
             note = "; ".join(n for n in (_NOTES.get(page_field), precision_note) if n) or None
-            rows.append(_row(project["project_id"], page_field, _text_of(page_field, page),
-                             _text_of(page_field, export), _page_raw(project, page_field),
-                             op.get(f"{export_field}_raw", op.get(export_field)), project.get("source_url"),
-                             op.get("source_line"), note))
+            rows.append(
+                _row(
+                    project["project_id"],
+                    page_field,
+                    _text_of(page_field, page),
+                    _text_of(page_field, export),
+                    _page_raw(project, page_field),
+                    op.get(f"{export_field}_raw", op.get(export_field)),
+                    project.get("source_url"),
+                    op.get("source_line"),
+                    note,
+                )
+            )
         disagreeing += differs
     only_in_export = 0
     for number, op in by_number.items():
         if number not in matched:
             only_in_export += 1
-            rows.append(_row(number, PRESENCE, "absent", "present", None, None, None, op.get("source_line"),
-                             "in the export, on no page read"))
+            rows.append(
+                _row(
+                    number,
+                    PRESENCE,
+                    "absent",
+                    "present",
+                    None,
+                    None,
+                    None,
+                    op.get("source_line"),
+                    "in the export, on no page read",
+                )
+            )
     return rows, Summary(compared, disagreeing, only_on_pages, only_in_export, by_field)
 
 
@@ -184,11 +245,28 @@ def _page_raw(project: dict[str, Any], field: str) -> str | None:
     return project.get(column) if column else None
 
 
-def _row(project_id: str, field: str, page_value: str | None, export_value: str | None, page_raw: str | None,
-         export_raw: str | None, source_url: str | None, export_line: int | None, note: str | None) -> dict[str, Any]:
-    return {"project_id": project_id, "field": field, "page_value": page_value, "export_value": export_value,
-            "page_raw": page_raw, "export_raw": export_raw, "source_url": source_url, "export_line": export_line,
-            "note": note}
+def _row(
+    project_id: str,
+    field: str,
+    page_value: str | None,
+    export_value: str | None,
+    page_raw: str | None,
+    export_raw: str | None,
+    source_url: str | None,
+    export_line: int | None,
+    note: str | None,
+) -> dict[str, Any]:
+    return {
+        "project_id": project_id,
+        "field": field,
+        "page_value": page_value,
+        "export_value": export_value,
+        "page_raw": page_raw,
+        "export_raw": export_raw,
+        "source_url": source_url,
+        "export_line": export_line,
+        "note": note,
+    }
 
 
 def sources_agree(summary: Summary, max_share: float = 0.1) -> CheckOutcome:
@@ -196,7 +274,11 @@ def sources_agree(summary: Summary, max_share: float = 0.1) -> CheckOutcome:
     Its failures carry the counts (and the share) whatever the outcome."""
     share = summary.share
     passed = share is None or share <= max_share
-    return CheckOutcome("sources_agree", passed, False,
-                        f"at most {max_share:.0%} of the projects in both the export and the pages disagree on a value "
-                        "(budget, grant, rate, start, end, owner, organisation number, specific objective)",
-                        [summary.as_dict()])
+    return CheckOutcome(
+        "sources_agree",
+        passed,
+        False,
+        f"at most {max_share:.0%} of the projects in both the export and the pages disagree on a value "
+        "(budget, grant, rate, start, end, owner, organisation number, specific objective)",
+        [summary.as_dict()],
+    )

@@ -2,6 +2,7 @@
 address, parsed on the parse side (parsers/export.py), and its Diarienummer turned into the addresses of
 the project pages (the source's project_url), so every project it lists is crawled even when the
 listing is drawn by JavaScript."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -30,8 +31,9 @@ def load(location: str, user_agent: str, deadline: float, max_bytes: int) -> byt
         return handle.read(max_bytes + 1)[: max_bytes + 1]
 
 
-def read_exports(sources: list[Source], user_agent: str, deadline: float,
-                 max_bytes: int) -> tuple[list[Source], ExportRead, dict[str, str]]:
+def read_exports(
+    sources: list[Source], user_agent: str, deadline: float, max_bytes: int
+) -> tuple[list[Source], ExportRead, dict[str, str]]:
     """The sources with the export's project pages as seeds, the exports' rows and issues, and the
     sources whose export could not be read (their crawl is partial: the export is how projects are found)."""
     from parsers.export import read_operations_bytes
@@ -58,8 +60,11 @@ def read_exports(sources: list[Source], user_agent: str, deadline: float,
         read.issues += issues
         read.sources.append(source.name)
         if source.project_url:
-            seeds = tuple((source.project_url.replace("{dnr}", quote(row["project_id"], safe="/-")), "export")
-                          for row in rows if row.get("project_id"))
+            seeds = tuple(
+                (source.project_url.replace("{dnr}", quote(row["project_id"], safe="/-")), "export")
+                for row in rows
+                if row.get("project_id")
+            )
             source = replace(source, seeds=source.seeds + seeds)
         done.append(source)
     return done, read, failed

@@ -7,6 +7,7 @@ The status rule, the same for every project of the previous table and of this ru
 - otherwise the status stays as it was (a failed page, a partial crawl, a source not crawled: no proof
   either way). A project of the previous table that no page of this run gives keeps its last row.
 Every status change and every changed value is a row of ``project_changes``."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -58,20 +59,33 @@ class History:
     """Fills the history columns of this run's projects, batch by batch, against the previous run's
     projects table (kept as Arrow: compact, and only the rows a batch needs become Python objects)."""
 
-    def __init__(self, previous: pa.Table | None, seen_ids: set[str], removed_ids: set[str], now: datetime,
-                 renames: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        previous: pa.Table | None,
+        seen_ids: set[str],
+        removed_ids: set[str],
+        now: datetime,
+        renames: dict[str, str] | None = None,
+    ) -> None:
         # Values are compared only in columns the previous table had: a new column is not a change.
-        self.tracked = [c for c in PROJECTS.column_names
-                        if c not in UNTRACKED and (previous is None or c in previous.schema.names)]
+        self.tracked = [
+            c for c in PROJECTS.column_names if c not in UNTRACKED and (previous is None or c in previous.schema.names)
+        ]
         self.renames = renames or {}
         self.previous = conform(previous, renames) if previous is not None else None
-        self.index = {pid: n for n, pid in enumerate(self.previous.column("project_id").to_pylist())} \
-            if self.previous is not None else {}
+        self.index = (
+            {pid: n for n, pid in enumerate(self.previous.column("project_id").to_pylist())}
+            if self.previous is not None
+            else {}
+        )
         self.seen_ids, self.removed_ids, self.now = seen_ids, removed_ids, now
         self.current_ids: set[str] = set()
         self._id_arrays: tuple[pa.Array, pa.Array] | None = None  # removed and seen ids, for Arrow lookups
-        self.rename_changes = [{"project_id": new, "field": "project_id", "old_value": old, "new_value": new,
-                                "observed_at": now} for old, new in sorted((renames or {}).items()) if new in self.index]
+        self.rename_changes = [
+            {"project_id": new, "field": "project_id", "old_value": old, "new_value": new, "observed_at": now}
+            for old, new in sorted((renames or {}).items())
+            if new in self.index
+        ]
 
     def _old(self, pids: list[str]) -> dict[str, dict[str, Any]]:
         positions = [self.index[pid] for pid in pids if pid in self.index]
@@ -93,8 +107,15 @@ class History:
                 for field in self.tracked:
                     if _comparable(old.get(field)) != _comparable(project.get(field)):
                         changed = True
-                        changes.append({"project_id": pid, "field": field, "old_value": _text(old.get(field)),
-                                        "new_value": _text(project.get(field)), "observed_at": now})
+                        changes.append(
+                            {
+                                "project_id": pid,
+                                "field": field,
+                                "old_value": _text(old.get(field)),
+                                "new_value": _text(project.get(field)),
+                                "observed_at": now,
+                            }
+                        )
             project.update(self._history(pid, old, changed, changes))
         return changes
 
@@ -105,15 +126,18 @@ class History:
             return ACTIVE
         return old_status or ACTIVE
 
-    def _history(self, pid: str, old: dict[str, Any] | None, changed: bool, changes: list[dict[str, Any]]) -> dict[str, Any]:
+    def _history(
+        self, pid: str, old: dict[str, Any] | None, changed: bool, changes: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         """One project's history columns in this run (appending its status change to ``changes``)."""
         self.current_ids.add(pid)
         now = self.now
         old_status = old.get("status") if old is not None else None
         status = self._status(pid, old_status)
         if old is not None and old_status != status:
-            changes.append({"project_id": pid, "field": "status", "old_value": old_status,
-                            "new_value": status, "observed_at": now})
+            changes.append(
+                {"project_id": pid, "field": "status", "old_value": old_status, "new_value": status, "observed_at": now}
+            )
         removed_at = None
         if status == REMOVED:
             removed_at = (old.get("removed_at") if old is not None and old_status == REMOVED else None) or now.date()
@@ -133,7 +157,10 @@ class History:
         pids = rows.column("project_id")
         self.current_ids.update(pids.to_pylist())
         if self._id_arrays is None:  # once per run, not per batch
-            self._id_arrays = (pa.array(list(self.removed_ids), pa.string()), pa.array(list(self.seen_ids), pa.string()))
+            self._id_arrays = (
+                pa.array(list(self.removed_ids), pa.string()),
+                pa.array(list(self.seen_ids), pa.string()),
+            )
         removed = pc.is_in(pids, value_set=self._id_arrays[0])
         seen = pc.is_in(pids, value_set=self._id_arrays[1])
         old_status = rows.column("status")
@@ -146,17 +173,23 @@ class History:
         is_removed = pc.equal(status, REMOVED)
         new_columns = {
             "status": status,
-            "removed_at": pc.if_else(is_removed, pc.coalesce(pc.if_else(was_removed, rows.column("removed_at"), no_date), today),
-                                     no_date),
+            "removed_at": pc.if_else(
+                is_removed, pc.coalesce(pc.if_else(was_removed, rows.column("removed_at"), no_date), today), no_date
+            ),
             "last_seen_at": pc.if_else(seen, now, rows.column("last_seen_at")),
         }  # first_seen_at and last_changed_at stay as they were
         for name, values in new_columns.items():
             field = PROJECTS.schema.field(name)
             rows = rows.set_column(rows.schema.get_field_index(name), field, values.cast(field.type))
         moved = pc.invert(pc.fill_null(pc.equal(old_status, status), False))
-        changes = [{"project_id": pid, "field": "status", "old_value": old, "new_value": new, "observed_at": self.now}
-                   for pid, old, new in zip(pc.filter(pids, moved).to_pylist(), pc.filter(old_status, moved).to_pylist(),
-                                            pc.filter(status, moved).to_pylist())]
+        changes = [
+            {"project_id": pid, "field": "status", "old_value": old, "new_value": new, "observed_at": self.now}
+            for pid, old, new in zip(
+                pc.filter(pids, moved).to_pylist(),
+                pc.filter(old_status, moved).to_pylist(),
+                pc.filter(status, moved).to_pylist(),
+            )
+        ]
         return rows, changes
 
     def carried(self, batch_size: int = 2000) -> Iterator[tuple[pa.Table, list[dict[str, Any]]]]:
@@ -166,4 +199,4 @@ class History:
             return
         rest = [n for pid, n in self.index.items() if pid not in self.current_ids]
         for start in range(0, len(rest), batch_size):
-            yield self.apply_unchanged(self.previous.take(rest[start:start + batch_size]))
+            yield self.apply_unchanged(self.previous.take(rest[start : start + batch_size]))

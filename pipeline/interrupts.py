@@ -8,6 +8,7 @@ signal that arrives then waits until it is over.
 The signals are blocked in every thread and taken by one waiting thread (``sigwait``), so no library's
 own handler (Dagster replaces SIGINT's and SIGTERM's while it executes a run) turns them into an
 exception that waits for the parse workers to finish their queue."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -88,8 +89,10 @@ def stop_children() -> None:
     from multiprocessing import forkserver, resource_tracker
 
     # The forkserver, and the resource tracker (which would report the pool's semaphores as leaked).
-    for pid in (getattr(forkserver._forkserver, "_forkserver_pid", None),
-                getattr(resource_tracker._resource_tracker, "_pid", None)):
+    for pid in (
+        getattr(forkserver._forkserver, "_forkserver_pid", None),
+        getattr(resource_tracker._resource_tracker, "_pid", None),
+    ):
         if pid:
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -1,5 +1,6 @@
 """The organisations table: one row per organisation number a project page or the official export gives for
 a project owner. Pure: rows of projects and operations in, rows of organisations and issues out."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -29,8 +30,15 @@ class _Organisation:
 
 
 def _issue(url: str, problem: str, severity: str, raw: str | None, note: str, project_id: str | None) -> dict[str, Any]:
-    return {"url": url, "project_id": project_id, "field": "owner_org_number", "raw_value": raw, "problem": problem,
-            "severity": severity, "note": note}
+    return {
+        "url": url,
+        "project_id": project_id,
+        "field": "owner_org_number",
+        "raw_value": raw,
+        "problem": problem,
+        "severity": severity,
+        "note": note,
+    }
 
 
 def _checked(number: Any, url: str, project_id: str | None, issues: list[dict[str, Any]]) -> str | None:
@@ -43,18 +51,38 @@ def _checked(number: Any, url: str, project_id: str | None, issues: list[dict[st
         return digits
     if len(digits) != 10 or not digits.isdigit() or digits[2] < "2":
         personal = v.is_personal_identity_number(digits)
-        issues.append(_issue(url, v.PERSONAL_IDENTITY_NUMBER if personal else "not_an_org_number", "warning", None,
-                             ("a personal identity number (a sole trader's): not published" if personal else
-                              "not ten digits of an organisation number; value withheld") + "; no organisations row",
-                             project_id))
+        issues.append(
+            _issue(
+                url,
+                v.PERSONAL_IDENTITY_NUMBER if personal else "not_an_org_number",
+                "warning",
+                None,
+                (
+                    "a personal identity number (a sole trader's): not published"
+                    if personal
+                    else "not ten digits of an organisation number; value withheld"
+                )
+                + "; no organisations row",
+                project_id,
+            )
+        )
         return None
-    issues.append(_issue(url, "org_number_invalid", "warning", digits,
-                         "Luhn check digit does not match: no organisations row", project_id))
+    issues.append(
+        _issue(
+            url,
+            "org_number_invalid",
+            "warning",
+            digits,
+            "Luhn check digit does not match: no organisations row",
+            project_id,
+        )
+    )
     return None
 
 
-def build_organisations(projects: Iterable[dict[str, Any]], operations: Iterable[dict[str, Any]] = ()
-                        ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def build_organisations(
+    projects: Iterable[dict[str, Any]], operations: Iterable[dict[str, Any]] = ()
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(organisations rows sorted by number, issue rows).
 
     ``projects``: rows of projects (``project_id``, ``project_number``, ``owner``, ``owner_org_number``,
@@ -109,22 +137,32 @@ def build_organisations(projects: Iterable[dict[str, Any]], operations: Iterable
         org = found[number]
         code, group = v.legal_form_group(number)
         if group is None:
-            issues.append(_issue(org.first_seen, "unassigned_legal_form", "warning", number,
-                                 f"first digit {code} names no group of legal forms (0 and 4 are not assigned)", None))
+            issues.append(
+                _issue(
+                    org.first_seen,
+                    "unassigned_legal_form",
+                    "warning",
+                    number,
+                    f"first digit {code} names no group of legal forms (0 and 4 are not assigned)",
+                    None,
+                )
+            )
         names = list(org.names)
-        rows.append({
-            "org_number": number,
-            "name": max(names, key=lambda n: (org.names[n], -names.index(n))) if names else None,
-            "names": names,
-            "legal_form_code": code,
-            "legal_form_group": group,
-            "project_count": len(org.projects),
-            "esf_grant_sek": org.grant.quantize(_ÖRE) if org.grant_projects else None,
-            "esf_grant_projects": org.grant_projects,
-            "eu_contribution_sek": org.contribution.quantize(_ÖRE) if org.contribution_projects else None,
-            "eu_contribution_projects": org.contribution_projects,
-            "project_ids": sorted(org.project_ids),
-        })
+        rows.append(
+            {
+                "org_number": number,
+                "name": max(names, key=lambda n: (org.names[n], -names.index(n))) if names else None,
+                "names": names,
+                "legal_form_code": code,
+                "legal_form_group": group,
+                "project_count": len(org.projects),
+                "esf_grant_sek": org.grant.quantize(_ÖRE) if org.grant_projects else None,
+                "esf_grant_projects": org.grant_projects,
+                "eu_contribution_sek": org.contribution.quantize(_ÖRE) if org.contribution_projects else None,
+                "eu_contribution_projects": org.contribution_projects,
+                "project_ids": sorted(org.project_ids),
+            }
+        )
     return rows, issues
 
 
@@ -132,7 +170,13 @@ def export_org_numbers(projects: Iterable[dict[str, Any]], operations: Iterable[
     """project_id -> organisation number, for the projects whose page gives no number and whose export row
     (matched by project number) gives a valid one: what ``projects.owner_org_number`` can be filled with.
     A page's own number is never replaced (a disagreement is a row of project_discrepancies)."""
-    from_export = {op["project_id"]: op["owner_org_number"] for op in operations
-                   if op.get("project_id") and v.valid_org_number(op.get("owner_org_number"))}
-    return {p["project_id"]: from_export[p["project_number"]] for p in projects
-            if p.get("project_id") and not p.get("owner_org_number") and p.get("project_number") in from_export}
+    from_export = {
+        op["project_id"]: op["owner_org_number"]
+        for op in operations
+        if op.get("project_id") and v.valid_org_number(op.get("owner_org_number"))
+    }
+    return {
+        p["project_id"]: from_export[p["project_number"]]
+        for p in projects
+        if p.get("project_id") and not p.get("owner_org_number") and p.get("project_number") in from_export
+    }

@@ -1,6 +1,7 @@
 """One page's parse as JSON (``esf-pipeline parse``): what parse_page makes of it, with the rules the tables
 follow for what is published (a personal identity number is never shown; without personal data, contacts
 and contact values are left out as in a run with ``--without-personal-data``)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,10 +32,16 @@ def page_document(result: PageResult, url: str, personal_data: bool = True) -> d
 
 
 def _record(record: ProjectRecord, personal_data: bool) -> dict[str, Any]:
-    raw_fields = [{"field": f.field, "label": f.label, "raw": f.raw} for f in record.raw_fields
-                  if not withheld(f.field, f.raw) and (personal_data or not personal(f.field, f.raw))]
-    extra = record.extra_fields if personal_data else \
-        {label: None if personal(None, value) else value for label, value in record.extra_fields.items()}
+    raw_fields = [
+        {"field": f.field, "label": f.label, "raw": f.raw}
+        for f in record.raw_fields
+        if not withheld(f.field, f.raw) and (personal_data or not personal(f.field, f.raw))
+    ]
+    extra = (
+        record.extra_fields
+        if personal_data
+        else {label: None if personal(None, value) else value for label, value in record.extra_fields.items()}
+    )
     document = {
         "project_id": record.project_id,
         "page_family": record.page_family,
@@ -42,8 +49,10 @@ def _record(record: ProjectRecord, personal_data: bool) -> dict[str, Any]:
         "columns": record.columns,
         "raw_fields": raw_fields,
         "extra_fields": extra,
-        "sections": [{"heading": s.heading, "kind": s.kind, "language": getattr(s, "language", "sv"), "text": s.text}
-                     for s in record.sections],
+        "sections": [
+            {"heading": s.heading, "kind": s.kind, "language": getattr(s, "language", "sv"), "text": s.text}
+            for s in record.sections
+        ],
         "municipalities": record.municipalities,
         "contacts": record.contacts,
         "issues": [_issue(issue, personal_data) for issue in record.issues],

@@ -1,6 +1,7 @@
 """What the crawl records about each address, handed from asset to asset and kept between runs.
 Plain data without httpx, so that the parse workers import it without the HTTP stack; every class
 here is written to disk as typed JSON (pipeline/codec.py, docs/state-format.md)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ class FetchedPage:
 @dataclass(frozen=True)
 class ParsedPage:
     """What one parse of a page's content gave; its rows are in the parse cache under ``key``."""
+
     key: str
     kind: str | None  # project | listing | other; None when parsing failed
     family: str | None
@@ -58,6 +60,7 @@ GONE, UNLISTED = "gone", "unlisted"
 @dataclass
 class PageState:
     """What the last successful run knew about one page of a source (kept in _state/sources/)."""
+
     url: str
     source: str
     key: str
@@ -94,6 +97,7 @@ class PageState:
 @dataclass
 class SourceState:
     """Everything kept between runs about one source: its pages by key."""
+
     name: str
     start_url: str
     pages: dict[str, PageState] = field(default_factory=dict)
@@ -114,6 +118,7 @@ class SourceState:
 class SourceRun:
     """One source's crawl in this run: complete (every discovery page fetched and read, no budget or
     limit reached) or partial, and why. Only a complete crawl may count a page as no longer listed."""
+
     name: str
     start_url: str
     complete: bool

@@ -14,6 +14,7 @@ row no longer gives them either; a page read in full that no longer shows a proj
 it. A project is removed when it lost a page in this way in this run and no page gives it any more.
 A page that failed, a source whose crawl was partial, a source not crawled: nothing is removed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,8 +34,8 @@ from pipeline import interrupts
 from pipeline.codec import StateError, TableRow
 from pipeline.pages import GONE, UNLISTED, FetchedPage, PageState, ParsedPage, SourceRun, SourceState
 from pipeline.rows import CacheEntry, Rows, content_rows, issue_row, page_row
-from pipeline.sources import Source
 from pipeline.settings import default
+from pipeline.sources import Source
 from pipeline.storage import OutputDir
 from pipeline.worker_guard import end_with_parent
 
@@ -54,7 +55,13 @@ MOVED = ("redirected", "moved", "canonical", "duplicate")
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Everything that decides what rows a page gives: a change here makes every page parse again.
-_PARSER_CODE = ("parsers/**/*.py", "parsers/data/**/*.toml", "parsers/data/**/*.csv", "pipeline/rows.py", "pipeline/schema.py")
+_PARSER_CODE = (
+    "parsers/**/*.py",
+    "parsers/data/**/*.toml",
+    "parsers/data/**/*.csv",
+    "pipeline/rows.py",
+    "pipeline/schema.py",
+)
 
 
 @functools.cache
@@ -91,13 +98,21 @@ def parse_into_cache(out: OutputDir, url: str, sha: str, content_type: str | Non
     try:
         body = out.get_raw(sha)
     except OSError as exc:
-        return ParsedPage(key, None, None, None, error=f"raw body not readable: {type(exc).__name__}: {exc}", retry=True)
+        return ParsedPage(
+            key, None, None, None, error=f"raw body not readable: {type(exc).__name__}: {exc}", retry=True
+        )
     try:
         result = parse_page(body, url, content_type, page_id=identity)
         rows = content_rows(result, url)
         ends = [p["end_date"] for p in rows.projects if p.get("end_date")]
-        summary = ParsedPage(key, result.kind, result.family, result.encoding,
-                             tuple(p["project_id"] for p in rows.projects), max(ends) if ends else None)
+        summary = ParsedPage(
+            key,
+            result.kind,
+            result.family,
+            result.encoding,
+            tuple(p["project_id"] for p in rows.projects),
+            max(ends) if ends else None,
+        )
     except MemoryError as exc:
         return ParsedPage(key, None, None, None, error=f"MemoryError: {exc}", retry=True)
     except Exception as exc:  # a broken page is a row in parse_issues, never the end of the run
@@ -202,6 +217,7 @@ REACHED, KEPT, REMOVED = 0, 1, 2
 class Entry:
     """One address's part of this run's tables: the cached content rows under ``key``, its pages
     row (None when it was not reached in this run), and issues of this run (fetch failures ...)."""
+
     url: str
     source: str
     key: str | None
@@ -221,29 +237,57 @@ class ParseOutcome:
     active_before: dict[str, int] = field(default_factory=dict)  # source -> projects its pages gave before the run
     removed_by_source: dict[str, list[str]] = field(default_factory=dict)  # source -> projects it removed
     id_renames: dict[str, str] = field(default_factory=dict)  # old -> new project id (upgrade of the id scheme)
-    aliases: dict[str, str] = field(default_factory=dict)  # derived id a page gives -> the project's id (pages that moved)
+    aliases: dict[str, str] = field(
+        default_factory=dict
+    )  # derived id a page gives -> the project's id (pages that moved)
     operations: list[Annotated[dict[str, Any], TableRow("operations")]] | None = None  # None: no export read
     export_issues: list[Annotated[dict[str, Any], TableRow("parse_issues")]] = field(default_factory=list)
 
 
 def _state(page: FetchedPage, parsed: ParsedPage | None, removed: str | None = None) -> PageState:
-    return PageState(url=page.url, source=page.source, key=page.key, content_sha256=page.content_sha256,
-                     content_type=page.content_type, status=page.status, etag=page.etag,
-                     last_modified=page.last_modified, checked_at=page.fetched_at, parsed=parsed, links=page.links,
-                     links_scope=page.links_scope, removed=removed)
+    return PageState(
+        url=page.url,
+        source=page.source,
+        key=page.key,
+        content_sha256=page.content_sha256,
+        content_type=page.content_type,
+        status=page.status,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        checked_at=page.fetched_at,
+        parsed=parsed,
+        links=page.links,
+        links_scope=page.links_scope,
+        removed=removed,
+    )
 
 
-def _page_row(page: FetchedPage, parsed: ParsedPage | None, parsed_in_run: bool, error: str | None = None) -> dict[str, Any]:
+def _page_row(
+    page: FetchedPage, parsed: ParsedPage | None, parsed_in_run: bool, error: str | None = None
+) -> dict[str, Any]:
     kind = "sitemap" if page.document == "sitemap" else parsed.kind if parsed else None
-    return page_row(page, kind, parsed.family if parsed else None,
-                    len(parsed.project_ids) if parsed else 0, parsed.encoding if parsed else None,
-                    error or (parsed.error if parsed else None), parsed=parsed_in_run)
+    return page_row(
+        page,
+        kind,
+        parsed.family if parsed else None,
+        len(parsed.project_ids) if parsed else 0,
+        parsed.encoding if parsed else None,
+        error or (parsed.error if parsed else None),
+        parsed=parsed_in_run,
+    )
 
 
-def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[str, SourceState] | None = None,
-                runs: list[SourceRun] | None = None, reparse_all: bool = False, workers: int | None = None,
-                parsed_during_crawl: dict[str, ParsedPage] | None = None, confirmations: int = 2,
-                id_renames: dict[str, str] | None = None) -> ParseOutcome:
+def parse_pages(
+    pages: Iterable[FetchedPage],
+    output: OutputDir,
+    previous: dict[str, SourceState] | None = None,
+    runs: list[SourceRun] | None = None,
+    reparse_all: bool = False,
+    workers: int | None = None,
+    parsed_during_crawl: dict[str, ParsedPage] | None = None,
+    confirmations: int = 2,
+    id_renames: dict[str, str] | None = None,
+) -> ParseOutcome:
     """This run's pages (and every known page not reached) -> table entries, the next run's state per
     source, and the projects seen and removed, each removal with its proof."""
     pages = list(pages)
@@ -256,8 +300,9 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         return state.pages.get(page.key) if state is not None else None
 
     # What the crawl's workers parsed, except failures that were not the page's own (parsed again here).
-    known: dict[str, ParsedPage] = {} if reparse_all else {
-        key: parsed for key, parsed in (parsed_during_crawl or {}).items() if not parsed.retry}
+    known: dict[str, ParsedPage] = (
+        {} if reparse_all else {key: parsed for key, parsed in (parsed_during_crawl or {}).items() if not parsed.retry}
+    )
     fresh = set(known)  # keys parsed in this run (during the crawl, or below)
     pool = ParsePool(output, workers)
 
@@ -272,8 +317,13 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             continue
         prev = before_state(page)
         cached = None
-        if not reparse_all and prev is not None and prev.parsed is not None and prev.parsed.key == key \
-                and not previous[page.source].rebuilt:
+        if (
+            not reparse_all
+            and prev is not None
+            and prev.parsed is not None
+            and prev.parsed.key == key
+            and not previous[page.source].rebuilt
+        ):
             cached = prev.parsed
         elif not reparse_all:
             try:
@@ -289,9 +339,12 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     known.update(parsed_now)
     fresh.update(parsed_now)
 
-    outcome = ParseOutcome([], {name: replace(state, pages={}, aliases=dict(state.aliases))
-                                for name, state in previous.items()},
-                           sources=runs, id_renames=dict(id_renames or {}))
+    outcome = ParseOutcome(
+        [],
+        {name: replace(state, pages={}, aliases=dict(state.aliases)) for name, state in previous.items()},
+        sources=runs,
+        id_renames=dict(id_renames or {}),
+    )
     aliases = _moved_projects(pages, content_key, known, previous)
     for name, found in aliases.items():
         outcome.states.setdefault(name, SourceState(name, "")).aliases.update(found)
@@ -302,6 +355,7 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         if not outcome.aliases or not any(pid in outcome.aliases for pid in parsed.project_ids):
             return parsed
         return replace(parsed, project_ids=tuple(dict.fromkeys(outcome.aliases.get(p, p) for p in parsed.project_ids)))
+
     counts: Counter = Counter()
     lost: dict[str, set[str]] = {}  # source -> projects that lost a page in this run, with proof
 
@@ -321,28 +375,65 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         live_before = prev.live_project_ids if prev is not None else ()
         rank = REMOVED if prev is not None and prev.removed is not None else KEPT  # unless the content is read now
         if page.malformed_links:  # one issue row each; the page itself is read as usual
-            outcome.entries.append(Entry(page.url, page.source, None, None, [
-                issue_row(page.url, "malformed_link", "a link on the page leads nowhere; not followed", "warning", href)
-                for href in page.malformed_links]))
+            outcome.entries.append(
+                Entry(
+                    page.url,
+                    page.source,
+                    None,
+                    None,
+                    [
+                        issue_row(
+                            page.url,
+                            "malformed_link",
+                            "a link on the page leads nowhere; not followed",
+                            "warning",
+                            href,
+                        )
+                        for href in page.malformed_links
+                    ],
+                )
+            )
         if page.outcome in MOVED:
             redirects.append((page, prev))
             continue
         if page.status in GONE_STATUSES:
-            note = f"HTTP {page.status}: the page is gone" + ("; its projects are removed unless another page gives them"
-                                                            if live_before else "")
-            outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
-                                         _page_row(page, before, False, f"HTTP {page.status}"),
-                                         [issue_row(page.url, "page_gone" if before else "fetch_failed", note)],
-                                         REMOVED if before else REACHED))
-            keep(replace(prev, status=page.status, checked_at=page.fetched_at, etag=None, last_modified=None, removed=GONE)
-                 if prev is not None else _state(page, None, GONE))
+            note = f"HTTP {page.status}: the page is gone" + (
+                "; its projects are removed unless another page gives them" if live_before else ""
+            )
+            outcome.entries.append(
+                Entry(
+                    page.url,
+                    page.source,
+                    before.key if before else None,
+                    _page_row(page, before, False, f"HTTP {page.status}"),
+                    [issue_row(page.url, "page_gone" if before else "fetch_failed", note)],
+                    REMOVED if before else REACHED,
+                )
+            )
+            keep(
+                replace(
+                    prev, status=page.status, checked_at=page.fetched_at, etag=None, last_modified=None, removed=GONE
+                )
+                if prev is not None
+                else _state(page, None, GONE)
+            )
             lose(page.source, live_before)
             counts["gone"] += 1
         elif page.error:
             note = f"{page.error}; previous values kept" if before is not None else page.error
-            issues = [] if page.outcome == "disallowed" and before is None else [issue_row(page.url, "fetch_failed", note)]
-            outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
-                                         _page_row(page, before, False, note if before else None), issues, rank))
+            issues = (
+                [] if page.outcome == "disallowed" and before is None else [issue_row(page.url, "fetch_failed", note)]
+            )
+            outcome.entries.append(
+                Entry(
+                    page.url,
+                    page.source,
+                    before.key if before else None,
+                    _page_row(page, before, False, note if before else None),
+                    issues,
+                    rank,
+                )
+            )
             if prev is not None:
                 keep(replace(prev))  # validators, hash and content as they were
             counts["kept_after_failure" if before is not None else "failed"] += 1
@@ -350,17 +441,32 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             now = aliased(known[content_key[n]])
             if now.retry:  # not the page's fault: what it said before stays, and the next run parses it again
                 note = f"{now.error}; parsed again in the next run" + ("; previous values kept" if before else "")
-                outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
-                                             _page_row(page, before, False, note), [issue_row(page.url, "parse_failed", note)],
-                                             rank))
+                outcome.entries.append(
+                    Entry(
+                        page.url,
+                        page.source,
+                        before.key if before else None,
+                        _page_row(page, before, False, note),
+                        [issue_row(page.url, "parse_failed", note)],
+                        rank,
+                    )
+                )
                 keep(replace(prev) if prev is not None else _state(page, None))
                 counts["parse_failed_retry"] += 1
                 continue
             if before is not None and before.kind == "project" and now.kind != "project":
                 # A 200 that is really an error or maintenance page: keep what the page said before.
                 note = "the page no longer shows its project labels; previous values kept"
-                outcome.entries.append(Entry(page.url, page.source, before.key, _page_row(page, before, False, note),
-                                             [issue_row(page.url, "page_lost_labels", note)], rank))
+                outcome.entries.append(
+                    Entry(
+                        page.url,
+                        page.source,
+                        before.key,
+                        _page_row(page, before, False, note),
+                        [issue_row(page.url, "page_lost_labels", note)],
+                        rank,
+                    )
+                )
                 keep(replace(prev, checked_at=page.fetched_at))  # type: ignore[arg-type]
                 counts["kept_after_failure"] += 1
                 continue
@@ -382,8 +488,9 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                 read_ok[(page.source, page.url)] = now
                 lose(page.source, set(live_before) - set(now.project_ids))
         else:  # an answer without content (a 3xx without a target, say) and no error
-            outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
-                                         _page_row(page, before, False), [], rank))
+            outcome.entries.append(
+                Entry(page.url, page.source, before.key if before else None, _page_row(page, before, False), [], rank)
+            )
             keep(replace(prev) if prev is not None else _state(page, None))
 
     # The content shows more partial crawls: a page that led to project pages and now leads to none (an
@@ -402,18 +509,25 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         start = page.is_start or (page.source, page.url) in starts
         was = prev if prev is not None and prev.links else redirected_from.get((page.source, page.url))
         reason = None
-        if was is not None and was.links \
-                and _leads_to_projects(previous.get(page.source), run, was.links, known_only=True) \
-                and not _leads_to_projects(previous.get(page.source), run, page.links or (), known_only=False):
+        if (
+            was is not None
+            and was.links
+            and _leads_to_projects(previous.get(page.source), run, was.links, known_only=True)
+            and not _leads_to_projects(previous.get(page.source), run, page.links or (), known_only=False)
+        ):
             reason = f"{page.url} led to project pages before and now to none"
         elif now.kind == "listing" and page.links is None and page.outcome == "fetched":
             reason = f"{page.url} reads as a listing but its links were not followed"
         elif now.kind == "project" and start:
             if _others_known(previous.get(page.source), {p.key for p in pages if p.source == page.source}):
-                reason = ("the start page is a page of projects, not a listing: the crawl cannot tell what is no "
-                          "longer listed")
+                reason = (
+                    "the start page is a page of projects, not a listing: the crawl cannot tell what is no "
+                    "longer listed"
+                )
         elif start and not page.links and now.kind not in ("listing", "project") and page.source not in discovered:
-            reason = "the start page leads to no page of the source (a maintenance page, or a listing drawn by JavaScript?)"
+            reason = (
+                "the start page leads to no page of the source (a maintenance page, or a listing drawn by JavaScript?)"
+            )
         if reason is not None and prev is not None and reason.endswith("now to none"):
             # The same content again and again: after more than ``confirmations`` runs it is believed (a
             # listing that really became empty), not a maintenance page any more; what it no longer lists
@@ -435,8 +549,10 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
     for page, prev in redirects:
         before = prev.parsed if prev is not None else None
         target = read_ok.get((page.source, page.redirect_to or ""))
-        if prev is not None and ((page.source, page.redirect_to) in suspect
-                                 or (target is not None and prev.page_kind == "project" and target.kind != "project")):
+        if prev is not None and (
+            (page.source, page.redirect_to) in suspect
+            or (target is not None and prev.page_kind == "project" and target.kind != "project")
+        ):
             target = None  # a maintenance or login page at the end of a redirect is no proof of anything
         if target is not None or prev is None:
             outcome.entries.append(Entry(page.url, page.source, None, _page_row(page, None, False)))
@@ -444,10 +560,22 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
             if prev is not None:
                 lose(page.source, set(prev.live_project_ids) - set(target.project_ids if target else ()))
         else:
-            outcome.entries.append(Entry(page.url, page.source, before.key if before else None,
-                                         _page_row(page, before, False, f"{page.outcome} to {page.redirect_to}, which "
-                                                   "was not read in full as a project: previous values kept"), [],
-                                         REMOVED if prev.removed else KEPT))
+            outcome.entries.append(
+                Entry(
+                    page.url,
+                    page.source,
+                    before.key if before else None,
+                    _page_row(
+                        page,
+                        before,
+                        False,
+                        f"{page.outcome} to {page.redirect_to}, which "
+                        "was not read in full as a project: previous values kept",
+                    ),
+                    [],
+                    REMOVED if prev.removed else KEPT,
+                )
+            )
             keep(replace(prev))
         counts[page.outcome] += 1
 
@@ -477,8 +605,9 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
                 counts["kept_not_crawled" if run is None else "kept_partial_crawl"] += 1
             keep(prev)
             if prev.parsed is not None and prev.parsed.project_ids and checked is None:
-                outcome.entries.append(Entry(prev.url, name, prev.parsed.key, None, [],
-                                             KEPT if prev.removed is None else REMOVED))
+                outcome.entries.append(
+                    Entry(prev.url, name, prev.parsed.key, None, [], KEPT if prev.removed is None else REMOVED)
+                )
 
     # 5. A project is removed when it lost a page with proof and no page gives it any more.
     live: set[str] = set()
@@ -501,32 +630,46 @@ def parse_pages(pages: Iterable[FetchedPage], output: OutputDir, previous: dict[
         state.runs += 1
         if run.complete:
             state.complete_runs += 1
-            state.last_complete_at = max((p.fetched_at for p in pages if p.source == run.name and p.fetched_at),
-                                         default=state.last_complete_at)
+            state.last_complete_at = max(
+                (p.fetched_at for p in pages if p.source == run.name and p.fetched_at), default=state.last_complete_at
+            )
     outcome.counts = dict(counts)
     # Reached pages first, then kept ones, then removed ones; by address, not the order pages happened to
     # arrive in: the same site gives the same tables (and the same "first kept") in every run.
     # Among pages not read in this run, the one read last comes first: its content is the last known.
     # A project two sources give takes the values of the same source in every run (the first by name),
     # whichever of them failed this time: values do not flap.
-    read_in = {(state.source, state.url): state.content_run
-               for source_state in outcome.states.values() for state in source_state.pages.values()}
-    outcome.entries.sort(key=lambda entry: (entry.rank == REMOVED, entry.source, entry.rank,
-                                            0 if entry.rank == REACHED else -read_in.get((entry.source, entry.url), 0),
-                                            entry.url))
+    read_in = {
+        (state.source, state.url): state.content_run
+        for source_state in outcome.states.values()
+        for state in source_state.pages.values()
+    }
+    outcome.entries.sort(
+        key=lambda entry: (
+            entry.rank == REMOVED,
+            entry.source,
+            entry.rank,
+            0 if entry.rank == REACHED else -read_in.get((entry.source, entry.url), 0),
+            entry.url,
+        )
+    )
     return outcome
-
-
 
 
 def _stem(project_id: str) -> str | None:
     """A derived id without its hash (family prefix and name slug); None for a site's own number."""
     head, _, digest = project_id.rpartition("-")
-    return head if head and len(digest) == 8 and all(c in "0123456789abcdef" for c in digest) and "/" not in head else None
+    return (
+        head if head and len(digest) == 8 and all(c in "0123456789abcdef" for c in digest) and "/" not in head else None
+    )
 
 
-def _moved_projects(pages: list[FetchedPage], content_key: dict[int, str], known: dict[str, ParsedPage],
-                    previous: dict[str, SourceState]) -> dict[str, dict[str, str]]:
+def _moved_projects(
+    pages: list[FetchedPage],
+    content_key: dict[int, str],
+    known: dict[str, ParsedPage],
+    previous: dict[str, SourceState],
+) -> dict[str, dict[str, str]]:
     """Projects without a number of their own whose page moved (a redirect, a new address on the
     listing, a new root): a derived id never seen before, and a live id of the same family and name that
     no page read in this run gives any more. Matched one to one, the new id becomes an alias of the old."""
@@ -571,8 +714,9 @@ def _leads_to_projects(state: SourceState | None, run: SourceRun, links: Iterabl
 
 def _others_known(state: SourceState | None, reached: set[str]) -> bool:
     """Does the source's state know live pages this run did not reach?"""
-    return state is not None and any(key not in reached and page.removed is None and page.live_project_ids
-                                     for key, page in state.pages.items())
+    return state is not None and any(
+        key not in reached and page.removed is None and page.live_project_ids for key, page in state.pages.items()
+    )
 
 
 def content_sources(states: dict[str, SourceState]) -> dict[str, Item]:
@@ -582,5 +726,10 @@ def content_sources(states: dict[str, SourceState]) -> dict[str, Item]:
     for state in states.values():
         for page in state.pages.values():
             if page.parsed is not None and page.parsed.key and page.content_sha256:
-                found[page.parsed.key] = (page.url, page.content_sha256, page.content_type, page_id(page.source, page.key))
+                found[page.parsed.key] = (
+                    page.url,
+                    page.content_sha256,
+                    page.content_type,
+                    page_id(page.source, page.key),
+                )
     return found

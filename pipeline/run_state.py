@@ -7,6 +7,7 @@ outcome). Formats: docs/state-format.md. Nothing is ever unpickled: a missing, t
 source state is named in one line and rebuilt from the published tables; an output directory of the
 pickle era is upgraded the same way (statuses and history come from its tables) and its pickles are
 deleted once the first run of this version is published."""
+
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ from typing import Annotated, Any
 
 from pipeline.codec import StateError, TableRow
 from pipeline.pages import GONE, UNLISTED, FetchedPage, PageState, ParsedPage, SourceRun, SourceState
-from pipeline.parse_step import GONE_STATUSES, ParseOutcome, page_id, parse_key
+from pipeline.parse_step import GONE_STATUSES, page_id, parse_key
 from pipeline.schema import PAGES, PROJECTS
 from pipeline.sources import Source, normalise_url
 from pipeline.storage import OutputDir
@@ -31,6 +32,7 @@ _DERIVED_ID = re.compile(r"^(?P<prefix>[a-z0-9]+)-.*-[0-9a-f]{8}$")
 @dataclass
 class CrawlResult:
     """What the crawl asset hands to the parse asset."""
+
     pages: list[FetchedPage]
     sources: list[SourceRun]
     parsed: dict[str, ParsedPage] = field(default_factory=dict)  # parsed by the workers during the crawl
@@ -42,6 +44,7 @@ class CrawlResult:
 @dataclass
 class ExportRead:
     """The official exports read in this run: their rows (the operations table) and what they did not fit."""
+
     operations: list[Annotated[dict[str, Any], TableRow("operations")]] = field(default_factory=list)
     issues: list[Annotated[dict[str, Any], TableRow("parse_issues")]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)  # the sources whose export was read
@@ -51,6 +54,7 @@ class ExportRead:
 class Published:
     """What the last published run was made of (its entries' fingerprint), for the unchanged fast path,
     and what its retention rule freed."""
+
     fingerprint: str
     published_at: datetime
     files_pruned: int = 0
@@ -93,8 +97,10 @@ def load_states(out: OutputDir, sources: list[Source]) -> tuple[dict[str, Source
         return states, {}, notes
     rebuilt, renames = rebuild_from_tables(out, sources, None if legacy else unreadable)
     if legacy:
-        notes.append(f"no state of this version in {out.state_url('sources')[:-5]}: state rebuilt from the published "
-                     f"tables ({sum(len(s.pages) for s in rebuilt.values())} pages); earlier pickles are never loaded")
+        notes.append(
+            f"no state of this version in {out.state_url('sources')[:-5]}: state rebuilt from the published "
+            f"tables ({sum(len(s.pages) for s in rebuilt.values())} pages); earlier pickles are never loaded"
+        )
     states.update(rebuilt)
     return states, renames, notes
 
@@ -112,8 +118,9 @@ def _assign_source(url: str, recorded: str | None, sources: list[Source]) -> Sou
     return None
 
 
-def rebuild_from_tables(out: OutputDir, sources: list[Source],
-                        only: set[str] | None = None) -> tuple[dict[str, SourceState], dict[str, str]]:
+def rebuild_from_tables(
+    out: OutputDir, sources: list[Source], only: set[str] | None = None
+) -> tuple[dict[str, SourceState], dict[str, str]]:
     """Source states from the published ``pages`` and ``projects`` tables: which page gives which
     project, its content hash and its status. No validators (the next fetch is a full one); each
     content's parse cache entry is checked before it is used (``rebuilt``). Tables of an earlier
@@ -155,23 +162,45 @@ def rebuild_from_tables(out: OutputDir, sources: list[Source],
         sha, content_type = row.get("content_sha256"), row.get("content_type")
         parsed = None
         if sha and (row.get("page_kind") or ids):
-            parsed = ParsedPage(parse_key(url, sha, content_type, identity), row.get("page_kind") or "project",
-                                row.get("page_family"), row.get("encoding"), tuple(ids), max(ends) if ends else None)
+            parsed = ParsedPage(
+                parse_key(url, sha, content_type, identity),
+                row.get("page_kind") or "project",
+                row.get("page_family"),
+                row.get("encoding"),
+                tuple(ids),
+                max(ends) if ends else None,
+            )
         elif ids:  # content not known (no hash): the projects are kept, the page is fetched in full next time
             parsed = ParsedPage("", "project", None, None, tuple(ids), max(ends) if ends else None)
         removed = None
         if ids and statuses == {"removed"}:
             removed = GONE if row.get("status") in GONE_STATUSES else UNLISTED
-        state = states.setdefault(source.name, SourceState(source.name, source.start_url, rebuilt=True,
-                                                           root=source.key_root))
-        state.pages[key] = PageState(url=url, source=source.name, key=key, content_sha256=sha, content_type=content_type,
-                                     status=row.get("status"), etag=None, last_modified=None,
-                                     checked_at=row.get("fetched_at"), parsed=parsed, removed=removed)
+        state = states.setdefault(
+            source.name, SourceState(source.name, source.start_url, rebuilt=True, root=source.key_root)
+        )
+        state.pages[key] = PageState(
+            url=url,
+            source=source.name,
+            key=key,
+            content_sha256=sha,
+            content_type=content_type,
+            status=row.get("status"),
+            etag=None,
+            last_modified=None,
+            checked_at=row.get("fetched_at"),
+            parsed=parsed,
+            removed=removed,
+        )
     return states, renames
 
 
-def source_runs(sources: list[Source], pages: list[FetchedPage], previous: dict[str, SourceState],
-                unfinished: dict[str, str], limit_reason: str | None = None) -> list[SourceRun]:
+def source_runs(
+    sources: list[Source],
+    pages: list[FetchedPage],
+    previous: dict[str, SourceState],
+    unfinished: dict[str, str],
+    limit_reason: str | None = None,
+) -> list[SourceRun]:
     """Each crawled source's completeness as far as the crawl can tell: the start page and every page
     that may lead to projects fetched, no budget reached. (The parse step adds what only the content
     shows: a known listing that no longer reads as one.)"""

@@ -6,6 +6,7 @@ host (without port and ``www.``) and path. A page of a source is identified by i
 and query relative to the source's root directory (``projekt/2016-00418.html``), or its absolute
 path (``/other/place``) when it lies outside the root. So a site that moves to another host, port or
 root directory keeps its pages' identities, and so do the projects read from them."""
+
 from __future__ import annotations
 
 import functools
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipeline.crawl.scope import MalformedURL, canonical_url
+from pipeline.urls import MalformedURL, canonical_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,7 +89,7 @@ class Source:
         """The address's identity within the source, independent of host, port and root directory."""
         parts = urlsplit(url)
         directory = self.key_root
-        path = parts.path[len(directory):] if parts.path.startswith(directory) else parts.path
+        path = parts.path[len(directory) :] if parts.path.startswith(directory) else parts.path
         return path + (f"?{parts.query}" if parts.query else "")
 
     def url_for(self, key: str) -> str:
@@ -100,8 +101,11 @@ class Source:
 
 def with_earlier_root(source: Source, earlier_root: str | None) -> Source:
     """The source with the key root of its earlier runs, when its start URL now lies under that root."""
-    if earlier_root and earlier_root != source.scope[1] \
-            and urlsplit(normalise_url(source.start_url)).path.startswith(earlier_root):
+    if (
+        earlier_root
+        and earlier_root != source.scope[1]
+        and urlsplit(normalise_url(source.start_url)).path.startswith(earlier_root)
+    ):
         return replace(source, root=earlier_root)
     return source
 
@@ -124,8 +128,16 @@ def configured_sources(path: Path = SOURCES_FILE) -> list[Source]:
         if unknown:
             raise SourceError(f"{path}: source {entry.get('name')!r} has unknown keys {sorted(unknown)}")
         seeds = tuple((url, "list") for url in read_url_list(entry["urls_from"])) if entry.get("urls_from") else ()
-        sources.append(Source(entry["name"], entry["start_url"], sitemaps=entry.get("sitemaps", True), seeds=seeds,
-                              export=entry.get("export"), project_url=entry.get("project_url")))
+        sources.append(
+            Source(
+                entry["name"],
+                entry["start_url"],
+                sitemaps=entry.get("sitemaps", True),
+                seeds=seeds,
+                export=entry.get("export"),
+                project_url=entry.get("project_url"),
+            )
+        )
     return sources
 
 
@@ -138,15 +150,18 @@ def read_url_list(path: str) -> list[str]:
         raise SourceError(f"cannot read the URL list {path}: {exc.strerror or exc}") from None
 
 
-def with_discovery(sources: list[Source], urls_from: str | None = None, export: str | None = None,
-                   project_url: str | None = None) -> list[Source]:
+def with_discovery(
+    sources: list[Source], urls_from: str | None = None, export: str | None = None, project_url: str | None = None
+) -> list[Source]:
     """Sources with the command line's discovery options: a URL list, the official export and the
     project page template (each source gets them; run one source when they belong to one)."""
     seeds = tuple((url, "list") for url in read_url_list(urls_from)) if urls_from else ()
     if project_url is not None and "{dnr}" not in project_url:
         raise SourceError(f"the project URL template {project_url!r} has no {{dnr}}")
-    return [replace(s, seeds=s.seeds + seeds, export=export or s.export, project_url=project_url or s.project_url)
-            for s in sources]
+    return [
+        replace(s, seeds=s.seeds + seeds, export=export or s.export, project_url=project_url or s.project_url)
+        for s in sources
+    ]
 
 
 def sources_from_arguments(arguments: list[str], configured: list[Source] | None = None) -> list[Source]:
@@ -165,5 +180,7 @@ def sources_from_arguments(arguments: list[str], configured: list[Source] | None
     clash = next((n for n in names if names.count(n) > 1), None)
     if clash is not None:
         urls = [s.start_url for s in sources if s.name == clash]
-        raise SourceError(f"start URLs {urls} would share the source name {clash!r}: name them, as --start-url NAME=URL")
+        raise SourceError(
+            f"start URLs {urls} would share the source name {clash!r}: name them, as --start-url NAME=URL"
+        )
     return sources

@@ -6,6 +6,7 @@ Nothing half-written is ever visible: locally every file is written to a tempora
 into place, so a run killed at any moment leaves the previous files whole; on object stores an object
 appears only when its upload completes, and tables are uploaded under a temporary name and moved
 into place only after every table of the run is complete."""
+
 from __future__ import annotations
 
 import gc
@@ -129,11 +130,14 @@ class OutputDir:
         except BlockingIOError:
             holder = handle.read().strip() or "another process"
             handle.close()
-            raise OutputInUse(f"another run is writing to {self.url()} ({holder}); nothing was changed: "
-                              "start this one when it has finished") from None
+            raise OutputInUse(
+                f"another run is writing to {self.url()} ({holder}); nothing was changed: "
+                "start this one when it has finished"
+            ) from None
         handle.truncate(0)
-        handle.write(f"pid {os.getpid()} on {os.uname().nodename}, since "
-                     f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
+        handle.write(
+            f"pid {os.getpid()} on {os.uname().nodename}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+        )
         handle.flush()
         _writer_locks[path] = [handle, 1]
 
@@ -369,7 +373,7 @@ class OutputDir:
                 modified = _modified_at(info)
                 if name.startswith(".") and name.endswith(".tmp") and modified is not None and modified < cutoff:
                     self.fs.rm(info["name"])
-                    removed.append(self.url(info["name"][len(self.root):].strip("/")))
+                    removed.append(self.url(info["name"][len(self.root) :].strip("/")))
         return removed
 
     def write_table(self, table: Table, rows: Iterable[dict[str, Any]]) -> int:

@@ -1,4 +1,5 @@
 """A table written in batches to Parquet with the registry's exact schema."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """Imported first in the parse pool's forkserver (its preload), and run in each worker it starts: the
 process ends when its parent does, however the parent ends (SIGKILL included), instead of living on.
 Linux only (prctl PR_SET_PDEATHSIG); elsewhere nothing happens."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Shared fixtures: the demo site served over real HTTP on loopback, and one real Dagster run over it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,9 +20,17 @@ def demo_site_url():
         yield f"{DEMO_SOURCE}={base}{DEMO_START_PATH}"
 
 
-def run_assets(start_urls: list[str], output: Path, instance=None, full_refresh: bool = False,
-               allow_removals: bool = False, output_options: dict | None = None, job: str = "crawl_and_publish",
-               only_sources: list[str] | None = None, **crawler):
+def run_assets(
+    start_urls: list[str],
+    output: Path,
+    instance=None,
+    full_refresh: bool = False,
+    allow_removals: bool = False,
+    output_options: dict | None = None,
+    job: str = "crawl_and_publish",
+    only_sources: list[str] | None = None,
+    **crawler,
+):
     """One real run of a job of the project's Definitions (the same factory the UI and the CLI use), in
     this process, with the test's settings over the defaults (the environment is left out)."""
     import dagster as dg
@@ -29,8 +38,9 @@ def run_assets(start_urls: list[str], output: Path, instance=None, full_refresh:
     from pipeline.definitions import make_definitions
 
     settings = {"delay_seconds": 0.0, "concurrency": 4, "retries": 1, **crawler}
-    defs = make_definitions({}, crawler=settings, output={"path": str(output), **(output_options or {})},
-                            start_urls=start_urls)
+    defs = make_definitions(
+        {}, crawler=settings, output={"path": str(output), **(output_options or {})}, start_urls=start_urls
+    )
     ops = {"output_tables": {"config": {"allow_removals": allow_removals}}}
     if job == "crawl_and_publish":
         ops["crawled_pages"] = {"config": {"full_refresh": full_refresh, "only_sources": only_sources or []}}
@@ -52,6 +62,15 @@ def demo_output(demo_site_url, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_tables(demo_output):
-    return {name: pd.read_parquet(demo_output / f"{name}.parquet") for name in (
-        "projects", "project_contacts", "project_sections", "project_municipalities", "project_fields",
-        "pages", "parse_issues")}
+    return {
+        name: pd.read_parquet(demo_output / f"{name}.parquet")
+        for name in (
+            "projects",
+            "project_contacts",
+            "project_sections",
+            "project_municipalities",
+            "project_fields",
+            "pages",
+            "parse_issues",
+        )
+    }

@@ -1,14 +1,15 @@
 """A site on loopback whose pages a test changes between runs: routes of status, body and headers,
 served over real HTTP with ETags and 304s, every request recorded."""
+
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterator
-from contextlib import contextmanager
 
 
 def project_page(number: str | None, owner: str, name: str | None = None, end: str = "2031-12-31") -> bytes:
@@ -42,6 +43,7 @@ class Response:
 
 def trickle(body: bytes, seconds_per_byte: float = 1.0) -> Response:
     """An answer whose body comes one byte at a time."""
+
     def write(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/html; charset=utf-8")
@@ -51,11 +53,13 @@ def trickle(body: bytes, seconds_per_byte: float = 1.0) -> Response:
             handler.wfile.write(bytes([byte]))
             handler.wfile.flush()
             time.sleep(seconds_per_byte)
+
     return Response(raw=write)
 
 
 def cut_short(body: bytes, declared: int) -> Response:
     """An answer that declares ``declared`` bytes and sends ``body``, then closes the connection."""
+
     def write(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "text/html; charset=utf-8")
@@ -64,6 +68,7 @@ def cut_short(body: bytes, declared: int) -> Response:
         handler.wfile.write(body)
         handler.wfile.flush()
         handler.close_connection = True
+
     return Response(raw=write)
 
 

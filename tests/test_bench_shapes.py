@@ -1,5 +1,6 @@
 """The bench's chained site shape, its Python server's limits and the Scrapy spider's label reader
 (which needs BeautifulSoup, a dev dependency, but not Scrapy). Small sites only: a second or two."""
+
 from __future__ import annotations
 
 import re
@@ -24,11 +25,17 @@ def test_chained_shape_links_ten_projects_and_only_the_next_page(tmp_path: Path)
     assert (summary["shape"], summary["listing_pages"], summary["projects_per_listing"]) == ("chained", 3, 10)
     listings = tmp_path / "site" / "projektbanken"
     first = (listings / "index.html").read_text(encoding="utf-8")
-    assert [l for l in _links(first) if "/projekt/" in l] == [f"/projektbanken/projekt/{n}.html" for n in range(1, 11)]
-    assert [l for l in _links(first) if "/projekt/" not in l and l != "/projektbanken/"] == ["/projektbanken/sida-2.html"]
+    assert [link for link in _links(first) if "/projekt/" in link] == [
+        f"/projektbanken/projekt/{n}.html" for n in range(1, 11)
+    ]
+    assert [link for link in _links(first) if "/projekt/" not in link and link != "/projektbanken/"] == [
+        "/projektbanken/sida-2.html"
+    ]
     assert ">Nästa sida</a>" in first
     last = (listings / "sida-3.html").read_text(encoding="utf-8")
-    assert [l for l in _links(last) if "/projekt/" in l] == [f"/projektbanken/projekt/{n}.html" for n in range(21, 26)]
+    assert [link for link in _links(last) if "/projekt/" in link] == [
+        f"/projektbanken/projekt/{n}.html" for n in range(21, 26)
+    ]
     assert "Nästa sida" not in last and "sida-4" not in last
     # The project pages are those of the paged shape (same generator, same seed), about 30-60 KB each.
     assert (listings / "projekt" / "7.html").read_text(encoding="utf-8") == sitegen.project_page(7, 3).html
@@ -39,7 +46,7 @@ def test_paged_shape_is_unchanged(tmp_path: Path) -> None:
     summary = sitegen.generate(tmp_path / "site", 60, seed=1)
     assert (summary["shape"], summary["listing_pages"]) == ("paged", 2)
     page = (tmp_path / "site" / "projektbanken" / "index.html").read_text(encoding="utf-8")
-    assert len([l for l in _links(page) if "/projekt/" in l]) == 50 and ">Nästa</a>" in page
+    assert len([link for link in _links(page) if "/projekt/" in link]) == 50 and ">Nästa</a>" in page
     with pytest.raises(ValueError):
         sitegen.generate(tmp_path / "other", 10, shape="spiral")
 

@@ -1,4 +1,5 @@
 """The DuckDB catalog beside the Parquet tables (pipeline/catalog.py)."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,12 @@ def test_every_view_and_column_has_its_registry_description(output):
     assert path == output / CATALOG_FILE and not list(output.glob(".*.tmp*"))
     with duckdb.connect(str(path), read_only=True) as con:
         views = dict(con.execute("SELECT view_name, comment FROM duckdb_views() WHERE NOT internal").fetchall())
-        columns = {(t, c): comment for t, c, comment in con.execute(
-            "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal").fetchall()}
+        columns = {
+            (t, c): comment
+            for t, c, comment in con.execute(
+                "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal"
+            ).fetchall()
+        }
         assert views == {name: table.description for name, table in TABLES.items()}
         expected = {(name, f.name): column_comment(f) for name, table in TABLES.items() for f in table.fields}
         assert columns == expected
@@ -45,7 +50,9 @@ def test_every_view_and_column_has_its_registry_description(output):
 _QUERY = "import duckdb, sys; print(duckdb.connect(sys.argv[1], read_only=True).execute('SELECT count(*) FROM projects').fetchone()[0])"
 
 
-@pytest.mark.parametrize("cwd, db", [("project", "data/esf.duckdb"), ("project/data", "esf.duckdb"), ("", "project/data/esf.duckdb")])
+@pytest.mark.parametrize(
+    "cwd, db", [("project", "data/esf.duckdb"), ("project/data", "esf.duckdb"), ("", "project/data/esf.duckdb")]
+)
 def test_the_views_work_from_the_project_root_and_from_inside_the_directory(output, cwd, db):
     write_catalog(output)
     where = output.parent.parent / cwd
@@ -62,8 +69,14 @@ def test_a_moved_directory_is_pointed_at_again(output):
     output.rename(moved)
     with duckdb.connect(str(moved / CATALOG_FILE), read_only=True) as con, pytest.raises(duckdb.IOException):
         con.execute("SELECT count(*) FROM projects").fetchone()
-    done = subprocess.run([sys.executable, "-m", "pipeline.catalog", str(moved)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.catalog", str(moved)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert done.returncode == 0, done.stderr
     with duckdb.connect(str(moved / CATALOG_FILE), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM projects").fetchone()[0] == 14
@@ -82,11 +95,19 @@ def test_a_table_without_its_file_has_no_view_and_the_catalog_is_replaced(output
 
 def test_the_catalog_is_written_in_a_process_that_refuses_numpy_and_pandas(output):
     # The console script's process refuses them (pipeline/cli.py _Refused): the catalog must not need them.
-    code = ("import sys; from pipeline.cli import _Refused; sys.meta_path.insert(0, _Refused()); "
-            "from pipeline.catalog import write_catalog; write_catalog(sys.argv[1]); "
-            "print(any(m in sys.modules for m in ('numpy', 'pandas')))")
-    done = subprocess.run([sys.executable, "-c", code, str(output)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    code = (
+        "import sys; from pipeline.cli import _Refused; sys.meta_path.insert(0, _Refused()); "
+        "from pipeline.catalog import write_catalog; write_catalog(sys.argv[1]); "
+        "print(any(m in sys.modules for m in ('numpy', 'pandas')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
 

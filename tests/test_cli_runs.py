@@ -1,5 +1,6 @@
 """The command line as an operator meets it: nonsense arguments are usage errors, the demo run twice
 changes nothing, Ctrl-C and SIGTERM end a run within seconds with its workers and change nothing."""
+
 from __future__ import annotations
 
 import os
@@ -21,13 +22,23 @@ RUN_TIME = {"fetched_at", "first_seen_at", "last_seen_at", "last_changed_at", "o
 
 def _cli(*args: str, **env_vars: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), **env_vars)
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300
+    )
 
 
-@pytest.mark.parametrize("option, value", [("--concurrency", "-1"), ("--concurrency", "0"), ("--concurrency", "two"),
-                                           ("--delay", "-1"), ("--delay", "nan"), ("--delay", "inf"),
-                                           ("--max-pages", "0")])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--concurrency", "-1"),
+        ("--concurrency", "0"),
+        ("--concurrency", "two"),
+        ("--delay", "-1"),
+        ("--delay", "nan"),
+        ("--delay", "inf"),
+        ("--max-pages", "0"),
+    ],
+)
 def test_nonsense_arguments_are_usage_errors(tmp_path, option, value):
     done = _cli("run", "--start-url", "http://127.0.0.1:9/x/", "--output", str(tmp_path / "out"), option, value)
     assert done.returncode == 2, done.stderr
@@ -36,8 +47,15 @@ def test_nonsense_arguments_are_usage_errors(tmp_path, option, value):
 
 
 def test_two_start_urls_that_would_share_a_name_are_a_usage_error(tmp_path):
-    done = _cli("run", "--start-url", "http://127.0.0.1:9/x/", "--start-url", "http://127.0.0.1:10/x/",
-                "--output", str(tmp_path / "out"))
+    done = _cli(
+        "run",
+        "--start-url",
+        "http://127.0.0.1:9/x/",
+        "--start-url",
+        "http://127.0.0.1:10/x/",
+        "--output",
+        str(tmp_path / "out"),
+    )
     assert done.returncode == 2 and "NAME=URL" in done.stderr
 
 
@@ -106,14 +124,27 @@ def test_a_signal_ends_the_run_and_its_workers_within_seconds_and_changes_nothin
         def answer() -> Response:
             time.sleep(0.02)
             return Response(200, project_page(number, "Region Uppsala"))
+
         return answer
 
     for n, number in enumerate(numbers):
         site.routes[f"/bank/p/{n}.html"] = slow(number)
     out = tmp_path / "out"
     with serve(site):
-        args = [sys.executable, "-m", "pipeline", "run", "--start-url", f"bank={site.url('/bank/')}", "--output", str(out),
-                "--delay", "0", "--concurrency", "2"]
+        args = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--start-url",
+            f"bank={site.url('/bank/')}",
+            "--output",
+            str(out),
+            "--delay",
+            "0",
+            "--concurrency",
+            "2",
+        ]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
@@ -134,8 +165,17 @@ def test_a_signal_ends_the_run_and_its_workers_within_seconds_and_changes_nothin
     assert not [pid for pid in workers if _alive(pid)]
     assert not (out / "projects.parquet").exists()  # nothing was published
     with serve(site):  # the lock went with the process: the next run completes
-        done = _cli("run", "--start-url", f"bank={site.url('/bank/')}", "--output", str(out), "--delay", "0",
-                    "--concurrency", "8")
+        done = _cli(
+            "run",
+            "--start-url",
+            f"bank={site.url('/bank/')}",
+            "--output",
+            str(out),
+            "--delay",
+            "0",
+            "--concurrency",
+            "8",
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(pd.read_parquet(out / "projects.parquet")) == 400
 
@@ -152,4 +192,6 @@ def test_a_recovered_state_file_is_named_on_the_command_line(tmp_path):
         state.write_bytes(state.read_bytes()[:40])
         done = _cli(*args)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "bank.json is not a readable state file" in done.stderr and "rebuilt from the published tables" in done.stderr
+    assert (
+        "bank.json is not a readable state file" in done.stderr and "rebuilt from the published tables" in done.stderr
+    )

@@ -1,5 +1,6 @@
 """Dagster-native operation: checks pass on good data and fail on bad, a blocking failure keeps the
 previous tables, the re-parse job makes no HTTP request, and source selection leaves other sources alone."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -14,10 +15,19 @@ import pytest
 from pipeline.checks import project_checks
 from tests.conftest import run_assets
 
-GOOD = {"project_id": "2020/00001", "page_family": "esf_2014_2020", "source_url": "http://x/1",
-        "start_date": dt.date(2020, 1, 1), "end_date": dt.date(2021, 1, 1), "esf_grant_sek": Decimal(1),
-        "total_budget_sek": Decimal(2), "eu_cofinancing_rate": 0.5, "planned_participants": 3, "region_nuts2": "SE31",
-        "status": "active"}
+GOOD = {
+    "project_id": "2020/00001",
+    "page_family": "esf_2014_2020",
+    "source_url": "http://x/1",
+    "start_date": dt.date(2020, 1, 1),
+    "end_date": dt.date(2021, 1, 1),
+    "esf_grant_sek": Decimal(1),
+    "total_budget_sek": Decimal(2),
+    "eu_cofinancing_rate": 0.5,
+    "planned_participants": 3,
+    "region_nuts2": "SE31",
+    "status": "active",
+}
 
 
 def _outcomes(projects, issues=(), previous=None):
@@ -29,15 +39,18 @@ def test_checks_pass_on_good_data():
     assert all(o.passed for o in outcomes.values()), [o for o in outcomes.values() if not o.passed]
 
 
-@pytest.mark.parametrize("bad, check", [
-    ({"project_id": "2020/00001"}, "project_id_unique"),
-    ({"project_id": "2020/00002", "source_url": None}, "required_columns_present"),
-    ({"project_id": "2020/00002", "start_date": dt.date(2022, 1, 1)}, "start_not_after_end"),
-    ({"project_id": "2020/00002", "esf_grant_sek": Decimal(3)}, "grant_within_budget"),
-    ({"project_id": "2020/00002", "eu_cofinancing_rate": 1.5}, "rate_is_fraction"),
-    ({"project_id": "2020/00002", "planned_participants": -1}, "participants_not_negative"),
-    ({"project_id": "2020/00002", "region_nuts2": "SE99"}, "nuts2_known"),
-])
+@pytest.mark.parametrize(
+    "bad, check",
+    [
+        ({"project_id": "2020/00001"}, "project_id_unique"),
+        ({"project_id": "2020/00002", "source_url": None}, "required_columns_present"),
+        ({"project_id": "2020/00002", "start_date": dt.date(2022, 1, 1)}, "start_not_after_end"),
+        ({"project_id": "2020/00002", "esf_grant_sek": Decimal(3)}, "grant_within_budget"),
+        ({"project_id": "2020/00002", "eu_cofinancing_rate": 1.5}, "rate_is_fraction"),
+        ({"project_id": "2020/00002", "planned_participants": -1}, "participants_not_negative"),
+        ({"project_id": "2020/00002", "region_nuts2": "SE99"}, "nuts2_known"),
+    ],
+)
 def test_each_check_fails_on_crafted_bad_data(bad, check):
     outcomes = _outcomes([GOOD, {**GOOD, **bad}])
     assert not outcomes[check].passed
@@ -62,6 +75,7 @@ def test_blocking_check_keeps_previous_tables(tmp_path, demo_output, monkeypatch
     before = (out / "projects.parquet").read_bytes()
 
     import pipeline.rows as rows_module
+
     original = rows_module._record_rows
 
     def corrupt(record, rows):  # an impossible co-financing rate: rate_is_fraction must block
@@ -108,7 +122,9 @@ def test_reparse_job_reads_raw_pages_and_makes_no_http_request(tmp_path, demo_ou
 
 def test_table_assets_report_row_counts_and_schemas(demo_site_url, tmp_path):
     result = run_assets([demo_site_url], tmp_path / "out")
-    by_key = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    by_key = {
+        e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()
+    }
     assert by_key["projects"]["dagster/row_count"].value == 14
     schema = by_key["projects"]["dagster/column_schema"].value
     assert schema.columns[0].name == "project_id" and schema.columns[0].description
@@ -165,10 +181,14 @@ def test_without_personal_data_contact_values_are_nowhere(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     page = project_page("2021/00003", "Region Skåne").replace(
-        b"</dl>", ("<dt>Kontaktperson:</dt><dd>Anna Andersson</dd><dt>E-post:</dt><dd>anna vid kommunen</dd>"
-                   # Labels the vocabulary does not know: the values still name a person.
-                   "<dt>Mobil 2:</dt><dd>070-765 43 21</dd><dt>Reservkontakt:</dt><dd>anna.annan@kommun.se</dd>"
-                   "<dt>Målgrupp:</dt><dd>Unga vuxna</dd></dl>").encode())
+        b"</dl>",
+        (
+            "<dt>Kontaktperson:</dt><dd>Anna Andersson</dd><dt>E-post:</dt><dd>anna vid kommunen</dd>"
+            # Labels the vocabulary does not know: the values still name a person.
+            "<dt>Mobil 2:</dt><dd>070-765 43 21</dd><dt>Reservkontakt:</dt><dd>anna.annan@kommun.se</dd>"
+            "<dt>Målgrupp:</dt><dd>Unga vuxna</dd></dl>"
+        ).encode(),
+    )
     (site / "p.html").write_bytes(page)
     (site / "index.html").write_text('<a href="p.html">p</a>')
     tables = {}
@@ -176,8 +196,10 @@ def test_without_personal_data_contact_values_are_nowhere(tmp_path):
         for personal in (True, False):
             out = tmp_path / f"out-{personal}"
             assert run_assets([base + "/"], out, output_options={"personal_data": personal}).success
-            tables[personal] = {name: pq.read_table(out / f"{name}.parquet").to_pandas()
-                                for name in ("project_fields", "parse_issues", "projects", "project_sections")}
+            tables[personal] = {
+                name: pq.read_table(out / f"{name}.parquet").to_pandas()
+                for name in ("project_fields", "parse_issues", "projects", "project_sections")
+            }
     with_contacts, without = tables[True], tables[False]
     assert "Anna Andersson" in set(with_contacts["project_fields"]["raw_value"])
     bad_email = with_contacts["parse_issues"].query("field == 'contact_email'")

@@ -1,4 +1,5 @@
 """The whole path over real HTTP on loopback: crawl -> parse -> normalise -> Parquet."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -90,8 +91,13 @@ def test_arena_for_nyorientering(demo_tables):
     assert (p["start_date"], p["end_date"]) == (dt.date(2009, 8, 3), dt.date(2010, 2, 2))
     assert p["project_phase"] == "Förprojektering" and p["programme_area"] == "1"
     sections = demo_tables["project_sections"].query("project_id == @p.project_id")
-    assert sections["heading"].tolist()[-5:] == ["Sammanfattning", "Bakgrund", "Syfte", "Målsättning",
-                                                 "Tillgänglighet för personer med funktionsnedsättning"]
+    assert sections["heading"].tolist()[-5:] == [
+        "Sammanfattning",
+        "Bakgrund",
+        "Syfte",
+        "Målsättning",
+        "Tillgänglighet för personer med funktionsnedsättning",
+    ]
     municipalities = demo_tables["project_municipalities"].query("project_id == @p.project_id")
     assert len(municipalities) == 16
     assert municipalities["municipality_code"].notna().all()
@@ -115,11 +121,13 @@ def test_tillvaxtverket_theme_page(demo_tables):
 
 def test_skl_initiatives(demo_tables):
     projects = demo_tables["projects"].query("page_family == 'skr_initiatives'")
-    assert sorted(projects["name"]) == sorted([
-        "Utveckla arbetet med snabbspår för lärare och förskollärare",
-        "Förbättra förutsättningarna för utländsk vårdpersonal",
-        "Kommunicera samlad och likvärdig information",
-    ])
+    assert sorted(projects["name"]) == sorted(
+        [
+            "Utveckla arbetet med snabbspår för lärare och förskollärare",
+            "Förbättra förutsättningarna för utländsk vårdpersonal",
+            "Kommunicera samlad och likvärdig information",
+        ]
+    )
     assert (projects["published_date"] == dt.date(2017, 12, 8)).all()
     sections = demo_tables["project_sections"].merge(projects[["project_id"]])
     assert len(sections) == 3 and sections["text"].str.len().gt(200).all()
@@ -132,9 +140,12 @@ def test_broken_page_never_stops_the_run(tmp_path):
     site.mkdir(parents=True)
     (site / "index.html").write_text(
         '<html><body><a href="bra.html">bra</a> <a href="tom.html">tom</a> <a href="saknas.html">saknas</a>'
-        ' <a href="trasig.html">trasig</a></body></html>', encoding="utf-8")
-    (site / "bra.html").write_text("<p>Projektnummer:</p><p>2019/00001</p><p>Beviljat ESF-stöd:</p>"
-                                   "<p>ungefär mycket</p>", encoding="utf-8")
+        ' <a href="trasig.html">trasig</a></body></html>',
+        encoding="utf-8",
+    )
+    (site / "bra.html").write_text(
+        "<p>Projektnummer:</p><p>2019/00001</p><p>Beviljat ESF-stöd:</p><p>ungefär mycket</p>", encoding="utf-8"
+    )
     (site / "tom.html").write_bytes(b"")
     (site / "trasig.html").write_bytes(b"<html><body><div><p>Projektnummer: 2019/00002<div><table><tr><td>Region")
     with serve_directory(tmp_path / "site") as base:
@@ -154,8 +165,9 @@ def test_broken_page_never_stops_the_run(tmp_path):
 
 def _cli(*args: str, cwd=ROOT, **env_vars: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), **env_vars)
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 def test_cli_demo_prints_a_summary_and_writes_tables(tmp_path):
@@ -178,6 +190,7 @@ def test_cli_malformed_start_url_is_a_one_line_error(tmp_path, url):
 
 def test_cli_unreachable_start_url_fails_and_keeps_previous_output(tmp_path, demo_output):
     import shutil
+
     out = tmp_path / "out"
     shutil.copytree(demo_output, out)
     before = (out / "projects.parquet").read_bytes()
@@ -209,9 +222,18 @@ def test_a_run_on_an_output_another_run_is_writing_fails_and_changes_nothing(tmp
     out = tmp_path / "out"
     assert _cli("demo", "--output", str(out)).returncode == 0
     before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pipeline.storage import OutputDir\n"
-                               "OutputDir(sys.argv[1]).lock_for_writing()\nprint('held', flush=True)\ntime.sleep(300)",
-                               str(out)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom pipeline.storage import OutputDir\n"
+            "OutputDir(sys.argv[1]).lock_for_writing()\nprint('held', flush=True)\ntime.sleep(300)",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         done = _cli("demo", "--output", str(out))
@@ -228,7 +250,9 @@ def test_a_run_on_an_output_another_run_is_writing_fails_and_changes_nothing(tmp
 
 
 @pytest.mark.parametrize("every_seconds", [0.0, 1e9])
-def test_the_crawl_logs_progress_at_most_every_few_seconds_and_its_total(demo_site_url, tmp_path, monkeypatch, every_seconds):
+def test_the_crawl_logs_progress_at_most_every_few_seconds_and_its_total(
+    demo_site_url, tmp_path, monkeypatch, every_seconds
+):
     import dagster as dg
 
     import assets.crawl
@@ -250,13 +274,19 @@ def test_definitions_load():
     type(defs).validate_loadable(defs)
     repo = defs.get_repository_def()
     assert {"crawl_and_publish", "reparse_from_raw"} <= {j.name for j in repo.get_all_jobs()}
-    done = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipeline.definitions"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "pipeline.definitions"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 
 def test_cli_without_personal_data_leaves_contacts_out(tmp_path, demo_output):
     import shutil
+
     out = tmp_path / "out"
     shutil.copytree(demo_output, out)  # an older contacts file must not survive either
     done = _cli("demo", "--output", str(out), "--without-personal-data")

@@ -1,4 +1,5 @@
 """The official export (list of operations) -> operations rows and issues (parsers/export.py)."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from parsers.export import COLUMNS, ROW_FIELDS, html_to_text, mask_personal_numbers, read_operations, \
-    read_operations_bytes
+from parsers.export import (
+    COLUMNS,
+    ROW_FIELDS,
+    html_to_text,
+    mask_personal_numbers,
+    read_operations,
+    read_operations_bytes,
+)
 from pipeline.schema import OPERATIONS, TABLES
 from pipeline.table_writer import to_arrow
 from tests.conftest import FIXTURES
@@ -45,9 +52,15 @@ def test_bilingual_export_values_are_normalised_with_raw_kept():
     assert first["end_date_raw"] == "2026-08-31"
     assert first["owner"] == "Exempelby kommun" and first["owner_org_number"] == "2120009994"
     assert first["owner_org_number_raw"] == "212000-9994"
-    assert first["programme_area"] == "A" and first["specific_objective"] == "A2A" and first["intervention_code"] == "138"
+    assert (
+        first["programme_area"] == "A" and first["specific_objective"] == "A2A" and first["intervention_code"] == "138"
+    )
     assert first["programme_cci"] == "2021SE05SFPR001" and first["programme_period"] == "2021-2027"
-    assert first["fund"] == "ESF+" and first["beneficiary_city"] == "EXEMPELBY" and first["beneficiary_country"] == "Sverige"
+    assert (
+        first["fund"] == "ESF+"
+        and first["beneficiary_city"] == "EXEMPELBY"
+        and first["beneficiary_country"] == "Sverige"
+    )
     # HTML summaries as text: no tags, entities decoded, paragraphs apart, the semicolon inside the quotes kept.
     assert first["summary"] == "Projektet ska hjälpa unga vuxna; i Exempelby närmare arbete.\n\nAndra stycket & mer."
     assert first["summary_raw"].startswith("<p>Projektet ska hjälpa unga vuxna; i")
@@ -103,15 +116,29 @@ def test_english_only_header_in_another_order_reads_the_same():
     ops = _by_id(rows)
     assert list(ops) == ["23-017-S01", "23-042-S02"]
     bilingual = _by_id(_read("operations.csv")[0])
-    for field in ("total_budget_sek", "eu_contribution_sek", "eu_cofinancing_rate", "start_date", "owner_org_number",
-                  "specific_objective", "programme_cci", "name"):
+    for field in (
+        "total_budget_sek",
+        "eu_contribution_sek",
+        "eu_cofinancing_rate",
+        "start_date",
+        "owner_org_number",
+        "specific_objective",
+        "programme_cci",
+        "name",
+    ):
         assert ops["23-017-S01"][field] == bilingual["23-017-S01"][field], field
     assert ops["23-042-S02"]["end_date"] == date(2026, 12, 31)
     assert ops["23-017-S01"]["summary"] == "Young adults; towards work."
     # Columns the file does not have are reported once each, as information; nothing else is an issue.
     assert {i["problem"] for i in issues} == {"missing_column"}
-    assert {i["field"] for i in issues} == {"beneficiary_city", "beneficiary_country", "programme_area",
-                                           "intervention_code", "summary_en", "fund"}
+    assert {i["field"] for i in issues} == {
+        "beneficiary_city",
+        "beneficiary_country",
+        "programme_area",
+        "intervention_code",
+        "summary_en",
+        "fund",
+    }
     assert all(i["severity"] == "info" for i in issues)
 
 
@@ -129,12 +156,15 @@ def _csv(*lines: str, bom: bool = False, newline: str = "\r\n") -> str:
 HEADER = "Diarienummer / Operation ID;Stödmottagare / Beneficiary;Total projektbudget / Total budget SEK"
 
 
-@pytest.mark.parametrize("header", [
-    HEADER,
-    "Operation ID;Beneficiary;Total budget SEK",
-    "Diarienummer;Stödmottagare;Total projektbudget",
-    "  DIARIENUMMER  /  operation id ;stödmottagare/BENEFICIARY;total   projektbudget / total budget sek",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        HEADER,
+        "Operation ID;Beneficiary;Total budget SEK",
+        "Diarienummer;Stödmottagare;Total projektbudget",
+        "  DIARIENUMMER  /  operation id ;stödmottagare/BENEFICIARY;total   projektbudget / total budget sek",
+    ],
+)
 def test_a_header_matches_by_either_half_case_and_space_aside(header):
     rows, issues = read_operations(_csv(header, "23-001-S01;X AB;1 000"))
     assert rows[0]["project_id"] == "23-001-S01" and rows[0]["owner"] == "X AB"
@@ -145,7 +175,9 @@ def test_a_header_matches_by_either_half_case_and_space_aside(header):
 def test_a_header_half_that_is_unknown_is_reported_but_the_column_read():
     rows, issues = read_operations(_csv("Diarienummer / Operation number;Stödmottagare", "23-001-S01;X AB"))
     assert rows[0]["project_id"] == "23-001-S01"
-    assert [i["raw_value"] for i in issues if i["problem"] == "export_header_variant"] == ["Diarienummer / Operation number"]
+    assert [i["raw_value"] for i in issues if i["problem"] == "export_header_variant"] == [
+        "Diarienummer / Operation number"
+    ]
 
 
 def test_halves_that_name_different_columns_are_not_guessed():
@@ -183,7 +215,9 @@ def test_a_file_that_is_not_semicolon_separated_gives_no_rows():
 def test_without_a_diarienummer_column_nothing_is_read():
     rows, issues = read_operations(_csv("Stödmottagare;Total projektbudget", "X AB;1 000"))
     assert rows == []
-    assert [(i["problem"], i["severity"]) for i in issues if i["field"] == "project_id"] == [("missing_column", "error")]
+    assert [(i["problem"], i["severity"]) for i in issues if i["field"] == "project_id"] == [
+        ("missing_column", "error")
+    ]
 
 
 def test_an_unclosed_quote_stops_with_an_issue_not_a_guess():
@@ -201,12 +235,15 @@ def test_empty_text_is_an_issue():
     assert read_operations("")[0] == [] and read_operations("\ufeff\r\n")[1][0]["problem"] == "empty_export"
 
 
-@pytest.mark.parametrize("raw, problem", [
-    ("90", "unparseable_percentage"),  # no percent sign: not guessed to be 90 %
-    ("0,9", "unparseable_percentage"),
-    ("33,3333333%", "unparseable_percentage"),  # finer than decimal(9, 6)
-    ("120%", "percentage_out_of_range"),
-])
+@pytest.mark.parametrize(
+    "raw, problem",
+    [
+        ("90", "unparseable_percentage"),  # no percent sign: not guessed to be 90 %
+        ("0,9", "unparseable_percentage"),
+        ("33,3333333%", "unparseable_percentage"),  # finer than decimal(9, 6)
+        ("120%", "percentage_out_of_range"),
+    ],
+)
 def test_rates_that_are_not_exact_percentages_are_issues(raw, problem):
     rows, issues = read_operations(_csv("Diarienummer;Unionens medfinansieringsgrad", f"23-001-S01;{raw}"))
     assert rows[0]["eu_cofinancing_rate"] is None and rows[0]["eu_cofinancing_rate_raw"] == raw
@@ -227,25 +264,30 @@ def test_a_value_under_an_unnamed_column_is_kept_and_reported():
 
 
 def test_personal_numbers_are_masked_in_every_raw_text():
-    text = _csv("Diarienummer;Stödmottagare;Projektägare organisationsnummer;Sammanfattning;Okänt",
-                "23-001-S01;A B;19811228-9874;<p>Ring 811228-9874</p>;8112289874",
-                ";Utan nummer;811228-9874;;")
+    text = _csv(
+        "Diarienummer;Stödmottagare;Projektägare organisationsnummer;Sammanfattning;Okänt",
+        "23-001-S01;A B;19811228-9874;<p>Ring 811228-9874</p>;8112289874",
+        ";Utan nummer;811228-9874;;",
+    )
     rows, issues = read_operations(text)
     dump = json.dumps([rows, issues], ensure_ascii=False)
     assert not any(p in dump for p in PERSONAL)
     assert rows[0]["summary"] == "Ring [personal identity number withheld]"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("<p>a</p><p>b</p>", "a\n\nb"),
-    ("<ul><li>ett</li><li>två</li></ul>", "ett\ntvå"),
-    ("rad<br>rad<br/>rad", "rad\nrad\nrad"),
-    ("<p>A&nbsp;&amp;&#160;B</p>", "A & B"),
-    ("<p>x<script>alert(1)</script><!-- kommentar -->y</p><style>p{}</style>", "xy"),
-    ("Ren text utan taggar\nmed två rader", "Ren text utan taggar\nmed två rader"),
-    ("Mindre än <5 år", "Mindre än <5 år"),
-    ("<div><p>stycke</p>svans</div>", "stycke\n\nsvans"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<p>a</p><p>b</p>", "a\n\nb"),
+        ("<ul><li>ett</li><li>två</li></ul>", "ett\ntvå"),
+        ("rad<br>rad<br/>rad", "rad\nrad\nrad"),
+        ("<p>A&nbsp;&amp;&#160;B</p>", "A & B"),
+        ("<p>x<script>alert(1)</script><!-- kommentar -->y</p><style>p{}</style>", "xy"),
+        ("Ren text utan taggar\nmed två rader", "Ren text utan taggar\nmed två rader"),
+        ("Mindre än <5 år", "Mindre än <5 år"),
+        ("<div><p>stycke</p>svans</div>", "stycke\n\nsvans"),
+    ],
+)
 def test_html_to_text(text, expected):
     assert html_to_text(text).value == expected and html_to_text(text).ok
 

@@ -1,5 +1,6 @@
 """Press releases in a crawl: their announcements become grant_announcements rows, linked to the project
 of the project bank with the same name and owner, in the first run and in a run over an unchanged site."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -28,6 +29,8 @@ def test_announcements_are_read_and_linked_to_their_projects_in_every_run(tmp_pa
             grants = pd.read_parquet(out / "grant_announcements.parquet")
             assert grants["project_name"].tolist() == ["Vägen vidare", "Ny start i Storå"]
             assert grants["project_id"].tolist()[0] == "2024/00001" and pd.isna(grants["project_id"].tolist()[1])
-            assert float(grants["grant_sek"].iloc[0]) == 4_200_000 and float(grants["grant_precision"].iloc[0]) == 100_000
+            assert (
+                float(grants["grant_sek"].iloc[0]) == 4_200_000 and float(grants["grant_precision"].iloc[0]) == 100_000
+            )
             projects = pd.read_parquet(out / "projects.parquet")
             assert projects["esf_grant_sek"].tolist() == [projects["esf_grant_sek"].iloc[0]]  # nothing copied in

@@ -1,6 +1,7 @@
 """Random sequences of site changes (pages appear, vanish, fail, move, come back; runs complete or
 partial), each run a real crawl of a loopback site, checked against a small reference model of what
 the statuses and the history must be."""
+
 from __future__ import annotations
 
 import random
@@ -24,6 +25,7 @@ def number(i: int) -> str:
 @dataclass
 class Model:
     """The site as the test changes it, and what the published tables must say."""
+
     listed: set[int] = field(default_factory=lambda: set(range(PROJECTS)))
     gone: set[int] = field(default_factory=set)  # pages answering 404
     address: dict[int, str] = field(default_factory=lambda: {i: f"/m/p/{i}-0.html" for i in range(PROJECTS)})
@@ -38,11 +40,16 @@ class Model:
         site.routes["/robots.txt"] = Response(404, b"")
         order = sorted(self.listed)
         first, rest = order[:PER_PAGE], order[PER_PAGE:]
-        site.routes["/m/"] = Response(200, listing([self.address[i] for i in first], "/m/sida-2.html" if rest else None))
+        site.routes["/m/"] = Response(
+            200, listing([self.address[i] for i in first], "/m/sida-2.html" if rest else None)
+        )
         site.routes["/m/sida-2.html"] = Response(200, listing([self.address[i] for i in rest]))
         for i, path in self.address.items():
-            site.routes[path] = Response(404, b"") if i in self.gone else \
-                Response(200, project_page(number(i), f"Ägare {i} v{self.owner[i]}"))
+            site.routes[path] = (
+                Response(404, b"")
+                if i in self.gone
+                else Response(200, project_page(number(i), f"Ägare {i} v{self.owner[i]}"))
+            )
         if fault == "start fails":
             site.routes["/m/"] = Response(500, b"")
         elif fault == "page 2 fails":
@@ -121,12 +128,14 @@ def test_statuses_and_history_follow_the_reference_model(tmp_path, seed):
             model.serve(site, fault)
             model.run(fault)
             crawl(site, out, path="/m/", name="m", allow_removals=True, retries=0)
-            transitions += [(number(i), before.get(i), s) for i, s in model.status.items()
-                            if i in before and before[i] != s]
+            transitions += [
+                (number(i), before.get(i), s) for i, s in model.status.items() if i in before and before[i] != s
+            ]
             projects = pd.read_parquet(out / "projects.parquet").set_index("project_id")
             where = f"seed {seed}, after {steps}"
-            assert {pid: projects.loc[pid, "status"] for pid in projects.index} == \
-                {number(i): s for i, s in model.status.items()}, where
+            assert {pid: projects.loc[pid, "status"] for pid in projects.index} == {
+                number(i): s for i, s in model.status.items()
+            }, where
             for i, status in model.status.items():
                 row = projects.loc[number(i)]
                 assert pd.isna(row["removed_at"]) == (status == "active"), where

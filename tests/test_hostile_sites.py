@@ -1,10 +1,10 @@
 """Sites that misbehave: every fault ends in bounded time with a row that names it, the run survives,
 and RFC 9309 holds for robots.txt. Deadlines are set low here, as settings."""
+
 from __future__ import annotations
 
 import gzip
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -66,7 +66,9 @@ def test_a_trickling_robots_txt_holds_no_other_host_and_disallows_its_own(site, 
     assert "/bank/p/9.html" in other.hits
     assert "/bank/" not in site.hits  # nothing of the slow site was fetched
     sources = tables(tmp_path / "out")["sources"].set_index("source")
-    assert not sources.loc["slow", "crawl_complete"] and "robots.txt unreachable" in sources.loc["slow", "partial_reason"]
+    assert (
+        not sources.loc["slow", "crawl_complete"] and "robots.txt unreachable" in sources.loc["slow", "partial_reason"]
+    )
     assert sources.loc["fast", "crawl_complete"]
 
 
@@ -105,7 +107,9 @@ def test_a_gzip_bomb_as_robots_txt_is_read_up_to_the_cap(site, tmp_path):
 
 
 def test_a_malformed_link_is_an_issue_row_not_a_failed_run(site, tmp_path):
-    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html", "http://[::1", "http://x:99999/", "/bank/p/2.html"]))
+    site.routes["/bank/"] = Response(
+        200, listing(["/bank/p/1.html", "http://[::1", "http://x:99999/", "/bank/p/2.html"])
+    )
     frames = run(site, tmp_path / "out")
     issues = frames["parse_issues"].query("problem == 'malformed_link'")
     assert "http://[::1" in set(issues["raw_value"])
@@ -144,8 +148,13 @@ def test_an_endless_pagination_stops_at_the_depth_limit_and_the_crawl_is_partial
 
 def test_address_variants_are_fetched_once_and_give_one_project(site, tmp_path):
     body = project_page("2022/00003", "Region Jämtland")
-    variants = ["/bank/p/3.html?b=2&a=1", "/bank/p/3.html?a=1&b=2", "/bank/p/3.html?a=1&b=2&utm_source=nyhetsbrev",
-                "/bank/x/../p/3.html?a=1&b=2", "/bank/p/3.html?a=1&b=2#topp"]
+    variants = [
+        "/bank/p/3.html?b=2&a=1",
+        "/bank/p/3.html?a=1&b=2",
+        "/bank/p/3.html?a=1&b=2&utm_source=nyhetsbrev",
+        "/bank/x/../p/3.html?a=1&b=2",
+        "/bank/p/3.html?a=1&b=2#topp",
+    ]
     site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html"] + variants + ["/BANK/P/3.html", "/bank/p/3.HTML"]))
     site.routes["/bank/p/3.html?a=1&b=2"] = Response(200, body)
     site.routes["/bank/p/3.HTML"] = Response(200, body)  # a case-insensitive server
@@ -161,8 +170,9 @@ def test_address_variants_are_fetched_once_and_give_one_project(site, tmp_path):
 
 def test_dot_segments_are_resolved_before_the_scope_check(site, tmp_path):
     site.routes["/admin/secret.html"] = Response(200, project_page("2022/00666", "Hemligt"))
-    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html", "/bank/%2e%2e/admin/secret.html",
-                                                   "/bank/../admin/secret.html"]))
+    site.routes["/bank/"] = Response(
+        200, listing(["/bank/p/1.html", "/bank/%2e%2e/admin/secret.html", "/bank/../admin/secret.html"])
+    )
     run(site, tmp_path / "out")
     assert not any("admin" in hit for hit in site.hits)
 
@@ -223,15 +233,32 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
         def answer() -> Response:
             time.sleep(0.02)
             return Response(200, project_page(f"2024/{n:05d}", "Region Uppsala"))
+
         return answer
 
     for n in range(300):
         site.routes[f"/bank/p/{n}.html"] = slow(n)
     with serve(site):
-        process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--start-url", f"bank={site.url('/bank/')}",
-                                    "--output", str(tmp_path / "out"), "--delay", "0", "--concurrency", "2"],
-                                   cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "run",
+                "--start-url",
+                f"bank={site.url('/bank/')}",
+                "--output",
+                str(tmp_path / "out"),
+                "--delay",
+                "0",
+                "--concurrency",
+                "2",
+            ],
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         workers: set[int] = set()
         while time.monotonic() < deadline and len(workers) < 3:  # resource tracker, forkserver, a worker
@@ -241,8 +268,11 @@ def test_workers_end_when_their_parent_is_killed(tmp_path):
         process.kill()
         process.wait(10)
         time.sleep(2)
-    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
-             and Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"]
+    alive = [
+        pid
+        for pid in workers
+        if Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    ]
     assert not alive
 
 
@@ -258,6 +288,11 @@ def test_retention_deletes_what_no_state_refers_to(site, tmp_path):
     raw_after = set(out.glob("raw/*/*.html"))
     assert len(raw_after) == len(raw_before) - 1
     assert set(frames["pages"]["content_sha256"].dropna()) <= {p.stem for p in raw_after}
-    done = subprocess.run([sys.executable, "-m", "pipeline", "gc", "--output", str(out), "--keep-days", "0"],
-                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "gc", "--output", str(out), "--keep-days", "0"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0 and "MB freed" in done.stdout, done.stderr

@@ -1,6 +1,7 @@
 """Nightly runs against a fault-injecting server on loopback: every fault is recorded with its cause,
 healthy pages are all in the output, previous values survive failures, removals are dated, an
 unchanged site is answered with 304s and nothing is parsed again, and a killed run loses nothing."""
+
 from __future__ import annotations
 
 import gzip
@@ -22,8 +23,9 @@ import pytest
 from tests.conftest import ROOT, run_assets
 
 
-def project_page(number: str, owner: str, grant: str = "1 000 000", end: str = "2031-12-31",
-                 start: str = "2009-01-01") -> bytes:
+def project_page(
+    number: str, owner: str, grant: str = "1 000 000", end: str = "2031-12-31", start: str = "2009-01-01"
+) -> bytes:
     return f"""<html><head><meta charset="utf-8"><title>{number} - Projekt {number}</title></head><body>
     <h1>{number} - Projekt {number}</h1>
     <dl><dt>Projektnummer:</dt><dd>{number}</dd><dt>Projektägare:</dt><dd>{owner}</dd>
@@ -32,7 +34,9 @@ def project_page(number: str, owner: str, grant: str = "1 000 000", end: str = "
     <h2>Syfte</h2><p>Att pröva något nytt i {owner}.</p></body></html>""".encode()
 
 
-MAINTENANCE = "<html><body><h1>Sidan är tillfälligt stängd för underhåll</h1><p>Välkommen åter.</p></body></html>".encode()
+MAINTENANCE = (
+    "<html><body><h1>Sidan är tillfälligt stängd för underhåll</h1><p>Välkommen åter.</p></body></html>".encode()
+)
 
 
 class FaultSite:
@@ -53,14 +57,31 @@ class FaultSite:
         if path == "/robots.txt":
             return self.send(handler, 200, b"User-agent: *\nDisallow: /site/private/\n", "text/plain")
         if path == "/site/":
-            names = ["p1", "p2", "flaky", "throttled", "slow", "reset", "gone", "big", "bomb", "redirect-out",
-                     "loop-a", "private/secret", "maint"]
+            names = [
+                "p1",
+                "p2",
+                "flaky",
+                "throttled",
+                "slow",
+                "reset",
+                "gone",
+                "big",
+                "bomb",
+                "redirect-out",
+                "loop-a",
+                "private/secret",
+                "maint",
+            ]
             links = "".join(f'<li><a href="{n}.html">{n}</a></li>' for n in names)
             return self.send(handler, 200, f"<html><body><ul>{links}</ul></body></html>".encode())
         if path == "/stable/":
             listing = b'<a href="a.html">a</a> <a href="b.html">b</a> <a href="/elsewhere/">menu</a>'
-            return self.send(handler, 200, listing + (b' <a href="c.html">c</a>' if self.phase >= 3 else b""),
-                             extra={"Set-Cookie": "session=abc123; Path=/"})
+            return self.send(
+                handler,
+                200,
+                listing + (b' <a href="c.html">c</a>' if self.phase >= 3 else b""),
+                extra={"Set-Cookie": "session=abc123; Path=/"},
+            )
         if path in ("/stable/a.html", "/stable/b.html", "/stable/c.html"):
             return self.send(handler, 200, project_page("2021/0000" + path[-6], "Region " + path[-6]))
         if path == "/site/p1.html":
@@ -106,8 +127,13 @@ class FaultSite:
         return self.send(handler, 404, b"not found")
 
     @staticmethod
-    def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, ctype: str = "text/html; charset=utf-8",
-             extra: dict[str, str] | None = None) -> None:
+    def send(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        ctype: str = "text/html; charset=utf-8",
+        extra: dict[str, str] | None = None,
+    ) -> None:
         etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
         if status == 200 and handler.headers.get("If-None-Match") == etag:
             handler.send_response(304)
@@ -157,8 +183,10 @@ CRAWLER = {"read_timeout": 1.0, "connect_timeout": 1.0, "retries": 2, "max_bytes
 
 
 def _tables(out):
-    return {n: pq.read_table(out / f"{n}.parquet").to_pandas() for n in ("projects", "pages", "parse_issues",
-                                                                         "project_changes")}
+    return {
+        n: pq.read_table(out / f"{n}.parquet").to_pandas()
+        for n in ("projects", "pages", "parse_issues", "project_changes")
+    }
 
 
 def test_faults_are_recorded_and_previous_values_survive(fault_site, tmp_path):
@@ -170,7 +198,8 @@ def test_faults_are_recorded_and_previous_values_survive(fault_site, tmp_path):
     errors = pages["error"].fillna("")
     # Healthy pages, including those that recovered after a 500 or a 429, are all in the output.
     assert {"2020/00001", "2020/00002", "2020/00003", "2020/00004", "2020/00006", "2020/00007"} <= set(
-        first["projects"]["project_id"])
+        first["projects"]["project_id"]
+    )
     assert site.hits["/site/flaky.html"] == 2 and site.hits["/site/throttled.html"] == 2
     assert "Timeout" in errors[base + "/site/slow.html"]
     assert errors[base + "/site/reset.html"] != ""
@@ -200,8 +229,10 @@ def test_faults_are_recorded_and_previous_values_survive(fault_site, tmp_path):
     # A changed value is history.
     changes = second["project_changes"]
     grant = changes.query("project_id == '2020/00002' and field == 'esf_grant_sek'").iloc[0]
-    assert (grant["old_value"], grant["new_value"]) == ("1E+6", "1.25E+6") or \
-        (float(grant["old_value"]), float(grant["new_value"])) == (1_000_000, 1_250_000)
+    assert (grant["old_value"], grant["new_value"]) == ("1E+6", "1.25E+6") or (
+        float(grant["old_value"]),
+        float(grant["new_value"]),
+    ) == (1_000_000, 1_250_000)
     status = changes.query("project_id == '2020/00006' and field == 'status'").iloc[0]
     assert (status["old_value"], status["new_value"]) == ("active", "removed")
     assert projects.loc["2020/00002", "last_changed_at"] > projects.loc["2020/00001", "last_changed_at"]
@@ -230,7 +261,11 @@ def test_unchanged_site_sends_conditional_requests_and_parses_nothing(fault_site
     assert run_assets([base + "/stable/"], out).success  # the links survive a run of 304s
     # (the usual places of a sitemap are asked too: none is there)
     assert sorted(path for path, _ in site.requests if not path.endswith("sitemap.xml")) == [
-        "/robots.txt", "/stable/", "/stable/a.html", "/stable/b.html"]
+        "/robots.txt",
+        "/stable/",
+        "/stable/a.html",
+        "/stable/b.html",
+    ]
     site.phase = 3  # a new project on the listing: the listing changes, and its new link is followed
     assert run_assets([base + "/stable/"], out).success
     projects = pq.read_table(out / "projects.parquet").to_pandas()
@@ -290,16 +325,47 @@ def test_sigkill_mid_run_leaves_previous_tables_and_next_run_completes(tmp_path)
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with serve_directory(tmp_path / "site") as base:
-        first = subprocess.run([sys.executable, "-m", "pipeline", "run", "--start-url", base + "/bank/",
-                                "--output", str(out), "--delay", "0"], capture_output=True, text=True, env=env,
-                               timeout=300)
+        first = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "run",
+                "--start-url",
+                base + "/bank/",
+                "--output",
+                str(out),
+                "--delay",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         assert first.returncode == 0, first.stderr
         before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
         for kill_after in (0.5, 2.0, 3.5):
             (site / "p1.html").write_bytes(project_page("2024/00001", f"Ändrad {kill_after}"))
-            run = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--start-url", base + "/bank/",
-                                    "--output", str(out), "--delay", "0.03", "--concurrency", "1"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+            run = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pipeline",
+                    "run",
+                    "--start-url",
+                    base + "/bank/",
+                    "--output",
+                    str(out),
+                    "--delay",
+                    "0.03",
+                    "--concurrency",
+                    "1",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=env,
+            )
             time.sleep(kill_after)
             if run.poll() is None:
                 os.kill(run.pid, signal.SIGKILL)
@@ -309,9 +375,24 @@ def test_sigkill_mid_run_leaves_previous_tables_and_next_run_completes(tmp_path)
                 assert table.num_rows >= 0
             if run.returncode == -signal.SIGKILL:
                 assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before
-        final = subprocess.run([sys.executable, "-m", "pipeline", "run", "--start-url", base + "/bank/",
-                                "--output", str(out), "--delay", "0"], capture_output=True, text=True, env=env,
-                               timeout=300)
+        final = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                "run",
+                "--start-url",
+                base + "/bank/",
+                "--output",
+                str(out),
+                "--delay",
+                "0",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
     assert final.returncode == 0, final.stderr
     projects = pd.read_parquet(out / "projects.parquet").set_index("project_id")
     assert len(projects) == 120
@@ -330,6 +411,7 @@ def test_host_gate_slows_down_and_recovers():
         return slowed, gate.delay
 
     import asyncio
+
     slowed, recovered = asyncio.run(scenario())
     assert slowed == 5.0 and recovered == 0.0
 
@@ -356,15 +438,21 @@ def test_temporary_files_of_a_killed_run_are_removed_later(tmp_path):
     assert recent.exists()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("<dt>Projektägare:</dt>", True), ("<dt>beviljat ESF-stöd</dt>", True), ("<b>PROJEKTPERIOD</b>", True),
-    ("<b>DiarieNummer</b>", True), ('<a href="?page=2">Nästa sida</a>', False),
-    # A listing whose cards each name the owner is followed (its pagination too).
-    ("".join(f"<li><a href='p{n}.html'>P{n}</a> Projektägare: Region {n}</li>" for n in range(6)), False),
-    ("".join(f"<li>PROJEKTPERIOD: 2020-202{n}</li>" for n in range(6)), False),
-    ("".join(f"<li>Projektägare: Region {n}</li>" for n in range(3)), False),  # three cards: as the parser says
-    ("<title>Projektägare</title><dt>Projektägare:</dt><dd>Region Kalmar</dd>", True),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<dt>Projektägare:</dt>", True),
+        ("<dt>beviljat ESF-stöd</dt>", True),
+        ("<b>PROJEKTPERIOD</b>", True),
+        ("<b>DiarieNummer</b>", True),
+        ('<a href="?page=2">Nästa sida</a>', False),
+        # A listing whose cards each name the owner is followed (its pagination too).
+        ("".join(f"<li><a href='p{n}.html'>P{n}</a> Projektägare: Region {n}</li>" for n in range(6)), False),
+        ("".join(f"<li>PROJEKTPERIOD: 2020-202{n}</li>" for n in range(6)), False),
+        ("".join(f"<li>Projektägare: Region {n}</li>" for n in range(3)), False),  # three cards: as the parser says
+        ("<title>Projektägare</title><dt>Projektägare:</dt><dd>Region Kalmar</dd>", True),
+    ],
+)
 def test_pages_with_project_labels_are_read_not_followed(text, expected):
     from parsers.links import looks_like_project_page
 
@@ -396,8 +484,9 @@ def test_a_listing_whose_cards_name_project_labels_is_followed_page_by_page(tmp_
     site = tmp_path / "site"
     site.mkdir()
     for page, numbers in ((1, range(1, 7)), (2, range(7, 13))):
-        cards = "".join(f'<li><h3><a href="p{n}.html">Projekt {n}</a></h3><p>Projektägare: Kommun {n}</p></li>'
-                        for n in numbers)
+        cards = "".join(
+            f'<li><h3><a href="p{n}.html">Projekt {n}</a></h3><p>Projektägare: Kommun {n}</p></li>' for n in numbers
+        )
         pager = '<a href="sida-2.html">Nästa</a>' if page == 1 else '<a href="index.html">Föregående</a>'
         (site / ("index.html" if page == 1 else "sida-2.html")).write_text(f"<ul>{cards}</ul>{pager}", encoding="utf-8")
         for n in numbers:

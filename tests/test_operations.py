@@ -2,6 +2,7 @@
 without a recent complete crawl and tables not published for too long (real runs, real Parquet), and the
 run-failure sensor posts one line to a webhook on loopback for a failed run of the real job, within its
 deadline whatever the webhook does."""
+
 from __future__ import annotations
 
 import json
@@ -73,7 +74,9 @@ def _plant_last_complete(out: Path, source: str, when: datetime) -> None:
 
 
 def _check_freshness(out: Path, start_urls: list[str], environ: dict | None = None):
-    job = make_definitions(environ or {}, output={"path": str(out)}, start_urls=start_urls).resolve_job_def("check_freshness")
+    job = make_definitions(environ or {}, output={"path": str(out)}, start_urls=start_urls).resolve_job_def(
+        "check_freshness"
+    )
     return job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
 
@@ -122,9 +125,18 @@ def test_the_freshness_check_of_an_empty_output_says_so_and_the_check_job_takes_
     out = tmp_path / "out"
     out.mkdir()
     # Another process holds the output, as a crawl writing there does: the check reads beside it.
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pipeline.storage import OutputDir; "
-                               f"OutputDir({str(out)!r}).lock_for_writing(); print('locked', flush=True); time.sleep(60)"],
-                              cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pipeline.storage import OutputDir; "
+            f"OutputDir({str(out)!r}).lock_for_writing(); print('locked', flush=True); time.sleep(60)",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         result = _check_freshness(out, ["bank=http://127.0.0.1:9/bank/"])
@@ -140,9 +152,11 @@ def test_the_freshness_check_itself_on_given_rows():
     from assets.freshness import assess
 
     now = datetime(2026, 6, 2, 12, tzinfo=timezone.utc)
-    rows = [{"source": "a", "last_complete_at": now - timedelta(hours=35)},
-            {"source": "b", "last_complete_at": None},
-            {"source": "gone", "last_complete_at": now - timedelta(days=90)}]  # no longer crawled: not looked at
+    rows = [
+        {"source": "a", "last_complete_at": now - timedelta(hours=35)},
+        {"source": "b", "last_complete_at": None},
+        {"source": "gone", "last_complete_at": now - timedelta(days=90)},
+    ]  # no longer crawled: not looked at
     found = assess(now - timedelta(hours=1), rows, ["a", "b"], now, timedelta(hours=36))
     assert found.stale == ["source b: no complete crawl yet"]
     naive = now.replace(tzinfo=None) - timedelta(hours=37)  # a timestamp without its zone is UTC
@@ -193,8 +207,12 @@ def _closed_port() -> int:
 
 def _failed_run(tmp_path: Path, environ: dict):
     """A real failure of the real job: the one source's start URL is unreachable."""
-    defs = make_definitions(environ, crawler={"retries": 0, "delay_seconds": 0.0}, output={"path": str(tmp_path / "out")},
-                            start_urls=[f"bank=http://127.0.0.1:{_closed_port()}/bank/"])
+    defs = make_definitions(
+        environ,
+        crawler={"retries": 0, "delay_seconds": 0.0},
+        output={"path": str(tmp_path / "out")},
+        start_urls=[f"bank=http://127.0.0.1:{_closed_port()}/bank/"],
+    )
     instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("crawl_and_publish").execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
@@ -204,8 +222,11 @@ def _failed_run(tmp_path: Path, environ: dict):
 def _evaluate(defs, instance, result) -> float:
     sensor = defs.resolve_sensor_def("alert_on_failure")
     context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name, dagster_event=result.get_run_failure_event(), dagster_instance=instance,
-        dagster_run=result.dagster_run).for_run_failure()
+        sensor_name=sensor.name,
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+    ).for_run_failure()
     started = time.monotonic()
     sensor(context)
     return time.monotonic() - started
@@ -214,8 +235,9 @@ def _evaluate(defs, instance, result) -> float:
 def test_a_failed_run_of_the_real_job_is_posted_as_one_line(tmp_path):
     receiver = _Receiver()
     with _webhook(receiver) as url:
-        defs, instance, result = _failed_run(tmp_path, {"ESF_ALERT_WEBHOOK": url,
-                                                        "ESF_WEBSERVER_URL": "http://127.0.0.1:3000/"})
+        defs, instance, result = _failed_run(
+            tmp_path, {"ESF_ALERT_WEBHOOK": url, "ESF_WEBSERVER_URL": "http://127.0.0.1:3000/"}
+        )
         _evaluate(defs, instance, result)
     [post] = receiver.posts
     assert post["content_type"] == "application/json"

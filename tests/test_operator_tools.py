@@ -1,6 +1,7 @@
 """The operator's command line: parse (one page as JSON, nothing written), reparse, --version, --log-level,
 --user-agent, and progress lines without a terminal. Each runs the real console entry point in a subprocess
 against sites on loopback."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ CONTACT_PAGE = """<html><head><meta charset="utf-8"><title>Projekt Kontakt</titl
 
 def _cli(*args: str, cwd: Path = ROOT, **env_vars: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), **env_vars)
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 def _one_line_error(done: subprocess.CompletedProcess, code: int) -> str:
@@ -69,11 +71,22 @@ def test_help_names_every_command_and_run_help_the_exit_codes():
     assert "FILE_OR_URL" in _cli("parse", "--help").stdout
 
 
-@pytest.mark.parametrize("args", [["--log-level", "loud", "run"], ["run", "--log-level", "verbose"],
-                                  ["run", "--user-agent", ""], ["run", "--user-agent", "tab\there"],
-                                  ["parse"], ["parse", "ftp://127.0.0.1/x"], ["parse", "http://[oops/"],
-                                  ["parse", "page.html", "--url", "nonsense"], ["parse", "page.html", "--content-type", " "],
-                                  ["reparse", "--bogus"], ["nonsense"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--log-level", "loud", "run"],
+        ["run", "--log-level", "verbose"],
+        ["run", "--user-agent", ""],
+        ["run", "--user-agent", "tab\there"],
+        ["parse"],
+        ["parse", "ftp://127.0.0.1/x"],
+        ["parse", "http://[oops/"],
+        ["parse", "page.html", "--url", "nonsense"],
+        ["parse", "page.html", "--content-type", " "],
+        ["reparse", "--bogus"],
+        ["nonsense"],
+    ],
+)
 def test_nonsense_is_a_one_line_usage_error(tmp_path, args):
     done = _cli(*args, cwd=tmp_path)
     _one_line_error(done, 2)
@@ -130,9 +143,24 @@ def test_parse_fetches_a_url_on_loopback_and_leaves_personal_data_out_when_asked
 
 def test_parse_reads_standard_input_and_honours_the_content_type(tmp_path):
     text = "Projektnummer: 2024/00007\nNamn: Rent textprojekt\nProjektägare: Region Gävleborg\n".encode("cp1252")
-    done = subprocess.run([sys.executable, "-m", "pipeline", "parse", "-", "--content-type", "text/plain; charset=cp1252",
-                           "--url", "http://127.0.0.1/p/7.txt"], input=text, capture_output=True, cwd=tmp_path,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "parse",
+            "-",
+            "--content-type",
+            "text/plain; charset=cp1252",
+            "--url",
+            "http://127.0.0.1/p/7.txt",
+        ],
+        input=text,
+        capture_output=True,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     [record] = json.loads(done.stdout)["records"]
     assert record["project_id"] == "2024/00007" and record["columns"]["owner"] == "Region Gävleborg"
@@ -208,6 +236,7 @@ def _recording_site(agents: list[str]) -> RouteSite:
             handler.send_header("Content-Length", str(len(answer.body)))
             handler.end_headers()
             handler.wfile.write(answer.body)
+
         return Response(raw=write)
 
     for path in ("/robots.txt", "/bank/", "/bank/p/0.html"):
@@ -215,12 +244,15 @@ def _recording_site(agents: list[str]) -> RouteSite:
     return site
 
 
-@pytest.mark.parametrize("flag, variable, expected", [
-    ("probe/2.0 (+http://127.0.0.1/contact)", None, "probe/2.0 (+http://127.0.0.1/contact)"),
-    (None, "nightly/1.0 (+mailto:ops@example.org)", "nightly/1.0 (+mailto:ops@example.org)"),
-    ("flag/1.0", "variable/1.0", "flag/1.0"),
-    (None, None, "esf-pipeline/"),
-])
+@pytest.mark.parametrize(
+    "flag, variable, expected",
+    [
+        ("probe/2.0 (+http://127.0.0.1/contact)", None, "probe/2.0 (+http://127.0.0.1/contact)"),
+        (None, "nightly/1.0 (+mailto:ops@example.org)", "nightly/1.0 (+mailto:ops@example.org)"),
+        ("flag/1.0", "variable/1.0", "flag/1.0"),
+        (None, None, "esf-pipeline/"),
+    ],
+)
 def test_the_user_agent_comes_from_the_flag_then_the_variable(tmp_path, flag, variable, expected):
     agents: list[str] = []
     site = _recording_site(agents)
@@ -237,6 +269,7 @@ def test_the_user_agent_comes_from_the_flag_then_the_variable(tmp_path, flag, va
 def test_log_level_sets_the_cli_and_dagster_console_log(tmp_path):
     site = _bank(2)
     with serve(site):
+
         def run(before: list[str], after: list[str], out: str) -> str:
             args = ["run", "--start-url", f"bank={site.url('/bank/')}", "--output", str(tmp_path / out), "--delay", "0"]
             done = _cli(*before, *args, *after)
@@ -268,16 +301,30 @@ def test_without_a_terminal_progress_lines_are_spaced_and_one_closes_the_crawl(t
         def answer() -> Response:
             time.sleep(0.1)
             return Response(200, project_page(number, "Region Uppsala"))
+
         return answer
 
     for n in range(160):
         site.routes[f"/bank/p/{n}.html"] = slow(f"2024/{n:05d}")
     with serve(site):
-        args = [sys.executable, "-m", "pipeline", "run", "--start-url", f"bank={site.url('/bank/')}",
-                "--output", str(tmp_path / "out"), "--delay", "0", "--concurrency", "8"]
+        args = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--start-url",
+            f"bank={site.url('/bank/')}",
+            "--output",
+            str(tmp_path / "out"),
+            "--delay",
+            "0",
+            "--concurrency",
+            "8",
+        ]
         env = dict(os.environ, PYTHONPATH=str(ROOT), ESF_PROGRESS_LINE_SECONDS=str(every))
-        done = subprocess.run(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              timeout=300)
+        done = subprocess.run(
+            args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [(_STAMP.match(line)) for line in done.stderr.splitlines()]
     assert all(lines), done.stderr  # every line is a log line

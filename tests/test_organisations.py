@@ -1,4 +1,5 @@
 """Organisation numbers (validation, personal identity numbers, legal-form groups) and the organisations table."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ EXPORT = FIXTURES / "export"
 PERSONAL = ("8112289874", "811228-9874", "811228")
 
 
-@pytest.mark.parametrize("raw", ["811228-9874", "8112289874", "19811228-9874", "198112289874", "811228+9874",
-                                 "811288-9870"])  # the last: a coordination number (day + 60)
+@pytest.mark.parametrize(
+    "raw", ["811228-9874", "8112289874", "19811228-9874", "198112289874", "811228+9874", "811288-9870"]
+)  # the last: a coordination number (day + 60)
 def test_a_personal_identity_number_is_withheld(raw):
     parsed = v.parse_org_number(raw)
     assert parsed.value is None and parsed.problem == v.PERSONAL_IDENTITY_NUMBER
@@ -52,13 +54,21 @@ def test_every_ten_digit_number_with_a_month_in_digits_3_4_is_personal():
             assert v.parse_org_number(digits).value is None
 
 
-@pytest.mark.parametrize("number, code, group", [
-    ("1000000000", "1", "estate"), ("2120009994", "2", "state, region, municipality or parish"),
-    ("3000000000", "3", "foreign company"), ("5566770011", "5", "limited company"),
-    ("6000000000", "6", "simple partnership"), ("7164003217", "7", "economic association"),
-    ("8024001235", "8", "non-profit association or foundation"), ("9000000000", "9", "trading or limited partnership"),
-    ("0000000000", "0", None), ("4123456784", "4", None),
-])
+@pytest.mark.parametrize(
+    "number, code, group",
+    [
+        ("1000000000", "1", "estate"),
+        ("2120009994", "2", "state, region, municipality or parish"),
+        ("3000000000", "3", "foreign company"),
+        ("5566770011", "5", "limited company"),
+        ("6000000000", "6", "simple partnership"),
+        ("7164003217", "7", "economic association"),
+        ("8024001235", "8", "non-profit association or foundation"),
+        ("9000000000", "9", "trading or limited partnership"),
+        ("0000000000", "0", None),
+        ("4123456784", "4", None),
+    ],
+)
 def test_legal_form_group_from_the_first_digit(number, code, group):
     assert v.legal_form_group(number) == (code, group)
 
@@ -116,12 +126,15 @@ def test_organisations_from_pages_and_the_export():
     assert town["eu_contribution_sek"] == Decimal("6276515.00") and town["eu_contribution_projects"] == 2
     company = orgs["5566770011"]
     assert company["legal_form_group"] == "limited company" and company["project_count"] == 1
-    assert company["eu_contribution_sek"] is None and company["eu_contribution_projects"] == 0  # the export left it empty
+    assert (
+        company["eu_contribution_sek"] is None and company["eu_contribution_projects"] == 0
+    )  # the export left it empty
     assert company["esf_grant_sek"] == Decimal("1000000.00")
     association = orgs["7164003217"]
     assert association["legal_form_group"] == "economic association" and association["esf_grant_sek"] is None
     assert [(i["problem"], i["raw_value"], i["project_id"]) for i in issues] == [
-        ("org_number_invalid", "8024001236", "24-111-S01")]
+        ("org_number_invalid", "8024001236", "24-111-S01")
+    ]
     assert not any(p in json.dumps([rows, issues], default=str) for p in PERSONAL)
     table = to_arrow(ORGANISATIONS, rows)
     assert table.column("names").to_pylist()[0] == ["EXEMPELBY KOMMUN", "Exempelby kommun"]
@@ -129,27 +142,60 @@ def test_organisations_from_pages_and_the_export():
 
 def test_organisations_never_take_a_personal_number_from_older_rows():
     # A projects table published before the rule may still hold one: no row, an issue without the value.
-    projects = [{"project_id": "P1", "project_number": "P1", "owner": "Anna Exempelsson", "owner_org_number": "8112289874",
-                 "source_url": "http://x/p1", "esf_grant_sek": Decimal(5)},
-                {"project_id": "P2", "project_number": "P2", "owner": "Fyra AB", "owner_org_number": "4123456784",
-                 "source_url": "http://x/p2", "esf_grant_sek": None}]
+    projects = [
+        {
+            "project_id": "P1",
+            "project_number": "P1",
+            "owner": "Anna Exempelsson",
+            "owner_org_number": "8112289874",
+            "source_url": "http://x/p1",
+            "esf_grant_sek": Decimal(5),
+        },
+        {
+            "project_id": "P2",
+            "project_number": "P2",
+            "owner": "Fyra AB",
+            "owner_org_number": "4123456784",
+            "source_url": "http://x/p2",
+            "esf_grant_sek": None,
+        },
+    ]
     rows, issues = build_organisations(projects)
     assert [r["org_number"] for r in rows] == ["4123456784"] and rows[0]["legal_form_group"] is None
-    assert [(i["problem"], i["raw_value"]) for i in issues] == [("personal_identity_number", None),
-                                                                ("unassigned_legal_form", "4123456784")]
+    assert [(i["problem"], i["raw_value"]) for i in issues] == [
+        ("personal_identity_number", None),
+        ("unassigned_legal_form", "4123456784"),
+    ]
 
 
 def test_a_project_is_counted_once_across_sources():
-    projects = [{"project_id": "23-001-S01", "project_number": "23-001-S01", "owner": "X AB",
-                 "owner_org_number": "5566770011", "esf_grant_sek": Decimal("100.50"), "source_url": "u"}]
-    operations = [{"project_id": "23-001-S01", "owner": "X AB", "owner_org_number": "5566770011",
-                   "eu_contribution_sek": Decimal("80"), "export_source": "e"}]
+    projects = [
+        {
+            "project_id": "23-001-S01",
+            "project_number": "23-001-S01",
+            "owner": "X AB",
+            "owner_org_number": "5566770011",
+            "esf_grant_sek": Decimal("100.50"),
+            "source_url": "u",
+        }
+    ]
+    operations = [
+        {
+            "project_id": "23-001-S01",
+            "owner": "X AB",
+            "owner_org_number": "5566770011",
+            "eu_contribution_sek": Decimal("80"),
+            "export_source": "e",
+        }
+    ]
     rows, _ = build_organisations(projects, operations)
     assert rows[0]["project_count"] == 1 and rows[0]["names"] == ["X AB"]
     assert rows[0]["esf_grant_sek"] == Decimal("100.50") and rows[0]["eu_contribution_sek"] == Decimal("80.00")
 
 
 def test_export_org_numbers_fill_only_projects_without_one():
-    filled = export_org_numbers(_pages() + [{"project_id": "24-112-S02", "project_number": "24-112-S02",
-                                             "owner_org_number": None}], _operations())
+    filled = export_org_numbers(
+        _pages() + [{"project_id": "24-112-S02", "project_number": "24-112-S02", "owner_org_number": None}],
+        _operations(),
+    )
     assert filled == {"24-112-S02": "2120009994"}  # the pages' own numbers are never replaced

@@ -1,6 +1,7 @@
 """What the pipeline takes from the parser: its records and announcements as table rows (pipeline/rows.py,
 pipeline/schema.py), and every parser file in the parse cache's key (pipeline/parse_step.py). The
 parser's own tests are in tests/parsers/."""
+
 from __future__ import annotations
 
 import json
@@ -26,6 +27,7 @@ def parse_release(path: Path):
 
 # ---------------------------------------------------------------- projects (from tests/parsers/test_page_parser.py)
 
+
 def test_extra_fields_survive_into_the_projects_row():
     from pipeline.rows import content_rows
 
@@ -37,6 +39,7 @@ def test_extra_fields_survive_into_the_projects_row():
 
 # ---------------------------------------------------------------- grant announcements (from tests/parsers/test_press_release.py)
 
+
 def test_rows_of_the_grant_announcements_table():
     from pipeline.rows import content_rows
     from pipeline.schema import GRANT_ANNOUNCEMENTS
@@ -46,9 +49,17 @@ def test_rows_of_the_grant_announcements_table():
     rows = content_rows(result, RELEASE_URL)
     assert rows.projects == []
     assert [r["project_name"] for r in rows.grant_announcements] == [
-        "Vägen vidare", "Steg för steg", "Ny start i Storå", "Brobyggarna", "Omställning i länet"]
+        "Vägen vidare",
+        "Steg för steg",
+        "Ny start i Storå",
+        "Brobyggarna",
+        "Omställning i länet",
+    ]
     assert all(r["source_url"] == RELEASE_URL and r["project_id"] is None for r in rows.grant_announcements)
-    assert {(i["problem"], i["url"]) for i in rows.parse_issues} == {("unparseable_amount", RELEASE_URL), ("unparseable_announcement", RELEASE_URL)}
+    assert {(i["problem"], i["url"]) for i in rows.parse_issues} == {
+        ("unparseable_amount", RELEASE_URL),
+        ("unparseable_announcement", RELEASE_URL),
+    }
     table = to_arrow(GRANT_ANNOUNCEMENTS, rows.grant_announcements)
     assert table.schema == GRANT_ANNOUNCEMENTS.schema
     first = table.slice(0, 1).to_pylist()[0]
@@ -59,7 +70,14 @@ def test_rounded_amounts_never_reach_the_exact_money_columns_of_projects():
     from pipeline.schema import GRANT_ANNOUNCEMENTS, PROJECTS
 
     columns = set(GRANT_ANNOUNCEMENTS.column_names)
-    assert {"grant_sek", "grant_precision", "grant_raw", "call_amount_sek", "call_amount_precision", "call_amount_raw"} <= columns
+    assert {
+        "grant_sek",
+        "grant_precision",
+        "grant_raw",
+        "call_amount_sek",
+        "call_amount_precision",
+        "call_amount_raw",
+    } <= columns
     for name in ("grant_sek", "call_amount_sek"):
         description = next(f.description for f in GRANT_ANNOUNCEMENTS.fields if f.name == name)
         assert "ROUNDED" in description and "Not exact" in description
@@ -69,10 +87,14 @@ def test_rounded_amounts_never_reach_the_exact_money_columns_of_projects():
 def test_announcements_join_the_projects_parsed_from_the_project_bank():
     from pipeline.rows import content_rows
 
-    project_page = ("<html><body><h1>22-101-S01 - Vägen vidare</h1><dl><dt>Diarienummer:</dt><dd>22-101-S01</dd>"
-                    "<dt>Projektägare:</dt><dd>EXEMPELBY KOMMUN</dd><dt>Namn:</dt><dd>Vägen vidare</dd>"
-                    "<dt>Beviljat ESF-stöd:</dt><dd>4 187 500 kr</dd></dl></body></html>")
-    project_rows = content_rows(parse_page(project_page.encode(), "http://127.0.0.1/p/?dnr=22-101-S01"), "http://127.0.0.1/p/")
+    project_page = (
+        "<html><body><h1>22-101-S01 - Vägen vidare</h1><dl><dt>Diarienummer:</dt><dd>22-101-S01</dd>"
+        "<dt>Projektägare:</dt><dd>EXEMPELBY KOMMUN</dd><dt>Namn:</dt><dd>Vägen vidare</dd>"
+        "<dt>Beviljat ESF-stöd:</dt><dd>4 187 500 kr</dd></dl></body></html>"
+    )
+    project_rows = content_rows(
+        parse_page(project_page.encode(), "http://127.0.0.1/p/?dnr=22-101-S01"), "http://127.0.0.1/p/"
+    )
     release_rows = content_rows(parse_release(RELEASES / "b.html"), RELEASE_URL)
     linked = link_announcements(release_rows.grant_announcements, project_rows.projects)
     assert linked == ["22-101-S01", None, None, None, None]
@@ -84,13 +106,17 @@ def test_announcements_join_the_projects_parsed_from_the_project_bank():
 
 # ---------------------------------------------------------------- the parse cache
 
+
 def test_every_parser_file_counts_in_the_parse_cache_key():
     # A change to any parser module or vocabulary (a family's too: parsers/families/, parsers/data/families/)
     # makes every page parse again.
     from pipeline.parse_step import _PARSER_CODE, _PROJECT_ROOT
 
     counted = {path for pattern in _PARSER_CODE for path in _PROJECT_ROOT.glob(pattern)}
-    parser_files = {path for path in (_PROJECT_ROOT / "parsers").rglob("*")
-                    if path.is_file() and path.suffix in (".py", ".toml", ".csv")}
+    parser_files = {
+        path
+        for path in (_PROJECT_ROOT / "parsers").rglob("*")
+        if path.is_file() and path.suffix in (".py", ".toml", ".csv")
+    }
     assert parser_files and parser_files <= counted
     assert all(path.is_file() for path in counted)

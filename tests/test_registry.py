@@ -1,4 +1,5 @@
 """The field registry drives the schemas, the Dagster column schemas and the data dictionary."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,9 +31,17 @@ def test_descriptions_are_stored_in_the_parquet_metadata(demo_output):
             assert schema.field(field.name).metadata[b"description"].decode() == field.description
 
 
-DUCKDB_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "date32[day]": "DATE", "bool": "BOOLEAN", "double": "DOUBLE",
-                "decimal128(18, 2)": "DECIMAL(18,2)", "decimal128(9, 6)": "DECIMAL(9,6)",
-                "timestamp[ms, tz=UTC]": "TIMESTAMP WITH TIME ZONE", "list<item: string>": "VARCHAR[]"}
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "int64": "BIGINT",
+    "date32[day]": "DATE",
+    "bool": "BOOLEAN",
+    "double": "DOUBLE",
+    "decimal128(18, 2)": "DECIMAL(18,2)",
+    "decimal128(9, 6)": "DECIMAL(9,6)",
+    "timestamp[ms, tz=UTC]": "TIMESTAMP WITH TIME ZONE",
+    "list<item: string>": "VARCHAR[]",
+}
 
 
 def test_duckdb_and_pandas_read_every_table_with_the_documented_types(demo_output):

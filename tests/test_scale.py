@@ -1,5 +1,6 @@
 """The parts that make large crawls fast and the output portable: parsing in worker processes while
 the crawl goes on, and output locations given as URLs (fsspec)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -26,8 +27,9 @@ def _materialized(result) -> dict:
     return {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
 
 
-def test_pages_parsed_by_worker_processes_during_the_crawl_give_the_same_tables(demo_site_url, demo_tables, tmp_path,
-                                                                                 monkeypatch):
+def test_pages_parsed_by_worker_processes_during_the_crawl_give_the_same_tables(
+    demo_site_url, demo_tables, tmp_path, monkeypatch
+):
     import pipeline.parse_step as step
 
     monkeypatch.setattr(step, "BATCH_SIZE", 2)
@@ -87,8 +89,9 @@ def test_a_run_over_an_unchanged_site_keeps_the_published_child_tables(demo_site
     assert (out / "project_sections.parquet").read_bytes() == sections
     projects = pd.read_parquet(out / "projects.parquet")
     _same(projects, first_projects)  # the same projects, history columns brought up to date
-    assert (projects["last_seen_at"] > first_projects["last_seen_at"]).all() or \
-        (projects["last_seen_at"] >= first_projects["last_seen_at"]).all()
+    assert (projects["last_seen_at"] > first_projects["last_seen_at"]).all() or (
+        projects["last_seen_at"] >= first_projects["last_seen_at"]
+    ).all()
     assert metadata["parse_issues"]["issues_by_problem"].value  # counted from the kept table
 
 
@@ -99,8 +102,11 @@ def _stored_pages(out, count: int):
     pages = []
     for n in range(count):
         sha = out.put_raw(project_page(f"2020/{n + 1:05d}", f"Ägare {n}"))
-        pages.append(FetchedPage(f"http://127.0.0.1/p{n}.html", "test", 200, None, sha, "text/html; charset=utf-8",
-                                 key=f"p{n}.html"))
+        pages.append(
+            FetchedPage(
+                f"http://127.0.0.1/p{n}.html", "test", 200, None, sha, "text/html; charset=utf-8", key=f"p{n}.html"
+            )
+        )
     return pages
 
 
@@ -159,20 +165,21 @@ def test_pages_of_a_worker_that_died_are_parsed_in_this_process(tmp_path, monkey
 
 
 def test_history_of_unchanged_rows_in_arrow_matches_the_row_by_row_rule(demo_output):
-    from datetime import datetime, timezone
+    from datetime import date, datetime, timezone
+
+    import pyarrow as pa
 
     from pipeline.history import HISTORY_COLUMNS, History
     from pipeline.schema import PROJECTS
-
-    import pyarrow as pa
-    from datetime import date
 
     previous = pq.read_table(demo_output / "projects.parquet").cast(PROJECTS.schema)
     ids = previous.column("project_id").to_pylist()
     # Rows 3-6 were removed before (row 3 without a date); 3 stays removed, 4 comes back and is seen,
     # 5 comes back unseen, 6 stays removed with its date. Row 7 has no status at all (seen), row 8 neither (gone).
-    status = [None if n in (7, 8) else "removed" if n in (3, 4, 5, 6) else s
-              for n, s in enumerate(previous.column("status").to_pylist())]
+    status = [
+        None if n in (7, 8) else "removed" if n in (3, 4, 5, 6) else s
+        for n, s in enumerate(previous.column("status").to_pylist())
+    ]
     removed_at = [date(2029, 5, 1) if n in (4, 5, 6) else None for n in range(len(ids))]
     for name, values in (("status", status), ("removed_at", removed_at)):
         field = PROJECTS.schema.field(name)
@@ -202,8 +209,14 @@ def test_arrow_memory_pool_is_chosen_before_pyarrow_loads(env, expected):
     from tests.conftest import ROOT
 
     environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | env
-    done = subprocess.run([sys.executable, "-c", "import pipeline.cli, pyarrow; print(pyarrow.default_memory_pool().backend_name)"],
-                          capture_output=True, text=True, cwd=ROOT, env=environment, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", "import pipeline.cli, pyarrow; print(pyarrow.default_memory_pool().backend_name)"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == expected
 
@@ -247,9 +260,11 @@ def test_the_parse_workers_import_neither_pyarrow_nor_the_http_stack():
 
     from tests.conftest import ROOT
 
-    script = ("import importlib, sys\nfrom pipeline.parse_step import WORKER_MODULES\n"
-              "for name in [*WORKER_MODULES, 'pipeline.cli']:\n    importlib.import_module(name)\n"
-              "print(sorted({m.split('.')[0] for m in sys.modules}))")
+    script = (
+        "import importlib, sys\nfrom pipeline.parse_step import WORKER_MODULES\n"
+        "for name in [*WORKER_MODULES, 'pipeline.cli']:\n    importlib.import_module(name)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     imported = set(ast.literal_eval(done.stdout))
@@ -257,12 +272,15 @@ def test_the_parse_workers_import_neither_pyarrow_nor_the_http_stack():
     assert not imported & {"pyarrow", "numpy", "pandas", "httpx", "httpcore", "anyio", "dagster"}
 
 
-@pytest.mark.parametrize("info", [
-    {"mtime": 1_700_000_000.0},  # local
-    {"LastModified": datetime.fromtimestamp(1_700_000_000, timezone.utc)},  # s3fs
-    {"updated": "2023-11-14T22:13:20Z"},  # gcsfs
-    {"last_modified": "2023-11-14T22:13:20+00:00"},  # adlfs
-])
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"mtime": 1_700_000_000.0},  # local
+        {"LastModified": datetime.fromtimestamp(1_700_000_000, timezone.utc)},  # s3fs
+        {"updated": "2023-11-14T22:13:20Z"},  # gcsfs
+        {"last_modified": "2023-11-14T22:13:20+00:00"},  # adlfs
+    ],
+)
 def test_modification_times_of_every_filesystem_are_read(info):
     from pipeline.storage import _modified_at
 

@@ -1,5 +1,6 @@
 """State is data: typed JSON, never unpickled. Planted files run nothing; missing, truncated or foreign
 files are named in one line and rebuilt; an output of the pickle era upgrades from its tables."""
+
 from __future__ import annotations
 
 import os
@@ -46,11 +47,26 @@ def _plant_everywhere(out: Path, marker: Path) -> int:
 def test_codec_round_trips_typed_state_and_rejects_what_does_not_fit():
     from datetime import date, datetime, timezone
 
-    state = SourceState("bank", "http://x/bank/", {"p/1.html": PageState(
-        "http://x/bank/p/1.html", "bank", "p/1.html", "ab" * 32, "text/html", 200, '"e"', None,
-        datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
-        ParsedPage("k" * 64, "project", "esf_2014_2020", "utf-8", ("2022/00001",), date(2027, 1, 1)),
-        links=None, links_scope=("x", "/bank/"))})
+    state = SourceState(
+        "bank",
+        "http://x/bank/",
+        {
+            "p/1.html": PageState(
+                "http://x/bank/p/1.html",
+                "bank",
+                "p/1.html",
+                "ab" * 32,
+                "text/html",
+                200,
+                '"e"',
+                None,
+                datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+                ParsedPage("k" * 64, "project", "esf_2014_2020", "utf-8", ("2022/00001",), date(2027, 1, 1)),
+                links=None,
+                links_scope=("x", "/bank/"),
+            )
+        },
+    )
     data = codec.dumps("source-state", state)
     assert codec.loads("source-state", SourceState, data, "f") == state
     with pytest.raises(StateError, match="truncated or foreign"):
@@ -90,8 +106,10 @@ def test_a_truncated_state_file_is_named_and_rebuilt(tmp_path):
         result = run_assets([f"bank={site.url('/bank/')}"], out, instance=instance)
         assert result.success
         said = [entry.user_message for entry in instance.all_logs(result.run_id)]
-        assert any("bank.json is not a readable state file" in line and "rebuilt from the published tables" in line
-                   for line in said)
+        assert any(
+            "bank.json is not a readable state file" in line and "rebuilt from the published tables" in line
+            for line in said
+        )
         after = tables(out)
     assert set(after["projects"]["status"]) == {"active"} and after["project_changes"].empty
     codec.loads("source-state", SourceState, state.read_bytes(), "bank")  # whole again
@@ -134,7 +152,11 @@ def test_an_output_of_the_pickle_era_upgrades_from_its_tables(tmp_path, demo_sit
     assert sorted(renames["old_value"]) == sorted(derived["project_id"])
     assert set(renames["new_value"]) <= set(new["project_id"])
     # First seen where the old output first saw them, under old and new ids alike.
-    first_seen = dict(zip(old["project_id"].map(dict(zip(renames["old_value"], renames["new_value"]))).fillna(
-        old["project_id"]), old["first_seen_at"]))
+    first_seen = dict(
+        zip(
+            old["project_id"].map(dict(zip(renames["old_value"], renames["new_value"]))).fillna(old["project_id"]),
+            old["first_seen_at"],
+        )
+    )
     assert all(first_seen[pid] == seen for pid, seen in zip(new["project_id"], new["first_seen_at"]))
     assert not set(pd.read_parquet(out / "project_changes.parquet")["field"]) - {"project_id", "source_url"}

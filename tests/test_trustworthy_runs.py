@@ -1,6 +1,7 @@
 """Removals need proof, identities do not move with the server, and a run that saw less changes less.
 Each test crawls a loopback site over real HTTP with real Dagster materialisations, changes the site
 between runs, and reads back the published Parquet files."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -16,7 +17,7 @@ NUMBERS = [f"2022/{n:05d}" for n in range(1, 7)]
 
 def bank(site: RouteSite, numbers: list[str] = NUMBERS, per_page: int = 3) -> None:
     """A listing of project pages in pages of ``per_page``, each project at /bank/p/<n>.html."""
-    pages = [numbers[i:i + per_page] for i in range(0, len(numbers), per_page)]
+    pages = [numbers[i : i + per_page] for i in range(0, len(numbers), per_page)]
     for n, chunk in enumerate(pages):
         path = "/bank/" if n == 0 else f"/bank/sida-{n + 1}.html"
         following = f"/bank/sida-{n + 2}.html" if n + 1 < len(pages) else None
@@ -26,8 +27,10 @@ def bank(site: RouteSite, numbers: list[str] = NUMBERS, per_page: int = 3) -> No
 
 
 def tables(out) -> dict[str, pd.DataFrame]:
-    return {name: pq.read_table(out / f"{name}.parquet").to_pandas()
-            for name in ("projects", "project_changes", "pages", "parse_issues", "sources")}
+    return {
+        name: pq.read_table(out / f"{name}.parquet").to_pandas()
+        for name in ("projects", "project_changes", "pages", "parse_issues", "sources")
+    }
 
 
 def statuses(out) -> dict[str, str]:
@@ -56,8 +59,9 @@ def test_the_same_crawl_twice_changes_nothing(site, tmp_path):
     assert second["project_changes"].empty
     assert not (second["parse_issues"]["problem"] == "duplicate_project").any()
     run_time = ["first_seen_at", "last_seen_at", "last_changed_at"]
-    pd.testing.assert_frame_equal(first["projects"].drop(columns=["last_seen_at"]),
-                                  second["projects"].drop(columns=["last_seen_at"]))
+    pd.testing.assert_frame_equal(
+        first["projects"].drop(columns=["last_seen_at"]), second["projects"].drop(columns=["last_seen_at"])
+    )
     assert (second["projects"][run_time[0]] == first["projects"][run_time[0]]).all()
 
 
@@ -69,8 +73,11 @@ def test_a_site_that_moves_host_port_and_root_keeps_its_projects(site, tmp_path)
     site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html", "/bank/p/7.html"], "/bank/sida-2.html"))
     first = crawl(site, out)
     moved = RouteSite()
-    moved.routes = {path.replace("/bank/", "/nya-banken/"): Response(r.status, r.body.replace(b"/bank/", b"/nya-banken/"))
-                    for path, r in site.routes.items() if isinstance(r, Response)}
+    moved.routes = {
+        path.replace("/bank/", "/nya-banken/"): Response(r.status, r.body.replace(b"/bank/", b"/nya-banken/"))
+        for path, r in site.routes.items()
+        if isinstance(r, Response)
+    }
     with serve(moved):
         second = crawl(moved, out, path="/nya-banken/")
     assert sorted(second["projects"]["project_id"]) == sorted(first["projects"]["project_id"])
@@ -117,7 +124,9 @@ FAULTS = {
     "503": Response(503, b"<h1>Service Unavailable</h1>"),
     "500": Response(500, b"<h1>Internal Server Error</h1>"),
     "empty 200": Response(200, b""),
-    "maintenance": Response(200, "<html><body><h1>Sidan är tillfälligt stängd för underhåll</h1></body></html>".encode()),
+    "maintenance": Response(
+        200, "<html><body><h1>Sidan är tillfälligt stängd för underhåll</h1></body></html>".encode()
+    ),
     "login redirect out of scope": Response(302, b"", {"Location": "/login"}),
     "login redirect in scope": Response(302, b"", {"Location": "/bank/login"}),
 }
@@ -175,8 +184,10 @@ def test_a_project_no_longer_listed_is_removed_after_two_complete_runs(site, tmp
     project = back["projects"].set_index("project_id").loc["2022/00002"]
     assert project["status"] == "active" and pd.isna(project["removed_at"])
     rows = back["project_changes"].query("project_id == '2022/00002'")
-    assert rows[["field", "old_value", "new_value"]].values.tolist() == [["status", "active", "removed"],
-                                                                          ["status", "removed", "active"]]
+    assert rows[["field", "old_value", "new_value"]].values.tolist() == [
+        ["status", "active", "removed"],
+        ["status", "removed", "active"],
+    ]
 
 
 def test_full_refresh_checks_pages_no_longer_listed_and_a_404_removes(site, tmp_path):
@@ -224,13 +235,16 @@ def test_the_removal_guard_stops_a_mass_removal_unless_allowed(site, tmp_path):
 def test_the_count_collapse_check_counts_active_projects(tmp_path):
     from pipeline.checks import project_checks
 
-    rows = [{"project_id": f"p{n}", "page_family": "esf_2014_2020", "source_url": "u", "status": "removed"}
-            for n in range(10)]
+    rows = [
+        {"project_id": f"p{n}", "page_family": "esf_2014_2020", "source_url": "u", "status": "removed"}
+        for n in range(10)
+    ]
     outcome = {o.name: o for o in project_checks(rows, [], previous_active=10)}["project_count_not_collapsed"]
     assert not outcome.passed and outcome.failures == [0]
 
 
 # ---------------------------------------------------------------- found from outside (round 1)
+
 
 def _unnumbered_bank(site: RouteSite, prefix: str = "/bank/") -> None:
     """A bank whose projects have no number: their ids are derived from the source, page and name."""
@@ -272,14 +286,21 @@ def test_a_one_card_last_page_of_a_card_listing_is_followed(tmp_path):
     out = tmp_path / "out"
 
     def card(n: int) -> str:
-        return (f'<div class="kort"><h3><a href="/bank/p/{n}.html">Projekt {n}</a></h3>'
-                f"<p>Projektägare: Kommun {n}</p><p>Beviljat ESF-stöd: {n} 000 kr</p></div>")
+        return (
+            f'<div class="kort"><h3><a href="/bank/p/{n}.html">Projekt {n}</a></h3>'
+            f"<p>Projektägare: Kommun {n}</p><p>Beviljat ESF-stöd: {n} 000 kr</p></div>"
+        )
 
     with serve(RouteSite()) as site:
-        site.routes["/bank/"] = Response(200, (f"<html><body>{''.join(card(n) for n in range(5))}"
-                                               '<a href="/bank/?sida=2">Nästa sida</a></body></html>').encode())
-        site.routes["/bank/?sida=2"] = Response(200, (f"<html><body>{card(5)}<a href='/bank/'>Föregående</a>"
-                                                      "</body></html>").encode())
+        site.routes["/bank/"] = Response(
+            200,
+            (
+                f'<html><body>{"".join(card(n) for n in range(5))}<a href="/bank/?sida=2">Nästa sida</a></body></html>'
+            ).encode(),
+        )
+        site.routes["/bank/?sida=2"] = Response(
+            200, (f"<html><body>{card(5)}<a href='/bank/'>Föregående</a></body></html>").encode()
+        )
         for n in range(6):
             site.routes[f"/bank/p/{n}.html"] = Response(200, project_page(f"2016/0042{n}", f"Kommun {n}"))
         frames = crawl(site, out)
@@ -316,7 +337,9 @@ def test_a_lost_raw_archive_is_fetched_again(tmp_path):
         third = crawl(site, out)
     assert set(second["pages"]["fetch_outcome"]) == {"fetched"}  # no 304: the bodies are fetched again
     assert {p.stem for p in out.glob("raw/*/*.html")} >= set(third["pages"]["content_sha256"].dropna())
-    assert third["projects"][["project_id", "status", "owner"]].equals(first["projects"][["project_id", "status", "owner"]])
+    assert third["projects"][["project_id", "status", "owner"]].equals(
+        first["projects"][["project_id", "status", "owner"]]
+    )
 
 
 def test_one_unreachable_source_among_others_is_partial_and_the_rest_is_published(tmp_path):

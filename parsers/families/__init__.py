@@ -7,12 +7,20 @@ are parsers/data/families/<name>.toml; its test pages fixtures/markup/<name>/. W
 
 parse_page (parsers/page.py) walks ``REGISTRY``: the first entry that recognises the page reads it.
 """
+
 from __future__ import annotations
 
 from typing import Union
 
-from parsers.families import (esf_2007_2013, esf_2014_2020, esf_2014_2020_old, esf_plus_2021_2027, esf_press_release,
-                              skr_initiatives, tillvaxtverket_theme)
+from parsers.families import (
+    esf_2007_2013,
+    esf_2014_2020,
+    esf_2014_2020_old,
+    esf_plus_2021_2027,
+    esf_press_release,
+    skr_initiatives,
+    tillvaxtverket_theme,
+)
 from parsers.families.base import Family
 from parsers.families.one_project import FieldSets
 from parsers.listing import CARD_FIELDS, CARD_LIST, Listing
@@ -38,9 +46,10 @@ REGISTRY: tuple[Entry, ...] = (
     # One project per page (any project label): the esf.se families, told apart by the fields they show,
     # not by precedence (one_project.py: most markers wins, a tie goes to the one listed first, a page with
     # none of them is esf_2014_2020). ESF+ first: its pages also show the 2014–2020 labels.
-    FieldSets(members=(esf_plus_2021_2027.FAMILY, esf_2007_2013.FAMILY, esf_2014_2020_old.FAMILY,
-                       esf_2014_2020.FAMILY),
-              fallback=esf_2014_2020.FAMILY),
+    FieldSets(
+        members=(esf_plus_2021_2027.FAMILY, esf_2007_2013.FAMILY, esf_2014_2020_old.FAMILY, esf_2014_2020.FAMILY),
+        fallback=esf_2014_2020.FAMILY,
+    ),
     # An article without project labels whose intro sentence announces granted initiatives: last, since a
     # page with labels is a project page whatever its prose says.
     skr_initiatives.FAMILY,
@@ -48,8 +57,10 @@ REGISTRY: tuple[Entry, ...] = (
 
 # Every family, in the order of the registry.
 FAMILIES: tuple[Family, ...] = tuple(
-    member for entry in REGISTRY
-    for member in (entry.members if isinstance(entry, FieldSets) else (entry,) if isinstance(entry, Family) else ()))
+    member
+    for entry in REGISTRY
+    for member in (entry.members if isinstance(entry, FieldSets) else (entry,) if isinstance(entry, Family) else ())
+)
 BY_NAME: dict[str, Family] = {family.name: family for family in FAMILIES}
 
 
@@ -65,4 +76,3 @@ def recognise(page: PageText) -> tuple[Family | None, Reading]:
         family = found[0] if isinstance(entry, FieldSets) else entry
         return family, family.read(page, found)
     return None, Reading()
-

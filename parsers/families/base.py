@@ -5,6 +5,7 @@ vocabulary block, parsers/data/families/<name>.toml (``Family.vocabulary``); its
 folder, fixtures/markup/<name>/ (a.html, b.html, c.html and expected.json). ``<name>`` is the family's
 name as written to the tables (``page_family``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,9 +21,6 @@ class Family:
     # Ids of its projects without a project number: "<id_prefix>-<slug of the name>-<hash>" (reading.stable_id).
     # None for a family whose pages give no projects.
     id_prefix: str | None
-    # programme_period of its projects when the page tells none: a Programperiod label, the CCI number
-    # and the shape of the project number come first (parsers/fields.py). None: not known.
-    programme_period: str | None
     # What the family reads from a page ``detect`` recognised, given what ``detect`` found.
     read: Callable[[PageText, Any], Reading]
     # What the page shows of this family (handed to ``read``), or None when the page is not one of its.
@@ -36,3 +34,8 @@ class Family:
     def vocabulary(self) -> dict[str, Any]:
         """Its block of words: parsers/data/families/<name>.toml."""
         return family_vocabulary(self.name)
+
+    @property
+    def programme_period(self) -> str | None:
+        """The programme period of its projects when the page tells none (its vocabulary block says)."""
+        return self.vocabulary.get("programme_period") or None

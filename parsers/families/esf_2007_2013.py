@@ -6,6 +6,7 @@ on the page: their ids are derived (``esf0713-<slug>-<hash>``).
 One project per page, told apart from the other esf.se families by the fields and layout it shows
 (``markers`` in parsers/data/families/esf_2007_2013.toml; parsers/families/one_project.py).
 """
+
 from __future__ import annotations
 
 from parsers.families import one_project
@@ -14,7 +15,6 @@ from parsers.families.base import Family
 FAMILY = Family(
     name="esf_2007_2013",
     id_prefix="esf0713",
-    programme_period="2007-2013",
     read=one_project.read,
     where="esf.se 2007–2013",
 )

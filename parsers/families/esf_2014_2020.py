@@ -6,6 +6,7 @@ One project per page, told apart from the other esf.se families by the fields it
 parsers/data/families/esf_2014_2020.toml; parsers/families/one_project.py). Also the family of a page of
 one project that shows none of any esf.se family's markers.
 """
+
 from __future__ import annotations
 
 from parsers.families import one_project
@@ -14,7 +15,6 @@ from parsers.families.base import Family
 FAMILY = Family(
     name="esf_2014_2020",
     id_prefix="esf",
-    programme_period="2014-2020",
     read=one_project.read,
     where="esf.se project bank, current layout (?dnr=2016/00418)",
 )

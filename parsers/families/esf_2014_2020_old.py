@@ -4,6 +4,7 @@ number), Programområde as "1.1 Kompetensförsörjning" (area and objective), Sa
 One project per page, told apart from the other esf.se families by the fields it shows (``markers`` in
 parsers/data/families/esf_2014_2020_old.toml; parsers/families/one_project.py).
 """
+
 from __future__ import annotations
 
 from parsers.families import one_project
@@ -12,7 +13,6 @@ from parsers.families.base import Family
 FAMILY = Family(
     name="esf_2014_2020_old",
     id_prefix="esf",
-    programme_period="2014-2020",
     read=one_project.read,
     where="esf.se 2014–2020, older layout",
 )

@@ -6,6 +6,7 @@ Sekundärtema - Motverka barnfattigdom, Insats av strategisk betydelse.
 One project per page, told apart from the other esf.se families by the fields it shows (``markers`` in
 parsers/data/families/esf_plus_2021_2027.toml; parsers/families/one_project.py).
 """
+
 from __future__ import annotations
 
 from parsers.families import one_project
@@ -14,7 +15,6 @@ from parsers.families.base import Family
 FAMILY = Family(
     name="esf_plus_2021_2027",
     id_prefix="esf",
-    programme_period="2021-2027",
     read=one_project.read,
     where="esf.se ESF+ (?dnr=22-025-S02)",
 )

@@ -9,6 +9,7 @@ A release gives no project records; its announcements are linked to projects by 
 
 Pure functions: tokens in, plain dicts and issues out.
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,9 +19,9 @@ from datetime import date
 from typing import Any
 
 from parsers import values as v
+from parsers.families.base import Family
 from parsers.fields import Issue
 from parsers.lines import Token
-from parsers.families.base import Family
 from parsers.lookups import family_vocabulary, vocabulary
 from parsers.reading import PageText, Reading
 from parsers.text import label_key, one_line
@@ -50,15 +51,21 @@ def _grammar() -> _Grammar:
     clause_words = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in spec["clause_words"])
     # "får ca 3 miljoner kronor": the sentence fits; the amount is then reported as approximate, not guessed.
     fillers = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in spec["amount_fillers"])
-    approximate = "|".join(re.escape(w.rstrip(":")).replace(r"\ ", r"\s+")
-                           for w in sorted(vocabulary()["grammar"]["approximation_words"], key=len, reverse=True))
+    approximate = "|".join(
+        re.escape(w.rstrip(":")).replace(r"\ ", r"\s+")
+        for w in sorted(vocabulary()["grammar"]["approximation_words"], key=len, reverse=True)
+    )
     return _Grammar(
-        call=re.compile(rf"^(?:{prefixes})\s*:?\s*{quote}\s*(?P<name>[^{re.escape(QUOTES)}]+?)\s*{quote}\s*[:.]?$", re.I),
+        call=re.compile(
+            rf"^(?:{prefixes})\s*:?\s*{quote}\s*(?P<name>[^{re.escape(QUOTES)}]+?)\s*{quote}\s*[:.]?$", re.I
+        ),
         call_plain=re.compile(rf"^(?:{prefixes})\s*:?\s+(?P<name>[^.!?]+?)\s*:?$", re.I),
         amount=re.compile(rf"^(?:{amounts})\s*:?\s*(?P<amount>.*)$", re.I),
         granted=frozenset(label_key(h) for h in spec["granted_headings"]),
-        sentence=re.compile(rf"^(?P<owner>\S.*?)\s+(?:{verbs})\s+(?:(?:{fillers})\s+)?(?P<amount>(?:(?:{approximate})\s+)?\d.*?)\s+(?:{projects})\s+(?P<name>\S.*?)\s*$",
-                            re.I),
+        sentence=re.compile(
+            rf"^(?P<owner>\S.*?)\s+(?:{verbs})\s+(?:(?:{fillers})\s+)?(?P<amount>(?:(?:{approximate})\s+)?\d.*?)\s+(?:{projects})\s+(?P<name>\S.*?)\s*$",
+            re.I,
+        ),
         clause=re.compile(rf",\s+(?:{clause_words})\b|\s(?:{verbs})\s+(?:(?:{fillers}|{approximate})\s+)?\d", re.I),
     )
 
@@ -88,7 +95,11 @@ def _call_name(token: Token, following: Token | None) -> str | None:
         return value.strip(QUOTES + " ") or None
     if (match := grammar.call.match(text)) is not None:
         return match["name"]
-    if token.line.emphasised and not text.rstrip().endswith((".", "!", "?")) and (match := grammar.call_plain.match(text)):
+    if (
+        token.line.emphasised
+        and not text.rstrip().endswith((".", "!", "?"))
+        and (match := grammar.call_plain.match(text))
+    ):
         return match["name"].strip(QUOTES + " ")
     return None
 
@@ -168,8 +179,16 @@ def read_press_release(tokens: list[Token]) -> tuple[list[dict[str, Any]], list[
         # release lists granted projects under a call, or at least one announcement.
         return None
     if announced_on is None:
-        issues.insert(0, Issue("announced_on", None, "missing_announcement_date", "warning",
-                               "no date of the release found above its first call: announcements kept without a date"))
+        issues.insert(
+            0,
+            Issue(
+                "announced_on",
+                None,
+                "missing_announcement_date",
+                "warning",
+                "no date of the release found above its first call: announcements kept without a date",
+            ),
+        )
     return rows, issues
 
 
@@ -205,14 +224,28 @@ def _announcement(sentence: str, issues: list[Issue]) -> dict[str, Any] | None:
     elif any(q in name for q in QUOTES[2:]) and not name.endswith(tuple(QUOTES)):
         match = None  # words after a quoted name: more than a name
     if match is None or not name or grammar.clause.search(name) or match["owner"][0].islower():
-        issues.append(Issue("grant_announcement", sentence, "unparseable_announcement", "error",
-                            "not read as '<owner> får <amount> till projektet <name>.'"))
+        issues.append(
+            Issue(
+                "grant_announcement",
+                sentence,
+                "unparseable_announcement",
+                "error",
+                "not read as '<owner> får <amount> till projektet <name>.'",
+            )
+        )
         return None
     amount_raw = match["amount"]
     amount = v.parse_rounded_sek(amount_raw)
     if amount.problem:
-        issues.append(Issue("grant_sek", amount_raw, amount.problem, "error",
-                            f"{amount.note or amount.problem}; announcement kept without an amount: {sentence}"))
+        issues.append(
+            Issue(
+                "grant_sek",
+                amount_raw,
+                amount.problem,
+                "error",
+                f"{amount.note or amount.problem}; announcement kept without an amount: {sentence}",
+            )
+        )
     return {
         "owner": match["owner"],
         "project_name": name,
@@ -255,7 +288,6 @@ def read(page: PageText, release: tuple[list[dict[str, Any]], list[Issue]]) -> R
 FAMILY = Family(
     name=NAME,
     id_prefix=None,  # a release gives announcements, no project records
-    programme_period=None,
     detect=detect,
     read=read,
     kind="press_release",

@@ -13,6 +13,7 @@ count). Which family it belongs to is decided by what it shows: each member of t
 The member with most markers wins; a tie goes to the member listed first; a page that shows none of any
 member's markers goes to the group's ``fallback``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class FieldSets:
     """Families of one project per page, told apart by the fields they show (see the module's text)."""
+
     members: tuple[Family, ...]  # in order of precedence: a tie goes to the first
     fallback: Family  # the family of a page that shows none of any member's markers
 
@@ -51,8 +53,12 @@ class FieldSets:
         return family, body
 
 
-LAYOUT_MARKERS = ("layout:english_summary", "layout:municipality_list", "layout:programme_area_prefixed",
-                  "layout:glued_labels")
+LAYOUT_MARKERS = (
+    "layout:english_summary",
+    "layout:municipality_list",
+    "layout:programme_area_prefixed",
+    "layout:glued_labels",
+)
 
 
 def markers(page: PageText, body: Body) -> set[str]:

@@ -1,6 +1,7 @@
 """SKL/SKR initiative articles: a dated article (Publicerad:) that introduces, in a sentence ending in a
 colon ("… har beviljats medel för följande insatser:"), the initiatives granted, each a heading and its
 paragraphs. One record per initiative; no project labels."""
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,7 @@ def detect(page: PageText) -> Article | None:
     # paragraph belongs to it: what follows is the article's own closing text.
     items: list[tuple[str, list[str]]] = []
     trailing: list[str] = []
-    rest = tokens[start + 1:]
+    rest = tokens[start + 1 :]
     for k, token in enumerate(rest):
         if token.kind in ("end", "group"):
             break
@@ -44,8 +45,12 @@ def detect(page: PageText) -> Article | None:
         text = token.line.text
         nxt = rest[k + 1] if k + 1 < len(rest) else None
         looks_like_heading = token.kind == "heading" or (
-            token.kind == "text" and len(text) <= 150 and not text.endswith((".", ":", "!", "?"))
-            and nxt is not None and nxt.kind == "text" and len(nxt.line.text) > len(text)
+            token.kind == "text"
+            and len(text) <= 150
+            and not text.endswith((".", ":", "!", "?"))
+            and nxt is not None
+            and nxt.kind == "text"
+            and len(nxt.line.text) > len(text)
         )
         if looks_like_heading:
             items.append((text, []))
@@ -61,8 +66,10 @@ def read(page: PageText, article: Article) -> Reading:
     tokens, start = page.tokens, article.start
     spec = family_vocabulary(NAME)
     text_before = [t.line.text for t in tokens[: start + 1]]
-    published = next((label_value(tokens, i)[0] for i, t in enumerate(tokens)
-                      if t.kind == "label" and t.field == "published_date"), None)
+    published = next(
+        (label_value(tokens, i)[0] for i, t in enumerate(tokens) if t.kind == "label" and t.field == "published_date"),
+        None,
+    )
     year = re.search(spec["year_pattern"], tokens[start].line.text, re.I)
     publisher = re.search(spec["publisher_pattern"], " ".join(text_before))
     funder = next((m["funder"] for line in text_before if (m := re.search(spec["funder_pattern"], line))), None)
@@ -77,13 +84,16 @@ def read(page: PageText, article: Article) -> Reading:
         body = Body(sections=[Section(name, "description", paragraphs)] if paragraphs else [])
         records.append(record(body, FAMILY, page, name, None, common))
     if article.trailing and records:
-        records[-1].issues.append(Issue(None, "\n\n".join(article.trailing), "unassigned_text", "info",
-                                        "article text after the last initiative"))
+        records[-1].issues.append(
+            Issue(
+                None, "\n\n".join(article.trailing), "unassigned_text", "info", "article text after the last initiative"
+            )
+        )
     return Reading(records)
 
 
 def _more_headings_follow(tokens: list[Token], k: int) -> bool:
-    for token in tokens[k + 1:]:
+    for token in tokens[k + 1 :]:
         if token.kind in ("end", "group"):
             return False
         if token.kind == "heading":
@@ -94,7 +104,6 @@ def _more_headings_follow(tokens: list[Token], k: int) -> bool:
 FAMILY = Family(
     name=NAME,
     id_prefix="skr",
-    programme_period=None,  # an article names no programme period
     detect=detect,
     read=read,
     where="SKL/SKR initiative articles",

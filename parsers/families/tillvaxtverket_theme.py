@@ -6,6 +6,7 @@ Told by a heading of that shape above a Projektägare label, on a page without a
 heading on a page that labels its own name or region is a page of one project whose heading is its title
 (``single_project_heading``): the page belongs to the esf.se families (parsers/families/one_project.py).
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,7 +25,7 @@ NAME = "tillvaxtverket_theme"
 
 @functools.cache
 def heading_pattern() -> re.Pattern[str]:
-    """"Region: Title" / "Region - Title, Län": groups region, title, county."""
+    """ "Region: Title" / "Region - Title, Län": groups region, title, county."""
     return re.compile(family_vocabulary(NAME)["heading_pattern"])
 
 
@@ -55,8 +56,11 @@ def project_headings(page: PageText) -> list[int]:
         tokens = page.tokens
         owner_positions = [i for i, t in enumerate(tokens) if t.kind == "label" and t.field == "owner"]
         has_number = any(t.kind == "label" and t.field == "project_number" for t in tokens)
-        page.memo[NAME] = sorted({h for h in (_theme_heading(tokens, i) for i in owner_positions) if h is not None}) \
-            if owner_positions and not has_number else []
+        page.memo[NAME] = (
+            sorted({h for h in (_theme_heading(tokens, i) for i in owner_positions) if h is not None})
+            if owner_positions and not has_number
+            else []
+        )
     return page.memo[NAME]
 
 
@@ -89,7 +93,7 @@ def read(page: PageText, starts: list[int]) -> Reading:
         stop = starts[n + 1] if n + 1 < len(starts) else len(tokens)
         heading = pattern.match(tokens[start].line.text)
         assert heading is not None
-        body = read_body(tokens[start + 1: stop], allow_untitled=False)
+        body = read_body(tokens[start + 1 : stop], allow_untitled=False)
         labelled = {f.field for f in body.raw_fields if f.field and one_line(f.raw)}
         extra: dict[str, Any] = {}
         if not {"name", "region"} <= labelled:
@@ -113,7 +117,6 @@ def read(page: PageText, starts: list[int]) -> Reading:
 FAMILY = Family(
     name=NAME,
     id_prefix="tvv",
-    programme_period=None,  # a theme page names none; a project's own Programperiod label still counts
     detect=detect,
     read=read,
     where="Tillväxtverket theme pages, many projects per page",

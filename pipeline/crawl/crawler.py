@@ -4,11 +4,11 @@ conditional requests and the revisit policy (revisit.py), the deadline and body 
 happened to every address ends up as a ``FetchedPage``; the raw body is kept on disk by content hash.
 What a page links to, and whether it is a page of one project, is read on the parse side
 (parsers/links.py): the crawler knows no Swedish word."""
+
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
@@ -22,10 +22,11 @@ from pipeline.crawl.http import Answer, CookielessClient, get
 from pipeline.crawl.retry import THROTTLE_STATUSES, RetryPolicy
 from pipeline.crawl.revisit import RevisitPolicy, conditional_headers, links_kept
 from pipeline.crawl.robots import RobotsAnswer, RobotsPolicy
-from pipeline.crawl.scope import MalformedURL, canonical_url
 from pipeline.pages import FetchedPage, SourceState
 from pipeline.settings import default
 from pipeline.sources import Source
+from pipeline.urls import MalformedURL, canonical_url
+
 
 class ArchiveUnwritable(Exception):
     """The raw archive cannot be written (a full disk): the run stops, nothing is published."""
@@ -45,6 +46,7 @@ def _default(name: str):
 @dataclass
 class CrawlSettings:
     """The crawler's settings (defaults and meaning: pipeline/settings.py, group "crawler")."""
+
     user_agent: str = _default("user_agent")
     delay_seconds: float = _default("delay_seconds")
     concurrency: int = _default("concurrency")
@@ -98,16 +100,22 @@ def _read_links(body: bytes, content_type: str | None, url: str):
 
 
 class Crawler:
-    def __init__(self, settings: CrawlSettings, store: Callable[[bytes], str],
-                 progress: Callable[[CrawlStats], None] | None = None,
-                 previous: dict[str, SourceState] | None = None, revisit: RevisitPolicy | None = None,
-                 on_page: Callable[[FetchedPage], None] | None = None,
-                 read_links: Callable | None = None) -> None:
+    def __init__(
+        self,
+        settings: CrawlSettings,
+        store: Callable[[bytes], str],
+        progress: Callable[[CrawlStats], None] | None = None,
+        previous: dict[str, SourceState] | None = None,
+        revisit: RevisitPolicy | None = None,
+        on_page: Callable[[FetchedPage], None] | None = None,
+        read_links: Callable | None = None,
+    ) -> None:
         self.settings = settings
         self.previous = previous or {}
         self.revisit = revisit or RevisitPolicy()
-        self.retry = RetryPolicy(settings.retries, settings.backoff_seconds, settings.max_retry_after,
-                                 frozenset(settings.retry_statuses))
+        self.retry = RetryPolicy(
+            settings.retries, settings.backoff_seconds, settings.max_retry_after, frozenset(settings.retry_statuses)
+        )
         self.store = store  # body -> sha256, persisted
         self.progress = progress or (lambda stats: None)
         self.on_page = on_page  # called with each page whose new body was stored (to start parsing it)
@@ -127,8 +135,9 @@ class Crawler:
     def _gate(self, host: str) -> HostGate:
         if host not in self.gates:
             s = self.settings
-            self.gates[host] = HostGate(s.concurrency, s.delay_seconds, s.throttle_start, s.throttle_slow_factor,
-                                        s.throttle_slow_margin)
+            self.gates[host] = HostGate(
+                s.concurrency, s.delay_seconds, s.throttle_start, s.throttle_slow_factor, s.throttle_slow_margin
+            )
         return self.gates[host]
 
     def _known(self, source: Source, key: str):
@@ -142,8 +151,11 @@ class Crawler:
         # connection on every request, so idle connections cost CPU.
         connections = s.concurrency * max(1, len(sources)) + 1
         limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-        headers = {"User-Agent": s.user_agent, "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
-                   "Accept-Language": "sv,en;q=0.5"}
+        headers = {
+            "User-Agent": s.user_agent,
+            "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            "Accept-Language": "sv,en;q=0.5",
+        }
         self.current = {source.name: source for source in sources}  # a start URL that moved takes its scope along
         results: list[FetchedPage] = []
         self.frontier = Frontier()
@@ -160,8 +172,9 @@ class Crawler:
                     self.notes.append(f"source {source.name}: {via} address {url!r} is malformed: not fetched")
                     continue
                 if not source.in_scope(address):
-                    self.notes.append(f"source {source.name}: {via} address {address} is out of the source's scope: "
-                                      "not fetched")
+                    self.notes.append(
+                        f"source {source.name}: {via} address {address} is out of the source's scope: not fetched"
+                    )
                     continue
                 frontier.add(address, source.name, via)
         if s.full_refresh:  # every page the state knows, wherever the site links it now
@@ -176,8 +189,9 @@ class Crawler:
                         frontier.add(url, source.name, "known")
         self.stats.queued = len(frontier)
         async with CookielessClient(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client:
-            self.robots = RobotsPolicy(lambda address: self._robots_answer(client, address), s.user_agent,
-                                       s.obey_robots)
+            self.robots = RobotsPolicy(
+                lambda address: self._robots_answer(client, address), s.user_agent, s.obey_robots
+            )
             running: set[asyncio.Task] = set()
             # Each link as found -> its canonical address if in the source's scope, else None; so the
             # menus repeated on every page are looked at once.
@@ -185,15 +199,22 @@ class Crawler:
             redirects: dict[str, FetchedPage] = {}  # address -> its redirect, to find loops
             today = date.today()
             while frontier or running:
-                while frontier and len(running) < s.concurrency * max(1, len(sources)) * 2 \
-                        and len(results) + len(running) < s.max_pages and not self._sample_taken():
+                while (
+                    frontier
+                    and len(running) < s.concurrency * max(1, len(sources)) * 2
+                    and len(results) + len(running) < s.max_pages
+                    and not self._sample_taken()
+                ):
                     item = frontier.pop()
                     source = self.current[item.source]
                     if item.document == "sitemaps":  # the sitemaps robots.txt names (or the usual places)
                         running.add(asyncio.create_task(self._sitemaps_of(source)))
                         continue
-                    skipped = None if item.via == "start" or s.full_refresh or item.document != "page" \
+                    skipped = (
+                        None
+                        if item.via == "start" or s.full_refresh or item.document != "page"
                         else self._revisit_skipped(item.url, source, today)
+                    )
                     if skipped is not None:  # no request: recorded at once, without a task
                         skipped.depth, skipped.via = item.depth, item.via
                         results.append(skipped)
@@ -202,8 +223,9 @@ class Crawler:
                     if item.document == "sitemap":
                         running.add(asyncio.create_task(self._sitemap(client, item, source)))
                     else:
-                        running.add(asyncio.create_task(self._visit(client, item.url, source, item.via, item.depth,
-                                                                    item.hops)))
+                        running.add(
+                            asyncio.create_task(self._visit(client, item.url, source, item.via, item.depth, item.hops))
+                        )
                 if not running:
                     break
                 finished, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -243,18 +265,29 @@ class Crawler:
                             continue
                         if next_depth > s.max_depth:
                             self.stats.unfinished.setdefault(
-                                source.name, f"the depth limit of {s.max_depth} links from the start page was reached")
+                                source.name, f"the depth limit of {s.max_depth} links from the start page was reached"
+                            )
                             continue
                         via = "sitemap" if page.document == "sitemap" else "link"
-                        frontier.add(address, source.name, via, next_depth, hops,
-                                     discovery=link in paging or self._known_listing(source, address)
-                                     or page.outcome in ("redirected", "moved"))
+                        frontier.add(
+                            address,
+                            source.name,
+                            via,
+                            next_depth,
+                            hops,
+                            discovery=link in paging
+                            or self._known_listing(source, address)
+                            or page.outcome in ("redirected", "moved"),
+                        )
                     if page.links is not None:  # a followed page: its links are kept for a later 304
                         page.links, page.links_scope = tuple(dict.fromkeys(in_scope)), source.scope
                     self._count(page, len(frontier) + len(running))
         for item in frontier.waiting():
-            reason = (f"a sample of {s.sample_projects} project pages (--limit)" if self._sample_taken()
-                      else f"the page budget of {s.max_pages} pages was reached")
+            reason = (
+                f"a sample of {s.sample_projects} project pages (--limit)"
+                if self._sample_taken()
+                else f"the page budget of {s.max_pages} pages was reached"
+            )
             self.stats.unfinished.setdefault(item.source, reason)
         _mark_duplicates(results)
         self.stats.sources, self.stats.notes = self.sources_now, self.notes
@@ -270,13 +303,19 @@ class Crawler:
 
     def _over_sample(self, page: FetchedPage) -> bool:
         """A sample run (--limit N) keeps at most N pages of projects (pages that are not followed)."""
-        if self.settings.sample_projects is None or page.outcome != "fetched" or page.links is not None \
-                or page.document != "page" or page.error:
+        if (
+            self.settings.sample_projects is None
+            or page.outcome != "fetched"
+            or page.links is not None
+            or page.document != "page"
+            or page.error
+        ):
             return False
         self.sampled += 1
         if self.sampled > self.settings.sample_projects:
-            self.stats.unfinished.setdefault(page.source, f"a sample of {self.settings.sample_projects} project pages "
-                                                          "(--limit)")
+            self.stats.unfinished.setdefault(
+                page.source, f"a sample of {self.settings.sample_projects} project pages (--limit)"
+            )
             return True
         return False
 
@@ -294,14 +333,17 @@ class Crawler:
             return None, [(url, ("sitemap", source.name)) for url in sitemaps], 0
         return None, [(source.origin + path, ("sitemap-guess", source.name)) for path in DEFAULT_SITEMAPS], 0
 
-    async def _sitemap(self, client: httpx.AsyncClient, item: FrontierItem,
-                       source: Source) -> tuple[FetchedPage | None, list[str], int]:
+    async def _sitemap(
+        self, client: httpx.AsyncClient, item: FrontierItem, source: Source
+    ) -> tuple[FetchedPage | None, list[str], int]:
         """One sitemap or sitemap index: its in-scope addresses (with lastmod, a hint for the revisit
         policy), or the sitemaps an index names. Recorded as a page of kind sitemap, not stored or parsed."""
         from parsers.links import read_sitemap
 
         s = self.settings
-        page = FetchedPage(item.url, source.name, None, _now(), via=item.via, document="sitemap", key=source.page_key(item.url))
+        page = FetchedPage(
+            item.url, source.name, None, _now(), via=item.via, document="sitemap", key=source.page_key(item.url)
+        )
         refused = await self.robots.check(item.url)  # type: ignore[union-attr]
         if refused is not None:
             page.outcome, page.error = "disallowed", refused
@@ -351,7 +393,7 @@ class Crawler:
             chain.append(redirects[target])
             target = redirects[target].redirect_to
         if target in redirects:
-            for member in chain[chain.index(redirects[target]):]:
+            for member in chain[chain.index(redirects[target]) :]:
                 member.error = "redirect loop" if member.outcome == "redirected" else "canonical loop"
                 member.outcome = "failed"
                 self.stats.failed += 1
@@ -365,10 +407,20 @@ class Crawler:
         changed = self.lastmod.get(url)
         if changed is not None and previous.checked_at is not None and changed > previous.checked_at:
             return None
-        return FetchedPage(url, source.name, previous.status, previous.checked_at, previous.content_sha256,
-                           previous.content_type, outcome="revisit_skipped", etag=previous.etag,
-                           last_modified=previous.last_modified, links=previous.links, links_scope=previous.links_scope,
-                           key=previous.key)
+        return FetchedPage(
+            url,
+            source.name,
+            previous.status,
+            previous.checked_at,
+            previous.content_sha256,
+            previous.content_type,
+            outcome="revisit_skipped",
+            etag=previous.etag,
+            last_modified=previous.last_modified,
+            links=previous.links,
+            links_scope=previous.links_scope,
+            key=previous.key,
+        )
 
     async def _robots_answer(self, client: httpx.AsyncClient, address: str) -> RobotsAnswer:
         s = self.settings
@@ -399,33 +451,44 @@ class Crawler:
             pass
         return b"".join(kept)
 
-    async def _visit(self, client: httpx.AsyncClient, url: str, source: Source, via: str, depth: int,
-                     hops: int) -> tuple[FetchedPage, list[str], int]:
+    async def _visit(
+        self, client: httpx.AsyncClient, url: str, source: Source, via: str, depth: int, hops: int
+    ) -> tuple[FetchedPage, list[str], int]:
         """One address -> its record, the links to follow from it, and the redirects behind those links."""
         key = source.page_key(url)
         is_start = via == "start"
         try:
             refused = await self.robots.check(url)  # type: ignore[union-attr]
             if refused is not None:
-                page, found = FetchedPage(url, source.name, None, _now(), error=refused, is_start=is_start,
-                                          outcome="disallowed"), []
+                page, found = (
+                    FetchedPage(url, source.name, None, _now(), error=refused, is_start=is_start, outcome="disallowed"),
+                    [],
+                )
             else:
                 page, found = await self._fetch(client, url, source, is_start, self._known(source, key))
         except ArchiveUnwritable:
             raise  # not the page's fault: the run stops
         except Exception as exc:  # one broken page never stops the run
-            page, found = FetchedPage(url, source.name, None, _now(), error=f"{type(exc).__name__}: {exc}", is_start=is_start), []
+            page, found = (
+                FetchedPage(url, source.name, None, _now(), error=f"{type(exc).__name__}: {exc}", is_start=is_start),
+                [],
+            )
         page.key, page.via, page.depth = key, via, depth
         if page.outcome in ("redirected", "moved"):
             if hops >= self.settings.max_redirects:
-                page.outcome, page.error, found = "failed", f"more than {self.settings.max_redirects} redirects in a row", []
+                page.outcome, page.error, found = (
+                    "failed",
+                    f"more than {self.settings.max_redirects} redirects in a row",
+                    [],
+                )
             return page, found, hops + 1
         if page.error and page.outcome == "fetched":
             page.outcome = "failed"
         return page, found, 0
 
-    async def _fetch(self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool,
-                     previous) -> tuple[FetchedPage, list[str]]:
+    async def _fetch(
+        self, client: httpx.AsyncClient, url: str, source: Source, is_start: bool, previous
+    ) -> tuple[FetchedPage, list[str]]:
         s = self.settings
         conditional = conditional_headers(previous, source.scope)
         kept = links_kept(previous, source.scope)
@@ -455,8 +518,9 @@ class Crawler:
             break
         return self._record(answer, url, source, is_start, previous, kept, attempt)
 
-    def _record(self, answer: Answer, url: str, source: Source, is_start: bool, previous, kept: bool,
-                attempt: int) -> tuple[FetchedPage, list[str]]:
+    def _record(
+        self, answer: Answer, url: str, source: Source, is_start: bool, previous, kept: bool, attempt: int
+    ) -> tuple[FetchedPage, list[str]]:
         """The answer -> the page's record and the links it leads to."""
         fetched_at = _now()
         status, headers = answer.status, answer.headers
@@ -467,39 +531,97 @@ class Crawler:
             try:
                 target = self.canonical(str(httpx.URL(url).join(headers["location"])))
             except (httpx.InvalidURL, MalformedURL, ValueError) as exc:
-                return FetchedPage(url, source.name, status, fetched_at, error=f"malformed redirect: {exc}",
-                                   retries=attempt, is_start=is_start), []
+                return FetchedPage(
+                    url,
+                    source.name,
+                    status,
+                    fetched_at,
+                    error=f"malformed redirect: {exc}",
+                    retries=attempt,
+                    is_start=is_start,
+                ), []
             if not source.in_scope(target):
                 if is_start and status in (301, 308) and target.split("/", 3)[2] == url.split("/", 3)[2]:
                     # The start URL moved for good within its site (a new generation of the site): the
                     # source follows it, with its scope.
                     moved = Source(source.name, target, sitemaps=source.sitemaps, seeds=source.seeds)
                     self.current[source.name] = moved
-                    self.notes.append(f"source {source.name}: the start URL {url} moved permanently to {target}; "
-                                      f"the source's scope is now {moved.scope[1]}")
-                    return FetchedPage(url, source.name, status, fetched_at, retries=attempt, is_start=is_start,
-                                       outcome="moved", redirect_to=target), [target]
-                return FetchedPage(url, source.name, status, fetched_at, error=f"redirect out of scope to {target}",
-                                   retries=attempt, is_start=is_start), []
-            return FetchedPage(url, source.name, status, fetched_at, retries=attempt, is_start=is_start,
-                               outcome="redirected", redirect_to=target), [target]
+                    self.notes.append(
+                        f"source {source.name}: the start URL {url} moved permanently to {target}; "
+                        f"the source's scope is now {moved.scope[1]}"
+                    )
+                    return FetchedPage(
+                        url,
+                        source.name,
+                        status,
+                        fetched_at,
+                        retries=attempt,
+                        is_start=is_start,
+                        outcome="moved",
+                        redirect_to=target,
+                    ), [target]
+                return FetchedPage(
+                    url,
+                    source.name,
+                    status,
+                    fetched_at,
+                    error=f"redirect out of scope to {target}",
+                    retries=attempt,
+                    is_start=is_start,
+                ), []
+            return FetchedPage(
+                url,
+                source.name,
+                status,
+                fetched_at,
+                retries=attempt,
+                is_start=is_start,
+                outcome="redirected",
+                redirect_to=target,
+            ), [target]
         if status == 304 and previous is not None:
-            return FetchedPage(url, source.name, 304, fetched_at, previous.content_sha256, previous.content_type,
-                               retries=attempt, is_start=is_start, outcome="not_modified",
-                               etag=headers.get("etag") or previous.etag,
-                               last_modified=headers.get("last-modified") or previous.last_modified,
-                               links=previous.links if kept else None,
-                               links_scope=previous.links_scope if kept else None), \
-                list(previous.links or ()) if kept else []
+            return FetchedPage(
+                url,
+                source.name,
+                304,
+                fetched_at,
+                previous.content_sha256,
+                previous.content_type,
+                retries=attempt,
+                is_start=is_start,
+                outcome="not_modified",
+                etag=headers.get("etag") or previous.etag,
+                last_modified=headers.get("last-modified") or previous.last_modified,
+                links=previous.links if kept else None,
+                links_scope=previous.links_scope if kept else None,
+            ), list(previous.links or ()) if kept else []
         if status is None or answer.error:
-            return FetchedPage(url, source.name, status, fetched_at, content_type=content_type,
-                               error=answer.error or "no answer", retries=attempt, is_start=is_start), []
+            return FetchedPage(
+                url,
+                source.name,
+                status,
+                fetched_at,
+                content_type=content_type,
+                error=answer.error or "no answer",
+                retries=attempt,
+                is_start=is_start,
+            ), []
         try:
             sha = self.store(answer.body)
         except OSError as exc:
             raise ArchiveUnwritable(f"cannot write the raw archive: {exc.strerror or exc}") from None
-        page = FetchedPage(url, source.name, status, fetched_at, sha, content_type, retries=attempt, is_start=is_start,
-                           etag=headers.get("etag"), last_modified=headers.get("last-modified"))
+        page = FetchedPage(
+            url,
+            source.name,
+            status,
+            fetched_at,
+            sha,
+            content_type,
+            retries=attempt,
+            is_start=is_start,
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+        )
         if status >= 300:
             page.error = f"HTTP {status}"
             return page, []
@@ -527,8 +649,12 @@ def _mark_duplicates(pages: list[FetchedPage]) -> None:
     answers came in, so the same site gives the same tables in every run."""
     first: dict[tuple[str, str], FetchedPage] = {}
     for page in sorted(pages, key=lambda p: (len(p.url), p.url)):
-        if page.content_sha256 is None or page.error or page.document != "page" \
-                or page.outcome not in ("fetched", "not_modified", "revisit_skipped"):
+        if (
+            page.content_sha256 is None
+            or page.error
+            or page.document != "page"
+            or page.outcome not in ("fetched", "not_modified", "revisit_skipped")
+        ):
             continue
         holder = first.setdefault((page.source, page.content_sha256), page)
         if holder is not page:

@@ -2,6 +2,7 @@
 listing go ahead of project pages, so the crawl runs ahead on a chain of listing pages and the pipe of
 project pages never runs dry while listing pages are pending (a first-in first-out queue made each next
 listing page wait behind the ten project pages it had just found)."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -25,8 +26,16 @@ class Frontier:
         self.leaves: deque[FrontierItem] = deque()
         self.seen: set[str] = set()
 
-    def add(self, url: str, source: str, via: str, depth: int = 0, hops: int = 0, discovery: bool = False,
-            document: str = "page") -> bool:
+    def add(
+        self,
+        url: str,
+        source: str,
+        via: str,
+        depth: int = 0,
+        hops: int = 0,
+        discovery: bool = False,
+        document: str = "page",
+    ) -> bool:
         """Queue an address once per run (the first way it was reached wins); False when already seen."""
         marker = url if document == "page" else f"{document} {url}"
         if marker in self.seen:

@@ -8,6 +8,7 @@ decrease, as TCP and Scrapy's AutoThrottle do) and the delay between their start
 - The delay between starts is never below ``delay`` (the floor, honoured exactly); it grows when the host
   asks us to slow down (429/503, Retry-After) or answers slowly, and comes back afterwards.
 So a server that drops connections is not hammered, and a fast one is used fully."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,14 @@ MIN_SLOWED_DELAY, MAX_DELAY, RECOVERY = 0.5, 60.0, 0.8
 
 
 class HostGate:
-    def __init__(self, concurrency: int, delay: float, start: int | None = None,
-                 slow_factor: float | None = None, slow_margin: float | None = None) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        delay: float,
+        start: int | None = None,
+        slow_factor: float | None = None,
+        slow_margin: float | None = None,
+    ) -> None:
         self.ceiling = max(1, concurrency)
         self.limit = min(self.ceiling, start or default("crawler", "throttle_start"))
         self.slow_factor = slow_factor or default("crawler", "throttle_slow_factor")

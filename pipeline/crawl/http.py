@@ -1,6 +1,7 @@
 """One GET: a deadline for the whole exchange (connect, headers and body), the body streamed and cut
 above a size limit after decompression (so gzip bombs too), a body shorter than its Content-Length
 reported, and no cookies kept."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,15 +21,18 @@ class Answer:
     timed_out: bool = False  # the host was too slow: the gate spaces requests further apart
 
 
-async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str], max_bytes: int,
-              deadline: float) -> Answer:
+async def get(client: httpx.AsyncClient, url: str, headers: dict[str, str], max_bytes: int, deadline: float) -> Answer:
     try:
         return await asyncio.wait_for(_get(client, url, headers, max_bytes), deadline)
     except asyncio.TimeoutError:
         return Answer(None, error=f"no complete answer within the deadline of {deadline:g} s", timed_out=True)
     except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-        return Answer(None, error=f"{type(exc).__name__}: {exc}", retryable=True,
-                      timed_out=isinstance(exc, httpx.TimeoutException))
+        return Answer(
+            None,
+            error=f"{type(exc).__name__}: {exc}",
+            retryable=True,
+            timed_out=isinstance(exc, httpx.TimeoutException),
+        )
     except httpx.HTTPError as exc:  # a body that does not decompress, a malformed header: not worth another try
         return Answer(None, error=f"{type(exc).__name__}: {exc}")
 
@@ -45,9 +49,13 @@ async def _get(client: httpx.AsyncClient, url: str, headers: dict[str, str], max
                 return Answer(response.status_code, response.headers, error=f"body larger than {max_bytes} bytes")
             chunks.append(chunk)
         if declared and declared.isdigit() and response.num_bytes_downloaded < int(declared):
-            return Answer(response.status_code, response.headers,
-                          error=f"body cut short: {response.num_bytes_downloaded} of the {declared} bytes its "
-                                "Content-Length declares", retryable=True)
+            return Answer(
+                response.status_code,
+                response.headers,
+                error=f"body cut short: {response.num_bytes_downloaded} of the {declared} bytes its "
+                "Content-Length declares",
+                retryable=True,
+            )
         return Answer(response.status_code, response.headers, b"".join(chunks))
 
 

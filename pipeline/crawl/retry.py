@@ -1,5 +1,6 @@
 """Which failures are tried again, and how long to wait first: exponential backoff with jitter, or the
 server's Retry-After (seconds or an HTTP date, capped) for 429 and 503."""
+
 from __future__ import annotations
 
 import email.utils

@@ -1,5 +1,6 @@
 """What a known page needs in this run: nothing (the revisit policy leaves a long-ended project alone),
 a conditional request (validators of its last content), or a full one."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,12 +16,18 @@ CONTENT_STATUSES = frozenset(range(200, 300)) | {304}
 @dataclass
 class RevisitPolicy:
     """Projects that ended long ago are re-checked less often than running ones."""
+
     ended_grace_days: int = default("crawler", "ended_grace_days")
     ended_revisit_days: int = default("crawler", "ended_revisit_days")
 
     def skip(self, state: PageState | None, today: date) -> bool:
-        if state is None or state.page_kind != "project" or state.latest_end_date is None or state.checked_at is None \
-                or state.removed is not None:
+        if (
+            state is None
+            or state.page_kind != "project"
+            or state.latest_end_date is None
+            or state.checked_at is None
+            or state.removed is not None
+        ):
             return False
         ended_long_ago = state.latest_end_date < today - timedelta(days=self.ended_grace_days)
         checked_recently = state.checked_at.date() > today - timedelta(days=self.ended_revisit_days)

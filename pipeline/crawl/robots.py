@@ -6,6 +6,7 @@ request deadline, following up to five redirects, at most ``max_bytes`` after de
 - 4xx: no robots.txt, everything is allowed;
 - 5xx, no answer, too many redirects: the site is treated as fully disallowed for this run, and every
   page of it says why (RFC 9309, 2.3.1.4: "unreachable" means complete disallow)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -19,6 +20,7 @@ from protego import Protego
 @dataclass
 class RobotsAnswer:
     """What one fetch of robots.txt gave: a status (None: no answer), a body, the address it ended at."""
+
     status: int | None
     body: bytes = b""
     error: str | None = None

@@ -1,5 +1,6 @@
 """Pages in UTF-8, UTF-8 with BOM, ISO-8859-1 and Windows-1252, declared in the header, in a meta tag
 or not at all, all give correct å, ä, ö. Empty, truncated, huge and deeply nested pages do not crash."""
+
 from __future__ import annotations
 
 import pytest

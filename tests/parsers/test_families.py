@@ -1,6 +1,7 @@
 """The registry of page families (parsers/families/): every family is one module, one vocabulary block and
 one fixture folder, all named as the family, and every markup of its folder parses to what its
 expected.json says (project records, or a press release's announcements and issues)."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,6 +27,7 @@ NAMES = [family.name for family in FAMILIES]
 
 
 # ---------------------------------------------------------------- the registry
+
 
 def test_every_family_is_registered_once_under_its_own_name():
     assert len(NAMES) == len(set(NAMES)) == len(BY_NAME)
@@ -85,6 +87,7 @@ def test_programme_periods_are_periods():
 
 
 # ---------------------------------------------------------------- each family's fixture folder
+
 
 def _plain(value):
     if isinstance(value, Decimal):

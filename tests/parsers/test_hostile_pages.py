@@ -2,6 +2,7 @@
 huge text nodes, UTF-16 without a byte-order mark, control characters in labels, stray bytes) or
 reported with a page-level issue that says why (element cap, unclosed comment, no visible text).
 Every input is generated in the test; the limits are lowered where that keeps a test fast."""
+
 from __future__ import annotations
 
 import json
@@ -54,6 +55,7 @@ def one(result):
 
 # ---------------------------------------------------------------- deep pages
 
+
 def test_page_deeper_than_libxml2_reads_is_read_to_its_end_with_an_issue():
     depth = 3000  # libxml2 stops at 2048 levels even with huge_tree, and the rest of the page was lost
     result = parse(page("<div>" * depth + LABELS + "</div>" * depth + AFTER))
@@ -71,17 +73,20 @@ def test_page_deeper_than_libxml2_reads_is_read_to_its_end_with_an_issue():
 @pytest.mark.skipif(not LIBXML2_STOPS_DEEP, reason="this libxml2 reads any depth: the fallback is never used")
 def test_elements_below_max_depth_are_flattened_with_lines_and_chrome_kept_apart(monkeypatch):
     monkeypatch.setattr(parsers.html, "MAX_DEPTH", 50)
-    deep = ("<div>" * 3000 + "<p>Projektnummer:</p><p>2019/00077</p><script>var secret = 1;</script>"
-            "<nav><a href='/x'>Meny</a></nav><div><span>Projektägare</span><span>Åre kommun</span></div>"
-            + "</div>" * 3000)
+    deep = (
+        "<div>" * 3000 + "<p>Projektnummer:</p><p>2019/00077</p><script>var secret = 1;</script>"
+        "<nav><a href='/x'>Meny</a></nav><div><span>Projektägare</span><span>Åre kommun</span></div>" + "</div>" * 3000
+    )
     result = parse(page(deep + AFTER))
     record = one(result)
     # Block elements below MAX_DEPTH still end lines: each value stays with its own label.
     assert record.columns["project_number"] == "2019/00077"
     assert record.columns["owner"] == "Åre kommun"
     assert record.columns["region"] == "Västsverige"
-    everything = json.dumps([f.raw for f in record.raw_fields] + [s.text for s in record.sections]
-                            + [i.raw_value for i in record.issues], ensure_ascii=False)
+    everything = json.dumps(
+        [f.raw for f in record.raw_fields] + [s.text for s in record.sections] + [i.raw_value for i in record.issues],
+        ensure_ascii=False,
+    )
     assert "secret" not in everything and "Meny" not in everything
     [issue] = [i for i in result.issues if i.problem == "page_too_deep"]
     assert "MAX_DEPTH = 50" in issue.note
@@ -95,6 +100,7 @@ def test_nesting_within_libxml2s_limit_has_no_issue():
 
 # ---------------------------------------------------------------- huge text
 
+
 def test_nine_megabyte_text_node_is_read_whole():
     prose = "ord " * 2_250_000  # one text node of 9 MB
     result = parse(page(LABELS + "<h2>Bakgrund</h2><p>" + prose + "</p>" + AFTER))
@@ -106,6 +112,7 @@ def test_nine_megabyte_text_node_is_read_whole():
 
 
 # ---------------------------------------------------------------- element cap
+
 
 def test_element_cap_reads_the_page_up_to_the_cap_and_says_so(monkeypatch):
     monkeypatch.setattr(parsers.html, "MAX_ELEMENTS", 200)
@@ -153,10 +160,15 @@ def test_a_million_elements_cost_bounded_memory_and_time():
 
 # ---------------------------------------------------------------- control characters
 
+
 @pytest.mark.parametrize("char", ["\x00", "\x01", "\x08", "\x0b", "\x1b", "\x1f", "\x7f"])
 def test_control_character_inside_a_label_is_removed_and_reported(char):
-    result = parse(page(f"<p>Projekt{char}nummer: 2019/00077</p><p>Projekt{char}ägare: Åre kommun</p>"
-                        f"<p>Reg{char}ion: Väst{char}sverige</p>"))
+    result = parse(
+        page(
+            f"<p>Projekt{char}nummer: 2019/00077</p><p>Projekt{char}ägare: Åre kommun</p>"
+            f"<p>Reg{char}ion: Väst{char}sverige</p>"
+        )
+    )
     record = one(result)
     assert record.columns["project_number"] == "2019/00077"
     assert record.columns["owner"] == "Åre kommun"
@@ -179,8 +191,9 @@ def test_tab_newline_and_carriage_return_keep_their_meaning():
 
 
 def test_control_characters_written_as_references_are_removed_too():
-    result = parse(page("<p>Projekt&#0;nummer: 2019/00077</p><p>Projekt&#x1;ägare: Åre kommun</p>"
-                        "<p>Region&#12;: Västsverige</p>"))  # &#12; is a form feed: white space, kept
+    result = parse(
+        page("<p>Projekt&#0;nummer: 2019/00077</p><p>Projekt&#x1;ägare: Åre kommun</p><p>Region&#12;: Västsverige</p>")
+    )  # &#12; is a form feed: white space, kept
     record = one(result)
     assert (record.columns["project_number"], record.columns["owner"]) == ("2019/00077", "Åre kommun")
     assert record.columns["region"] == "Västsverige"
@@ -212,8 +225,10 @@ def test_direction_marks_inside_a_label_do_not_hide_it():
 
 # ---------------------------------------------------------------- encodings
 
-UTF16_PAGE = ('<html><head>{meta}<title>Ökad delaktighet</title></head><body>'
-              '<p>Projektnummer: 2019/00077</p><p>Projektägare: Åre kommun, Näringslivsenheten</p></body></html>')
+UTF16_PAGE = (
+    "<html><head>{meta}<title>Ökad delaktighet</title></head><body>"
+    "<p>Projektnummer: 2019/00077</p><p>Projektägare: Åre kommun, Näringslivsenheten</p></body></html>"
+)
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
@@ -237,8 +252,11 @@ def test_broken_utf16_counts_its_replacement_characters():
 
 
 def test_utf8_page_with_latin1_bytes_keeps_both():
-    body = page("<p>Projektnummer: 2019/00077</p><p>Projektägare: OWNER</p>").encode().replace(
-        b"OWNER", "Åre kommun".encode("cp1252"))  # a Latin-1 fragment in a UTF-8 page
+    body = (
+        page("<p>Projektnummer: 2019/00077</p><p>Projektägare: OWNER</p>")
+        .encode()
+        .replace(b"OWNER", "Åre kommun".encode("cp1252"))
+    )  # a Latin-1 fragment in a UTF-8 page
     result = parse(body, "text/html; charset=utf-8")
     assert result.encoding == "utf-8"
     assert one(result).columns["owner"] == "Åre kommun"
@@ -252,7 +270,8 @@ def test_windows_1252_page_is_not_an_issue_but_its_undefined_bytes_are():
     assert result.encoding == "cp1252"
     assert one(result).columns["owner"] == "Åre kommun"
     assert [(i.problem, i.note) for i in result.issues] == [
-        ("undecodable_bytes", "1 replacement character (U+FFFD) for bytes that are not valid cp1252")]
+        ("undecodable_bytes", "1 replacement character (U+FFFD) for bytes that are not valid cp1252")
+    ]
     clean = parse(page(LABELS).encode("cp1252"), "text/html")
     assert clean.encoding == "cp1252" and problems(clean) == []
 
@@ -264,6 +283,7 @@ def test_a_str_with_a_lone_surrogate_is_read_past_it():
 
 
 # ---------------------------------------------------------------- markup
+
 
 def test_pre_keeps_its_lines():
     result = parse(page("<pre>Projektnummer: 2019/00077\nProjektägare: Åre kommun\nRegion: Västsverige</pre>"))
@@ -298,8 +318,19 @@ def test_closed_and_empty_comments_are_not_reported(markup):
     assert problems(result) == []
 
 
-@pytest.mark.parametrize("tag", ["script", "style", pytest.param("textarea", marks=pytest.mark.skipif(
-    not HTML5_LIBXML2, reason="libxml2 before 2.14 parses the markup inside a textarea"))])
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "script",
+        "style",
+        pytest.param(
+            "textarea",
+            marks=pytest.mark.skipif(
+                not HTML5_LIBXML2, reason="libxml2 before 2.14 parses the markup inside a textarea"
+            ),
+        ),
+    ],
+)
 def test_unclosed_raw_text_element_is_reported(tag):
     result = parse(page(LABELS + f"<{tag}>x = 1;" + AFTER))
     assert "region" not in one(result).columns
@@ -313,8 +344,12 @@ def test_closed_script_at_the_end_is_not_reported():
 
 
 def test_entities_and_legacy_references():
-    result = parse(page("<p>Projektnummer: 2019/00077</p><p>Projekt&auml;gare: &Aring;re kommun &amp; co</p>"
-                        "<p>Projektperiod: 2017-01-01 &#150; 2019-12-31</p>"))
+    result = parse(
+        page(
+            "<p>Projektnummer: 2019/00077</p><p>Projekt&auml;gare: &Aring;re kommun &amp; co</p>"
+            "<p>Projektperiod: 2017-01-01 &#150; 2019-12-31</p>"
+        )
+    )
     record = one(result)
     assert record.columns["owner"] == "Åre kommun & co"
     assert str(record.columns["end_date"]) == "2019-12-31"  # &#150; is the Windows-1252 en dash
@@ -322,8 +357,13 @@ def test_entities_and_legacy_references():
 
 @pytest.mark.skipif(not HTML5_LIBXML2, reason="libxml2 before 2.14 keeps references without ';' as written")
 def test_references_without_semicolon_are_read_as_browsers_read_them():
-    record = one(parse(page("<p>Projektnummer: 2019/00077</p><p>Projektägare: Åre kommun &amp co</p>"
-                            "<p>Region: V&aumlstsverige</p>")))
+    record = one(
+        parse(
+            page(
+                "<p>Projektnummer: 2019/00077</p><p>Projektägare: Åre kommun &amp co</p><p>Region: V&aumlstsverige</p>"
+            )
+        )
+    )
     assert (record.columns["owner"], record.columns["region"]) == ("Åre kommun & co", "Västsverige")
 
 

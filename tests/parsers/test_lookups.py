@@ -1,5 +1,6 @@
 """Region, municipality and postcode lookups (parsers/lookups.py) and the field normalisation that
 uses them (parsers/fields.py normalise_fields)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -47,8 +48,14 @@ def test_region_spelling_tolerance(spelling):
 
 @pytest.mark.parametrize(
     "county, nuts2",
-    [("Örebro", "SE12"), ("Örebro län", "SE12"), ("Region Örebro län", "SE12"), ("Värmlands län", "SE31"),
-     ("Skåne län", "SE22"), ("Gotland", "SE21")],
+    [
+        ("Örebro", "SE12"),
+        ("Örebro län", "SE12"),
+        ("Region Örebro län", "SE12"),
+        ("Värmlands län", "SE31"),
+        ("Skåne län", "SE22"),
+        ("Gotland", "SE21"),
+    ],
 )
 def test_county_names_map_to_their_esf_region(county, nuts2):
     region = lookup_region(county)
@@ -106,32 +113,48 @@ def _normalise(items: list[tuple[str | None, str, str]], family: str = "esf_2014
 
 
 def test_explicit_dates_win_over_period():
-    out = _normalise([
-        ("period", "Projektperiod", "2017-02-15 - 2020-03-31"),
-        ("start_date", "Startdatum", "2017-03-01"),
-        ("end_date", "Slutdatum", "2020-02-28"),
-    ])
+    out = _normalise(
+        [
+            ("period", "Projektperiod", "2017-02-15 - 2020-03-31"),
+            ("start_date", "Startdatum", "2017-03-01"),
+            ("end_date", "Slutdatum", "2020-02-28"),
+        ]
+    )
     cols = out.columns
-    assert (cols["start_date"], cols["end_date"], cols["period_precision"]) == (date(2017, 3, 1), date(2020, 2, 28), "day")
+    assert (cols["start_date"], cols["end_date"], cols["period_precision"]) == (
+        date(2017, 3, 1),
+        date(2020, 2, 28),
+        "day",
+    )
     assert "period" not in cols
     # The disagreement is reported, not hidden.
     assert any(i.field == "period" and i.problem == "conflicting_values" for i in out.issues)
 
 
 def test_empty_start_and_end_leave_the_period():
-    out = _normalise([
-        ("start_date", "Startdatum", ""),
-        ("end_date", "Slutdatum", "  "),
-        ("period", "Projektperiod", "2017-02-15 - 2020-03-31"),
-    ])
+    out = _normalise(
+        [
+            ("start_date", "Startdatum", ""),
+            ("end_date", "Slutdatum", "  "),
+            ("period", "Projektperiod", "2017-02-15 - 2020-03-31"),
+        ]
+    )
     cols = out.columns
-    assert (cols["start_date"], cols["end_date"], cols["period_precision"]) == (date(2017, 2, 15), date(2020, 3, 31), "day")
+    assert (cols["start_date"], cols["end_date"], cols["period_precision"]) == (
+        date(2017, 2, 15),
+        date(2020, 3, 31),
+        "day",
+    )
     assert out.issues == []
 
 
 def test_year_period_keeps_year_precision():
     cols = _normalise([("period", "Projektperiod", "2018-2020")]).columns
-    assert (cols["start_date"], cols["end_date"], cols["period_precision"]) == (date(2018, 1, 1), date(2020, 12, 31), "year")
+    assert (cols["start_date"], cols["end_date"], cols["period_precision"]) == (
+        date(2018, 1, 1),
+        date(2020, 12, 31),
+        "year",
+    )
 
 
 def test_programme_area_with_specific_objective():
@@ -151,7 +174,9 @@ def test_programme_cci_gives_programme_period():
 
 
 def test_region_and_postcode_columns():
-    cols = _normalise([("region", "Region", "Småland & Öarna"), ("postal_code", "Stödmottagare postnr", "651 82")]).columns
+    cols = _normalise(
+        [("region", "Region", "Småland & Öarna"), ("postal_code", "Stödmottagare postnr", "651 82")]
+    ).columns
     assert cols["region_name"] == "Småland och öarna"
     assert cols["region_nuts2"] == "SE21"
     assert cols["national"] is False

@@ -1,6 +1,7 @@
 """The same content in different markup gives identical records, and the values a reader of the page
 expects (fixtures/markup/<folder>/expected.json, written by hand from the page text): one folder per page
 family (see also test_families.py) and one per page shape met later."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,11 @@ from tests.conftest import FIXTURES
 
 # Folders whose expected.json lists project records (a press release's lists announcements: see
 # tests/parsers/test_press_release.py and test_families.py).
-SETS = sorted(p for p in (FIXTURES / "markup").iterdir()
-              if p.is_dir() and isinstance(json.loads((p / "expected.json").read_text(encoding="utf-8")), list))
+SETS = sorted(
+    p
+    for p in (FIXTURES / "markup").iterdir()
+    if p.is_dir() and isinstance(json.loads((p / "expected.json").read_text(encoding="utf-8")), list)
+)
 
 
 def _records(path: Path):
@@ -57,7 +61,9 @@ def test_markups_give_identical_records(folder):
             for key in want_record:
                 if key == "fields":
                     # Labels may differ in case and spelling between markups; the fields and values may not.
-                    assert [(f, v) for f, _, v in got_record[key]] == [(f, v) for f, _, v in want_record[key]], variant.name
+                    assert [(f, v) for f, _, v in got_record[key]] == [(f, v) for f, _, v in want_record[key]], (
+                        variant.name
+                    )
                 else:
                     assert got_record[key] == want_record[key], (variant.name, key)
         assert len(got) == len(reference), variant.name
@@ -99,7 +105,9 @@ def test_deeply_nested_markup_loses_nothing():
 
     variant = sorted((FIXTURES / "markup" / "esf_2014_2020").glob("*.html"))[0]
     html = variant.read_text(encoding="utf-8")
-    nested = re.sub(r"(<body[^>]*>)", r"\1" + "<div>" * 300, html, count=1).replace("</body>", "</div>" * 300 + "</body>")
+    nested = re.sub(r"(<body[^>]*>)", r"\1" + "<div>" * 300, html, count=1).replace(
+        "</body>", "</div>" * 300 + "</body>"
+    )
     assert nested != html
     url = "http://127.0.0.1/markup/esf_2014_2020/page.html"
     want = _comparable(parse_page(html.encode(), url, "text/html"))

@@ -1,5 +1,6 @@
 """The value normalisers (parsers/values.py) against the value shapes seen on real pages
 (docs/domain.md section 3), plus property tests: they never raise, and format/parse round-trip."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -16,6 +17,7 @@ D = Decimal
 
 
 # ---------------------------------------------------------------- amounts
+
 
 @pytest.mark.parametrize(
     "raw, expected",
@@ -118,6 +120,7 @@ def test_huge_amount_does_not_raise(raw):
 
 # ---------------------------------------------------------------- counts
 
+
 @pytest.mark.parametrize(
     "raw, expected",
     [("39", 39), ("1 200", 1200), ("1\u00a0200", 1200), ("120 deltagare", 120), ("45 personer", 45)],
@@ -138,6 +141,7 @@ def test_count_with_very_many_digits_does_not_raise():
 
 
 # ---------------------------------------------------------------- percentages
+
 
 @pytest.mark.parametrize(
     "raw, expected",
@@ -176,6 +180,7 @@ def test_percentage_garbage_and_empty():
 
 
 # ---------------------------------------------------------------- dates and periods
+
 
 def _day(start: date, end: date) -> Period:
     return Period(start, end, "day")
@@ -258,7 +263,12 @@ def test_date_rejects_coarser_precision():
 # a guard, so year 0 raises ValueError instead of returning a problem.
 @pytest.mark.parametrize(
     "parse, raw",
-    [(v.parse_date, "0000-05"), (v.parse_period, "0000-05"), (v.parse_date, "maj 0000"), (v.parse_period, "maj 0000 - juni 2019")],
+    [
+        (v.parse_date, "0000-05"),
+        (v.parse_period, "0000-05"),
+        (v.parse_date, "maj 0000"),
+        (v.parse_period, "maj 0000 - juni 2019"),
+    ],
     ids=["date-iso-month", "period-iso-month", "date-month-name", "period-month-name"],
 )
 def test_year_zero_month_does_not_raise(parse, raw):
@@ -273,6 +283,7 @@ def test_format_period():
 
 
 # ---------------------------------------------------------------- identifiers
+
 
 @pytest.mark.parametrize("raw, expected", [("172 92", "17292"), ("65182", "65182"), ("SE-172 92", "17292")])
 def test_postcodes(raw, expected):
@@ -330,7 +341,9 @@ def test_email_is_lower_cased():
     assert v.parse_email("mailto:per.iversen@hudiksvall.se") == Parsed("per.iversen@hudiksvall.se")
 
 
-@pytest.mark.parametrize("raw", ["per.iversen", "per@", "@hudiksvall.se", "per@hudiksvall", "per iversen at hudiksvall"])
+@pytest.mark.parametrize(
+    "raw", ["per.iversen", "per@", "@hudiksvall.se", "per@hudiksvall", "per iversen at hudiksvall"]
+)
 def test_invalid_email(raw):
     parsed = v.parse_email(raw)
     assert parsed.value is None
@@ -361,6 +374,7 @@ def test_yes_no(raw, expected):
 
 
 # ---------------------------------------------------------------- names
+
 
 def test_readable_name_uppercase():
     assert v.readable_name("HUDIKSVALLS KOMMUN") == "Hudiksvalls kommun"
@@ -393,9 +407,45 @@ PARSERS = [
 
 # Text built from pieces of the value grammar reaches deeper branches than random unicode.
 _TOKENS = st.sampled_from(
-    [" ", "-", " - ", "\u2013", "/", ",", ".", ":", "(", ")", "%", "+", "@", "kr", "mkr", "miljoner", "kronor",
-     "€", "procent", "till", "den", "maj", "december", "ca", "SE-", "0", "00", "05", "12", "31", "2019", "2020",
-     "0000", "999", "\u00a0", "\n", "\x00"]
+    [
+        " ",
+        "-",
+        " - ",
+        "\u2013",
+        "/",
+        ",",
+        ".",
+        ":",
+        "(",
+        ")",
+        "%",
+        "+",
+        "@",
+        "kr",
+        "mkr",
+        "miljoner",
+        "kronor",
+        "€",
+        "procent",
+        "till",
+        "den",
+        "maj",
+        "december",
+        "ca",
+        "SE-",
+        "0",
+        "00",
+        "05",
+        "12",
+        "31",
+        "2019",
+        "2020",
+        "0000",
+        "999",
+        "\u00a0",
+        "\n",
+        "\x00",
+    ]
 )
 GRAMMAR_TEXT = st.lists(st.one_of(_TOKENS, st.from_regex(r"\d{1,6}", fullmatch=True)), max_size=8).map("".join)
 

@@ -4,13 +4,13 @@ Canonical: scheme and host lower-cased, the default port dropped, dot segments r
 ``%2e%2e``), percent-encoding normalised, query arguments sorted, tracking parameters dropped, the
 fragment dropped (w3lib's ``canonicalize_url``, Scrapy's). Two spellings of one address are then fetched
 once. The scope check runs on the canonical form, so ``/bank/%2e%2e/admin`` is out of ``/bank/``."""
+
 from __future__ import annotations
 
 import fnmatch
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
-
 
 from pipeline.settings import default
 
@@ -31,8 +31,11 @@ def canonical_url(url: str, tracking: tuple[str, ...] = DEFAULT_TRACKING_PARAMET
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise MalformedURL(f"{url!r}: not an http(s) address with a host")
     if tracking and parts.query:
-        kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                if not any(fnmatch.fnmatchcase(k.lower(), pattern) for pattern in tracking)]
+        kept = [
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not any(fnmatch.fnmatchcase(k.lower(), pattern) for pattern in tracking)
+        ]
         parts = parts._replace(query=urlencode(kept))
     try:
         canonical = canonicalize_url(urlunsplit(parts))
