@@ -475,6 +475,11 @@ def _read_row(
     row_issues: list[dict[str, Any]] = []
     for field, value in raw.items():
         column = BY_FIELD[field]
+        if not value.strip():  # an empty cell is an unknown value, not a value the reader failed on
+            row[field] = None
+            if field not in TEXT_FIELDS:
+                row[f"{field}_raw"] = None
+            continue
         parsed = _READERS[column.kind](value)
         withheld = parsed.problem in v.WITHHELD_PROBLEMS
         printed = value if value.strip() else None  # exactly as in the file

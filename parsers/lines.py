@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 
 from parsers.html import Line
-from parsers.lookups import heading_index, label_index, vocabulary
+from parsers.lookups import compact_label_index, heading_index, label_index, vocabulary
 from parsers.text import label_key
 
 # A line longer than this is prose, never a label line or a field value.
@@ -84,11 +84,14 @@ def classify(line: Line) -> Token:
     # 1. The first element of the line is a whole label: <b>Region</b> Norra Mellansverige.
     if len(line.runs) >= 2 and len(line.runs[0]) <= LONGEST_KEY:
         first = label_key(line.runs[0])
-        if first in labels:
-            return _inline_label(line, labels[first], line.runs[0].rstrip(": "), _rest_after(text, line.runs[0]))
+        field = labels.get(first) or compact_label_index().get(first.replace(" ", ""))
+        if field:
+            return _inline_label(line, field, line.runs[0].rstrip(": "), _rest_after(text, line.runs[0]))
     # 2. The whole line is a label or a heading, with or without colon.
     if key in labels and len(text) <= MAX_FIELD_LINE:
         return Token("label", line, labels[key], text.rstrip(": "), None)
+    if key and (field := compact_label_index().get(key.replace(" ", ""))) and len(text) <= MAX_FIELD_LINE:
+        return Token("label", line, field, text.rstrip(": "), None)
     if key in headings:
         kind = headings[key]
         return Token(

@@ -64,6 +64,13 @@ def label_index() -> dict[str, str]:
 
 
 @functools.cache
+def compact_label_index() -> dict[str, str]:
+    """Label key without its spaces -> field name: a label whose space a control character took the place
+    of (``Beviljat\\0ESF-stöd``, read ``BeviljatESF-stöd`` once the control character is removed)."""
+    return {key.replace(" ", ""): field for key, field in label_index().items()}
+
+
+@functools.cache
 def personal_fields() -> frozenset[str]:
     """Fields whose values name a person (``personal = true`` in the vocabulary)."""
     return frozenset(field for field, spec in vocabulary()["fields"].items() if spec.get("personal"))

@@ -159,6 +159,11 @@ def read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             i += used
             body.raw_fields.append(RawField(None, label, value))
             continue
+        if not body.sections and (unlabelled := _label_without_colon(tokens, i - 1)) is not None:
+            label, value, used = unlabelled
+            i += used
+            body.raw_fields.append(RawField(None, label, value))
+            continue
         if allow_untitled:
             section = Section(None, "description")
             body.sections.append(section)
@@ -167,6 +172,56 @@ def read_body(tokens: list[Token], allow_untitled: bool) -> Body:
             body.issues.append(Issue(None, text, "unassigned_text", "info", "text outside any known field or section"))
     body.sections = [s for s in body.sections if s.paragraphs]
     return body
+
+
+_SENTENCE_END = (".", "!", "?", ",", ";", ":")
+
+
+def _label_like(text: str) -> bool:
+    """A few capitalised words without digits or sentence punctuation: what a label looks like."""
+    text = text.strip()
+    words = text.split()
+    return (
+        0 < len(words) <= 4
+        and len(text) <= 40
+        and text[0].isupper()
+        and not text.endswith(_SENTENCE_END)
+        and not any(c.isdigit() for c in text)
+        and not _all_caps(text)
+    )
+
+
+def _label_without_colon(tokens: list[Token], index: int) -> tuple[str, str, int] | None:
+    """A label the vocabulary does not know, without a colon, amid known labels: a table row or a card row
+    (``<th>Samverkanspartner</th><td>Region Skåne</td>``, ``<span>Samverkanspartner</span><span>…``). Read
+    as (label, value, lines taken) only between labels, where prose does not stand."""
+    line = tokens[index].line
+
+    def label_at(k: int) -> bool:
+        return (
+            k >= len(tokens)
+            or tokens[k].kind in ("label", "end", "municipalities")
+            or (tokens[k].kind == "heading" and tokens[k].section is not None)
+        )
+
+    if len(line.runs) >= 2 and _label_like(line.runs[0]) and label_at(index + 1):
+        value = (
+            line.text[len(line.runs[0]) :].strip() if line.text.startswith(line.runs[0]) else " ".join(line.runs[1:])
+        )
+        if value and len(value) <= MAX_FIELD_LINE and not prose_like(value):
+            return line.runs[0].strip(), value, 0
+    nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+    if len(line.runs) <= 1 and _label_like(line.text) and _first_value_line(nxt) and label_at(index + 2):
+        assert nxt is not None
+        if not prose_like(nxt.line.text):
+            return line.text.strip(), nxt.line.text, 1
+    return None
+
+
+def _starts_a_label(line) -> bool:
+    """A line that opens a field of its own (``<b>Samverkanspartner:</b> …`` after a ``<br>``): it ends the
+    value before it, known label or not."""
+    return unknown_label(line) is not None or bool(line.runs and line.runs[0].rstrip().endswith(":"))
 
 
 def _all_caps(text: str) -> bool:
@@ -208,7 +263,12 @@ def label_value(tokens: list[Token], index: int, token: Token | None = None) -> 
         parts, used, block = [nxt.line.text], 1, nxt.line.block
     while index + 1 + used < len(tokens):
         more = tokens[index + 1 + used]
-        if more.line.block != block or not _value_line(more) or prose_like(more.line.text):
+        if (
+            more.line.block != block
+            or not _value_line(more)
+            or prose_like(more.line.text)
+            or _starts_a_label(more.line)
+        ):
             break
         parts.append(more.line.text)
         used += 1

@@ -37,6 +37,8 @@ def _comparable(value: Any) -> Any:
 
 def _text(value: Any) -> str | None:
     value = _comparable(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")  # 1000000, not 1E+6
     return None if value is None else str(value)
 
 

@@ -10,11 +10,12 @@ root directory keeps its pages' identities, and so do the projects read from the
 from __future__ import annotations
 
 import functools
+import posixpath
 import re
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pipeline.urls import MalformedURL, canonical_url
 
@@ -79,7 +80,19 @@ class Source:
     def in_scope(self, url: str) -> bool:
         parts = urlsplit(url)
         host, directory = self.scope
-        return parts.scheme in ("http", "https") and parts.netloc.lower() == host and parts.path.startswith(directory)
+        if (
+            parts.scheme not in ("http", "https")
+            or parts.netloc.lower() != host
+            or not parts.path.startswith(directory)
+        ):
+            return False
+        # A server may decode an encoded slash or backslash (..%2F, %5C) and climb out of the directory:
+        # the path as such a server would read it must stay inside too.
+        if "%" in parts.path or "\\" in parts.path:
+            decoded = unquote(parts.path).replace("\\", "/")
+            resolved = posixpath.normpath(decoded) + ("/" if decoded.endswith("/") else "")
+            return resolved.startswith(directory) or resolved + "/" == directory
+        return True
 
     @property
     def key_root(self) -> str:

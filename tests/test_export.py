@@ -317,3 +317,13 @@ def test_free_text_columns_mask_personal_numbers_too():
 def test_two_unknown_columns_of_one_name_are_both_kept():
     rows, _ = read_operations(_csv("Diarienummer;Not;Not", "23-001-S01;a;b"))
     assert json.loads(rows[0]["extra_fields"]) == {"Not": "a", "Not (column 3)": "b"}
+
+
+def test_an_empty_cell_is_an_unknown_value_not_an_issue():
+    text = (
+        "Diarienummer / Operation ID;Interventionsområde / Intervention field;EU-stöd i SEK / EU contribution SEK\n"
+        "23-017-S01;;\n"
+    )
+    rows, issues = read_operations(text)
+    assert rows[0]["intervention_code"] is None and rows[0]["eu_contribution_sek"] is None
+    assert not [i for i in issues if i.get("project_id") == "23-017-S01"]
