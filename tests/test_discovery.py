@@ -231,3 +231,13 @@ def test_a_sample_run_keeps_at_most_the_limit(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(_found(tmp_path / "out")) <= 5 and len(_found(tmp_path / "out")) >= 1
     assert "a sample of 5 project pages" in done.stdout
+
+
+def test_the_configured_sources_are_valid_and_named():
+    from pipeline.sources import configured_sources
+
+    sources = configured_sources()
+    names = [source.name for source in sources]
+    assert names[0] == "esf_projektbanken" and len(set(names)) == len(names)
+    assert all(source.start_url.startswith("https://") for source in sources)
+    assert "{dnr}" in sources[0].project_url
