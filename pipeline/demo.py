@@ -1,4 +1,4 @@
-"""Serve the bundled demo site (fixtures/site) on a free loopback port."""
+"""Serve the bundled demo site (fixtures/site) on loopback: port 8765 (ESF_DEMO_PORT), or a free one."""
 
 from __future__ import annotations
 

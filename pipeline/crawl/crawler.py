@@ -1,5 +1,5 @@
 """A polite asynchronous crawler over httpx, made of small policies: robots.txt (robots.py), retries
-(retry.py), canonical addresses and scope (scope.py, pipeline/sources.py), the per-host gate (gate.py),
+(retry.py), canonical addresses and scope (pipeline/urls.py, pipeline/sources.py), the per-host gate (gate.py),
 conditional requests and the revisit policy (revisit.py), the deadline and body limit (http.py). What
 happened to every address ends up as a ``FetchedPage``; the raw body is kept on disk by content hash.
 What a page links to, and whether it is a page of one project, is read on the parse side
