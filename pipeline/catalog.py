@@ -63,6 +63,9 @@ def write_catalog(output_dir: str | os.PathLike[str], tables: Iterable[Table | s
                 parquet = directory / f"{table.name}.parquet"
                 if not parquet.is_file():
                     continue
+                # The file itself (runs/<run>/…): every view of one catalog reads one run, whatever is
+                # committed while a query runs.
+                parquet = parquet.resolve()
                 view = _identifier(table.name)
                 connection.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet({_literal(str(parquet))})")
                 connection.execute(f"COMMENT ON VIEW {view} IS {_literal(table.description)}")

@@ -106,8 +106,11 @@ def publish_tables(
         and _published_fingerprint(out) == fingerprint
         and all(out.has_table(TABLES[name]) for name in REUSABLE_TABLES if name in kept)
     )
+    folder = out.new_run(now)  # this run's tables are written here, invisible until the commit
     writers = {
-        name: out.table_writer(table) for name, table in kept.items() if not (unchanged and name in REUSABLE_TABLES)
+        name: out.table_writer(table, folder)
+        for name, table in kept.items()
+        if not (unchanged and name in REUSABLE_TABLES)
     }
     source_crawl = {
         run.name: "complete" if run.complete else "partial: " + "; ".join(run.reasons) for run in parsed.sources
@@ -181,6 +184,7 @@ def publish_tables(
     except BaseException:
         for writer in writers.values():
             writer.abort()
+        out.fs.rm(out.path("runs", folder), recursive=True)
         raise
     for note in assembler.rebuilt_entries[:1]:
         warn(
@@ -196,11 +200,14 @@ def publish_tables(
     with interrupts.publishing():  # Ctrl-C and SIGTERM wait for these renames and state files
         out.remove_state(PUBLISHED_FILE)  # a run killed while publishing must not be taken as unchanged
         for writer in writers.values():
-            writer.publish()
-        for name, table in TABLES.items():
-            if name not in kept:
-                out.remove_table(table)  # an older file must not outlive the choice
-        # Only after every table is in place does the next run start from this run's state.
+            writer.publish()  # into the run's folder: still invisible
+        for name in kept:
+            if name not in writers:
+                out.carry_table(TABLES[name], folder)  # unchanged since the published run
+        # The commit point: every table of the run becomes current at once (a table left out, personal
+        # data, is not in the run: its file goes with the old run).
+        out.commit(folder, list(kept), now)
+        # Only after the tables are current does the next run start from this run's state.
         for name, state in parsed.states.items():
             state.saved_at = now
             out.save_state(source_state_name(name), SOURCE_STATE, state)

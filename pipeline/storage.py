@@ -12,10 +12,12 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import shutil
 import tempfile
 import time
 import uuid
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterable, Iterator
 
@@ -24,7 +26,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from pipeline import codec
 from pipeline.codec import StateError
-from pipeline.schema import Table
+from pipeline.schema import TABLES, Table
 
 try:
     import fcntl
@@ -68,6 +70,25 @@ class _RecentStates:
 
 
 _recent_states = _RecentStates()
+
+
+CURRENT_FILE = "CURRENT.json"
+
+
+@dataclass
+class CurrentRun:
+    """The commit point: the run whose tables are current (runs/<run>/), when it was published, its tables."""
+
+    run: str
+    published_at: datetime
+    tables: list[str]
+
+
+def _swap_symlink(path: str, target: str) -> None:
+    """Point ``path`` at ``target`` in one step (a new link renamed over the old one, or over a file)."""
+    temp = f"{path}.{os.getpid()}-{uuid.uuid4().hex[:8]}.link"
+    os.symlink(target, temp)
+    os.replace(temp, path)
 
 
 class OutputInUse(RuntimeError):
@@ -316,9 +337,71 @@ class OutputDir:
             self.fs.rm(path)
         return len(found)
 
-    # ------------------------------------------------------------ tables
-    def table_path(self, table: Table) -> str:
-        return self.path(f"{table.name}.parquet")
+    # ------------------------------------------------------------ tables: run folders and the commit point
+    # Each run writes its tables into runs/<run>/, invisible to readers, and makes them current in one step:
+    # CURRENT.json names the run (one atomic write: a rename here, one PUT on an object store). Locally the
+    # symlink ``current`` is swapped to runs/<run> in the same step, and each top-level <table>.parquet is a
+    # fixed symlink to current/<table>.parquet, so readers of data/projects.parquet see the new run's tables
+    # all at once. The previous run's folder stays readable until the next commit.
+
+    def current_run(self) -> str | None:
+        """The run whose tables are current; None for an output of the flat layout (or none yet)."""
+        try:
+            data = self._read(self.path(CURRENT_FILE))
+        except (FileNotFoundError, OSError):
+            return None
+        try:
+            return codec.loads("current", CurrentRun, data, self.url(CURRENT_FILE)).run
+        except StateError:
+            return None
+
+    def table_path(self, table: Table, run: str | None = None) -> str:
+        run = run or self.current_run()
+        return self.path("runs", run, f"{table.name}.parquet") if run else self.path(f"{table.name}.parquet")
+
+    def new_run(self, when: datetime) -> str:
+        """A run folder for the tables of a run that is not published yet."""
+        run = f"{when:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+        self.fs.makedirs(self.path("runs", run), exist_ok=True)
+        return run
+
+    def carry_table(self, table: Table, run: str) -> None:
+        """The current file of a table that did not change, into the run's folder (a hard link locally)."""
+        source, target = self.table_path(table), self.table_path(table, run)
+        if self.local:
+            os.link(os.path.realpath(source), target)
+        else:
+            self.fs.copy(source, target)
+
+    def commit(self, run: str, tables: list[str], when: datetime) -> None:
+        """Make the run's tables current, all at once; then drop every run folder but this run's and the
+        previous current run's (readers that opened it keep reading it), including those of killed runs."""
+        previous = self.current_run()
+        self._write(self.path(CURRENT_FILE), codec.dumps("current", CurrentRun(run, when, tables)))
+        if self.local:
+            current = self.path("current")
+            if os.path.isdir(current) and not os.path.islink(current):
+                # An output copied by a tool that follows links (shutil.copytree, cp -L) holds a real folder
+                # here; the tables are in runs/ as well, so the copy is dropped before the link takes its place.
+                shutil.rmtree(current)
+            _swap_symlink(current, os.path.join("runs", run))
+            for name in TABLES:
+                top = self.path(f"{name}.parquet")
+                if name in tables:
+                    if not (os.path.islink(top) and os.readlink(top) == os.path.join("current", f"{name}.parquet")):
+                        _swap_symlink(top, os.path.join("current", f"{name}.parquet"))
+                elif os.path.lexists(top):
+                    os.unlink(top)
+        else:  # no symlinks: a copy at the top for convenience; CURRENT.json is the atomic view
+            for name in TABLES:
+                top = self.path(f"{name}.parquet")
+                if name in tables:
+                    self.fs.copy(self.path("runs", run, f"{name}.parquet"), top)
+                elif self.fs.exists(top):
+                    self.fs.rm(top)
+        for folder in self.fs.ls(self.path("runs"), detail=False):
+            if folder.rstrip("/").rsplit("/", 1)[-1] not in (run, previous):
+                self.fs.rm(folder, recursive=True)
 
     def has_table(self, table: Table) -> bool:
         return self._exists(self.table_path(table))
@@ -351,21 +434,22 @@ class OutputDir:
         with self._parquet_file(table) as parquet:
             yield from parquet.iter_batches(batch_size=batch_size)
 
-    def table_writer(self, table: Table) -> TableWriter:
+    def table_writer(self, table: Table, run: str | None = None) -> TableWriter:
+        """A writer of the table into ``run``'s folder (without one: over the current run's file, for tests
+        and repairs, or at the top of an output of the flat layout)."""
         from pipeline.table_writer import TableWriter
 
-        return TableWriter(self, table)
-
-    def remove_table(self, table: Table) -> None:
-        if self.has_table(table):
-            self.fs.rm(self.table_path(table))
+        return TableWriter(self, table, run=run)
 
     def remove_stale_temp_files(self, older_than_seconds: float = 6 * 3600) -> list[str]:
         """Temporary table and state files left by a run that was killed mid-write (never read, but
         as large as the tables). Only old ones: a run writing right now keeps its own."""
         cutoff = time.time() - older_than_seconds
         removed = []
-        for folder in (self.root, self.path("_state")):
+        folders = [self.root, self.path("_state")]
+        if self._exists(self.path("runs")):
+            folders += self.fs.ls(self.path("runs"), detail=False)
+        for folder in folders:
             if not self._exists(folder):
                 continue
             for info in self.fs.ls(folder, detail=True):
@@ -406,9 +490,21 @@ def _modified_at(info: dict[str, Any]) -> float | None:
     return None
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# Files are as readable as the user's umask lets a new file be (mkstemp makes them private): a team folder
+# or a web server reads the tables, CURRENT.json and the catalog.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def _temp_name(path: str) -> str:
     directory, name = os.path.split(path)
     fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    os.fchmod(fd, _FILE_MODE)
     os.close(fd)
     return temp
 

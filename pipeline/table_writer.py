@@ -19,10 +19,11 @@ class TableWriter:
     """A table written in batches to a temporary file beside its final name; ``publish`` moves it
     into place, ``abort`` removes it. Memory holds one batch, however large the table."""
 
-    def __init__(self, out: OutputDir, table: Table, batch_rows: int = 2000) -> None:
+    def __init__(self, out: OutputDir, table: Table, batch_rows: int = 2000, run: str | None = None) -> None:
         self.out, self.table, self.batch_rows = out, table, batch_rows
-        self.final = out.table_path(table)
-        self.temp = out.path(f".{table.name}.parquet.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+        self.final = out.table_path(table, run)  # without a run: the current run's file, in place
+        folder = self.final.rsplit("/", 1)[0]
+        self.temp = f"{folder}/.{table.name}.parquet.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp"
         self.rows = 0
         self._pending: list[dict[str, Any]] = []
         self._handle = out.fs.open(self.temp, "wb")
