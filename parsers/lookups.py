@@ -110,6 +110,24 @@ def region_index() -> dict[str, Region]:
     return index
 
 
+@functools.cache
+def nuts2_codes() -> frozenset[str]:
+    """Sweden's NUTS-2 codes (SE11 … SE33): those the regions (regions.csv) and the counties
+    (county_regions.csv) lie in."""
+    rows = _read_csv("regions.csv") + _read_csv("county_regions.csv")
+    return frozenset(row["nuts2"] for row in rows if row["nuts2"])
+
+
+def reference_values(name: str) -> frozenset[str]:
+    """A reference list of parsers/data by name: the values a field's ``values_from`` allows
+    (pipeline/schema.py, REFERENCE_LISTS)."""
+    if name == "nuts2":
+        return nuts2_codes()
+    if name == "programme_periods":
+        return frozenset(codes()["programme_periods"]["known"])
+    raise KeyError(f"no reference list {name!r}")
+
+
 def lookup_region(text: str) -> Region | None:
     """An ESF region in any spelling, or a county (``Örebro``, ``Örebro län``, ``Region Örebro län``)."""
     key = _region_key(text)

@@ -3,13 +3,12 @@ assets/tables.py run these while the tables are written, and before anything is 
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from pipeline.schema import PROJECTS
-
-KNOWN_NUTS2 = {"SE11", "SE12", "SE21", "SE22", "SE23", "SE31", "SE32", "SE33"}
+from pipeline.schema import PROJECTS, REFERENCE_LISTS, CheckSpec, Field, Rule, Table
 
 
 @dataclass
@@ -23,86 +22,48 @@ class CheckOutcome:
 
 _FAILURES_KEPT = 20
 
-
-@dataclass(frozen=True)
-class CheckSpec:
-    """An asset check on ``projects`` as the Dagster UI shows it: whether a failure stops the publish, and
-    what it tests (the AssetCheckSpec's description)."""
-
-    name: str
-    blocking: bool
-    description: str
-
-
-_REQUIRED = ", ".join(f.name for f in PROJECTS.fields if not f.nullable)
-
 # The checks on ``projects`` made while the tables are written (assets/tables.py), in the order the UI
-# lists them. Their thresholds are settings (pipeline/settings.py, output group): the descriptions name them.
-CHECKS: dict[str, CheckSpec] = {
-    spec.name: spec
-    for spec in (
-        CheckSpec(
-            "project_id_unique",
-            True,
-            "Every project row has a project_id and no two rows share one (the key every other table joins on).",
-        ),
-        CheckSpec(
-            "required_columns_present", True, f"The columns the schema requires ({_REQUIRED}) are filled in every row."
-        ),
-        CheckSpec(
-            "start_not_after_end",
-            True,
-            "No project starts after it ends: start_date <= end_date wherever both are known.",
-        ),
-        CheckSpec(
-            "grant_within_budget",
-            False,
-            "The ESF grant is not larger than the total budget (esf_grant_sek <= "
-            "total_budget_sek wherever both are known). A warning: a few pages really print them so.",
-        ),
-        CheckSpec(
-            "rate_is_fraction",
-            True,
-            "The EU co-financing rate is a fraction between 0 and 1 (a percentage read as 53 instead of 0.53 fails).",
-        ),
-        CheckSpec("participants_not_negative", True, "The planned number of participants is never negative."),
-        CheckSpec("nuts2_known", True, "Every region_nuts2 is one of Sweden's eight NUTS-2 regions (SE11 to SE33)."),
-        CheckSpec(
-            "unknown_label_share",
-            False,
-            "Labels the vocabulary does not know stay at most "
-            "ESF_MAX_UNKNOWN_LABEL_SHARE (default 0.2) per project; more means a site changed its labels "
-            "(parse_issues rows with problem unknown_label name them). A warning.",
-        ),
-        CheckSpec(
-            "project_count_not_collapsed",
-            True,
-            "The active projects are not more than ESF_MAX_PROJECT_DROP "
-            "(default 50 %) below the previous run's: a crawl that lost most of a site is not published.",
-        ),
-        CheckSpec(
-            "removals_within_limit",
-            True,
-            "No run removes more than ESF_MAX_REMOVED_SHARE (default 10 %) of a "
-            "source's active projects (a single removal always passes); --allow-removals (allow_removals in the "
-            "output_tables config) accepts a run that does.",
-        ),
-        CheckSpec(
-            "sources_agree",
-            False,
-            "At most 10 % of the projects both in the official export and on the pages "
-            "disagree on a value (budget, grant, rate, start, end, owner, organisation number, specific objective; "
-            "project_discrepancies has each difference). A warning; it passes when the run has no export.",
-        ),
-        CheckSpec(
-            "every_source_yields_projects",
-            False,
-            "Every source crawled in the run gives at least one project; one "
-            "that gives none (a listing drawn by JavaScript, a search form) is named, with what to give it instead. "
-            "A warning.",
-        ),
-    )
-}
+# lists them: first those the registry's constraints make (pipeline/schema.py: the key, the required
+# columns, the rules across columns, the fields' values), then the run-level ones. Their thresholds are
+# settings (pipeline/settings.py, output group): the descriptions name them.
+RUN_CHECKS = (
+    CheckSpec(
+        "unknown_label_share",
+        False,
+        "Labels the vocabulary does not know stay at most "
+        "ESF_MAX_UNKNOWN_LABEL_SHARE (default 0.2) per project; more means a site changed its labels "
+        "(parse_issues rows with problem unknown_label name them). A warning.",
+    ),
+    CheckSpec(
+        "project_count_not_collapsed",
+        True,
+        "The active projects are not more than ESF_MAX_PROJECT_DROP "
+        "(default 50 %) below the previous run's: a crawl that lost most of a site is not published.",
+    ),
+    CheckSpec(
+        "removals_within_limit",
+        True,
+        "No run removes more than ESF_MAX_REMOVED_SHARE (default 10 %) of a "
+        "source's active projects (a single removal always passes); --allow-removals (allow_removals in the "
+        "output_tables config) accepts a run that does.",
+    ),
+    CheckSpec(
+        "sources_agree",
+        False,
+        "At most 10 % of the projects both in the official export and on the pages "
+        "disagree on a value (budget, grant, rate, start, end, owner, organisation number, specific objective; "
+        "project_discrepancies has each difference). A warning; it passes when the run has no export.",
+    ),
+    CheckSpec(
+        "every_source_yields_projects",
+        False,
+        "Every source crawled in the run gives at least one project; one "
+        "that gives none (a listing drawn by JavaScript, a search form) is named, with what to give it instead. "
+        "A warning.",
+    ),
+)
+
+CHECKS: dict[str, CheckSpec] = {spec.name: spec for spec in (*PROJECTS.check_specs, *RUN_CHECKS)}
 
 # The check of the published tables' age (assets/freshness.py): run after each publish and on a schedule.
 FRESHNESS = CheckSpec(
@@ -114,43 +75,74 @@ FRESHNESS = CheckSpec(
     "each publish and on the freshness schedule.",
 )
 
-# (name, short description, columns read, predicate on one project row): the row-wise checks.
-_ROW_CHECKS: list[tuple[str, str, tuple[str, ...], Callable[[dict[str, Any]], bool]]] = [
-    (
-        "start_not_after_end",
-        "start_date <= end_date",
-        ("start_date", "end_date"),
-        lambda r: bool(r.get("start_date") and r.get("end_date") and r["start_date"] > r["end_date"]),
-    ),
-    (
-        "grant_within_budget",
-        "esf_grant_sek <= total_budget_sek",
-        ("esf_grant_sek", "total_budget_sek"),
-        lambda r: (
-            r.get("esf_grant_sek") is not None
-            and r.get("total_budget_sek") is not None
-            and r["esf_grant_sek"] > r["total_budget_sek"]
-        ),
-    ),
-    (
-        "rate_is_fraction",
-        "eu_cofinancing_rate between 0 and 1",
-        ("eu_cofinancing_rate",),
-        lambda r: r.get("eu_cofinancing_rate") is not None and not 0 <= r["eu_cofinancing_rate"] <= 1,
-    ),
-    (
-        "participants_not_negative",
-        "planned_participants >= 0",
-        ("planned_participants",),
-        lambda r: r.get("planned_participants") is not None and r["planned_participants"] < 0,
-    ),
-    (
-        "nuts2_known",
-        "every region_nuts2 is a known Swedish NUTS-2 code",
-        ("region_nuts2",),
-        lambda r: r.get("region_nuts2") is not None and r["region_nuts2"] not in KNOWN_NUTS2,
-    ),
-]
+
+# ----------------------------------------------------------------------- row checks made from the registry
+@dataclass(frozen=True)
+class RowCheck:
+    """A test of one row made from a constraint of the registry: ``failing(row)`` is True when the row
+    breaks it. Null values never fail here (whether a column may be null is the required columns' check)."""
+
+    name: str  # the check's name; for a constraint without a check, "<column>: <note>"
+    note: str  # what it tests, in short (the outcome's description)
+    columns: tuple[str, ...]  # the columns it reads
+    failing: Callable[[dict[str, Any]], bool]
+    check: CheckSpec | None
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _value_test(column: str, field: Field) -> tuple[str, Callable[[dict[str, Any]], bool]]:
+    """A field's value constraints as one predicate (made once; each a single lambda, as cheap as a
+    hand-written one) and its note."""
+    from parsers.lookups import reference_values
+
+    tests: list[Callable[[dict[str, Any]], bool]] = []
+    notes: list[str] = []
+    if field.enum:
+        allowed = frozenset(field.enum)
+        tests.append(lambda r: (v := r.get(column)) is not None and v not in allowed)
+        notes.append(f"{column} is one of {', '.join(field.enum)}")
+    if field.values_from is not None:
+        known = reference_values(field.values_from)
+        tests.append(lambda r: (v := r.get(column)) is not None and v not in known)
+        notes.append(f"every {column} is {REFERENCE_LISTS[field.values_from]}")
+    low, high = field.minimum, field.maximum
+    # "not low <= v": a value that compares with nothing (NaN) is out of range too.
+    if low is not None and high is not None:
+        tests.append(lambda r: (v := r.get(column)) is not None and not low <= v <= high)
+        notes.append(f"{column} between {_number(low)} and {_number(high)}")
+    elif low is not None:
+        tests.append(lambda r: (v := r.get(column)) is not None and not v >= low)
+        notes.append(f"{column} >= {_number(low)}")
+    elif high is not None:
+        tests.append(lambda r: (v := r.get(column)) is not None and not v <= high)
+        notes.append(f"{column} <= {_number(high)}")
+    if len(tests) == 1:
+        return notes[0], tests[0]
+    return "; ".join(notes), lambda r: any(test(r) for test in tests)
+
+
+def _rule_test(rule: Rule) -> Callable[[dict[str, Any]], bool]:
+    """A rule as a predicate failing where both values are known and the comparison does not hold."""
+    # left <= right fails on left > right; left >= right is right <= left; and the same for < and >.
+    low, high = (rule.left, rule.right) if rule.op in ("<=", "<") else (rule.right, rule.left)
+    if rule.op in ("<=", ">="):
+        return lambda r: (a := r.get(low)) is not None and (b := r.get(high)) is not None and a > b
+    return lambda r: (a := r.get(low)) is not None and (b := r.get(high)) is not None and a >= b
+
+
+@functools.cache
+def row_checks(table: Table, checked_only: bool = True) -> tuple[RowCheck, ...]:
+    """The row checks the table's constraints make, in the order of ``table.check_specs``: its rules, then its
+    fields' values. ``checked_only=False`` adds the constraints without a check (as the suite tests them)."""
+    found = [RowCheck(r.check.name, r.text, (r.left, r.right), _rule_test(r), r.check) for r in table.rules]
+    for f in table.fields:
+        if f.has_value_constraints and (f.check is not None or not checked_only):
+            note, failing = _value_test(f.name, f)
+            found.append(RowCheck(f.check.name if f.check else f"{f.name}: {note}", note, (f.name,), failing, f.check))
+    return tuple(found)
 
 
 def _blocking(name: str) -> bool:
@@ -162,11 +154,21 @@ class ProjectChecks:
     in memory. Failures keep the first project ids (at most 20 per check)."""
 
     def __init__(self) -> None:
-        self.required = [f.name for f in PROJECTS.fields if not f.nullable]
+        assert PROJECTS.key == ("project_id",) and PROJECTS.key_check and PROJECTS.required_check
+        self.key_check, self.required_check = PROJECTS.key_check.name, PROJECTS.required_check.name
+        self.required = PROJECTS.required_columns
+        self.row_checks = row_checks(PROJECTS)
+        self._failing = [(check.name, check.failing) for check in self.row_checks]
         # The columns the checks read: rows with only these give the same outcomes as whole rows.
         self.columns = list(
             dict.fromkeys(
-                ["project_id", "source", "status", *self.required, *(c for check in _ROW_CHECKS for c in check[2])]
+                [
+                    "project_id",
+                    "source",
+                    "status",
+                    *self.required,
+                    *(c for check in self.row_checks for c in check.columns),
+                ]
             )
         )
         self.by_source: Counter = Counter()  # (source, status) -> projects
@@ -176,7 +178,7 @@ class ProjectChecks:
         self.unknown_labels = 0
         self.duplicates: list[Any] = []
         self.failures: dict[str, list[Any]] = {
-            name: [] for name in ["required_columns_present"] + [c[0] for c in _ROW_CHECKS]
+            name: [] for name in [self.required_check] + [c.name for c in self.row_checks]
         }
 
     def _fail(self, name: str, project_id: Any) -> None:
@@ -184,6 +186,7 @@ class ProjectChecks:
             self.failures[name].append(project_id)
 
     def add_projects(self, projects: Iterable[dict[str, Any]]) -> None:
+        required_check = self.required_check
         for row in projects:
             pid = row.get("project_id")
             self.count += 1
@@ -195,8 +198,8 @@ class ProjectChecks:
             else:
                 self.ids.add(pid)
             if any(row.get(c) is None for c in self.required):
-                self._fail("required_columns_present", pid)
-            for name, _, _, failing in _ROW_CHECKS:
+                self._fail(required_check, pid)
+            for name, failing in self._failing:
                 if failing(row):
                     self._fail(name, pid)
 
@@ -211,26 +214,26 @@ class ProjectChecks:
         max_unknown_label_share: float = 0.2,
         removals: RemovalGuard | None = None,
     ) -> list[CheckOutcome]:
-        required = ", ".join(self.required)
+        key, required = self.key_check, self.required_check
         outcomes = [
             CheckOutcome(
-                "project_id_unique",
+                key,
                 not self.duplicates,
-                _blocking("project_id_unique"),
-                "project_id is unique and never null",
+                _blocking(key),
+                f"{', '.join(PROJECTS.key)} is unique and never null",
                 sorted(set(self.duplicates), key=str),
             ),
             CheckOutcome(
-                "required_columns_present",
-                not self.failures["required_columns_present"],
-                _blocking("required_columns_present"),
-                f"{required} are never null",
-                self.failures["required_columns_present"],
+                required,
+                not self.failures[required],
+                _blocking(required),
+                f"{', '.join(self.required)} are never null",
+                self.failures[required],
             ),
         ]
         outcomes += [
-            CheckOutcome(name, not self.failures[name], _blocking(name), description, self.failures[name])
-            for name, description, _, _ in _ROW_CHECKS
+            CheckOutcome(c.name, not self.failures[c.name], _blocking(c.name), c.note, self.failures[c.name])
+            for c in self.row_checks
         ]
         share = self.unknown_labels / max(1, self.count)
         outcomes.append(

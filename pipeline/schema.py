@@ -1,11 +1,17 @@
 """The one registry of output tables and their fields. It drives the pyarrow schemas (with the
-descriptions stored in the Parquet metadata), the Dagster column schemas and docs/data-dictionary.md."""
+descriptions stored in the Parquet metadata), the Dagster column schemas and docs/data-dictionary.md, and
+its constraints (allowed values, ranges, required columns, the key, rules across columns) drive the
+checks on projects (pipeline/checks.py makes the row checks and the Dagster check specs from them).
+
+A constraint with a ``check`` is tested on every run: a blocking one stops the publish, the others warn.
+A constraint without one is documented (docs/data-dictionary.md) and tested on the demo output by the
+suite (tests/test_field_constraints.py)."""
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -38,12 +44,80 @@ def arrow_type(name: str) -> pa.DataType:
 
 
 @dataclass(frozen=True)
+class CheckSpec:
+    """A check a constraint makes (or a run-level check, pipeline/checks.py), as the Dagster UI shows it:
+    its name, whether a failure stops the publish, and what it tests (the AssetCheckSpec's description)."""
+
+    name: str
+    blocking: bool
+    description: str
+
+
+# The reference lists a field's ``values_from`` may name: what a value of the list is (the checks'
+# notes say "every <column> is <this>"). The values themselves are read from parsers/data by
+# parsers.lookups.reference_values when the checks are built, never repeated here.
+REFERENCE_LISTS = {
+    "nuts2": "a known Swedish NUTS-2 code",
+    "programme_periods": "a known ESF programme period",
+}
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     type: str  # an Arrow type name, see arrow_type
     description: str
     unit: str | None = None
-    nullable: bool = True
+    nullable: bool = True  # False: required, never null (the required columns' check, when the table has one)
+    # Constraints on the values (null is always allowed here; ``nullable`` says whether it may be null):
+    enum: tuple[str, ...] = ()  # the only values allowed
+    minimum: float | None = None  # value >= minimum
+    maximum: float | None = None  # value <= maximum
+    values_from: str | None = None  # a reference list of parsers/data (REFERENCE_LISTS)
+    # The check that tests them on every run; None: documented and tested on the demo output only.
+    check: CheckSpec | None = None
+    # The vocabulary field(s) (parsers/data/vocabulary.toml [fields]) the column is read from or derived
+    # from, when not only the one of its own name. A column of projects named as a vocabulary field
+    # comes from it without saying so (the parser's columns land in projects by name).
+    source: str | tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.source, str):
+            object.__setattr__(self, "source", (self.source,))
+        if self.values_from is not None and self.values_from not in REFERENCE_LISTS:
+            raise ValueError(f"{self.name}: values_from={self.values_from!r} is not one of {sorted(REFERENCE_LISTS)}")
+        if self.check is not None and not self.has_value_constraints:
+            raise ValueError(f"{self.name}: check {self.check.name} has no constraint to test")
+
+    @property
+    def required(self) -> bool:
+        return not self.nullable
+
+    @property
+    def has_value_constraints(self) -> bool:
+        return bool(self.enum) or self.minimum is not None or self.maximum is not None or self.values_from is not None
+
+
+# The comparisons a rule may make, and the symbol the checks' notes and the data dictionary show.
+RULE_OPERATORS = ("<=", "<", ">=", ">")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule across two columns of a row: ``left <op> right`` wherever both are known."""
+
+    left: str
+    op: str  # one of RULE_OPERATORS
+    right: str
+    check: CheckSpec
+
+    def __post_init__(self) -> None:
+        if self.op not in RULE_OPERATORS:
+            raise ValueError(f"{self.check.name}: operator {self.op!r} is not one of {RULE_OPERATORS}")
+
+    @property
+    def text(self) -> str:
+        return f"{self.left} {self.op} {self.right}"
 
 
 @dataclass(frozen=True)
@@ -51,8 +125,19 @@ class Table:
     name: str
     description: str
     fields: tuple[Field, ...]
-    key: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()  # unique in the table, and never null
     personal_data: bool = False
+    # Checks of the table's key (unique and never null) and of its required columns (nullable=False), run
+    # on every run; None: documented only. "{columns}" in a description names the columns.
+    key_check: CheckSpec | None = None
+    required_check: CheckSpec | None = None
+    rules: tuple[Rule, ...] = ()  # rules across columns, each with its check
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.fields]
+        unknown = [c for c in (*self.key, *(c for r in self.rules for c in (r.left, r.right))) if c not in names]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(f"{self.name}: unknown or repeated columns {unknown or names}")
 
     @functools.cached_property  # built once: to_arrow asks for it on every batch
     def schema(self) -> pa.Schema:
@@ -75,9 +160,25 @@ class Table:
     def column_names(self) -> list[str]:
         return [f.name for f in self.fields]
 
+    @functools.cached_property
+    def required_columns(self) -> list[str]:
+        return [f.name for f in self.fields if f.required]
+
+    @functools.cached_property
+    def check_specs(self) -> list[CheckSpec]:
+        """The checks the table's constraints make, in the order the UI lists them: the key's, the
+        required columns', the rules', then the fields' in column order."""
+        specs = []
+        for check, columns in ((self.key_check, self.key), (self.required_check, self.required_columns)):
+            if check is not None:
+                specs.append(replace(check, description=check.description.format(columns=", ".join(columns))))
+        specs += [rule.check for rule in self.rules]
+        specs += [f.check for f in self.fields if f.check is not None]
+        return specs
+
 
 def _raw(name: str, what: str) -> Field:
-    return Field(f"{name}_raw", S, f"{what} exactly as printed on the page, before normalisation.")
+    return Field(f"{name}_raw", S, f"{what} exactly as printed on the page, before normalisation.", source=name)
 
 
 PROJECTS = Table(
@@ -119,17 +220,34 @@ PROJECTS = Table(
             "programme_period",
             S,
             "ESF programme period: 2007-2013, 2014-2020 or 2021-2027; null when the page does not show it.",
+            values_from="programme_periods",
+            source=("programme_period_label", "programme_cci", "project_number"),
         ),
         Field("owner", S, "Project owner (Projektägare) as printed, white space normalised."),
         Field(
-            "owner_readable", S, "Owner with UPPERCASE names turned into ordinary capitalisation; otherwise as printed."
+            "owner_readable",
+            S,
+            "Owner with UPPERCASE names turned into ordinary capitalisation; otherwise as printed.",
+            source="owner",
         ),
         Field("owner_org_number", S, "Owner's organisation number, ten digits."),
         Field("region", S, "Region as printed (ESF region, county, or the region part of a theme-page heading)."),
-        Field("region_name", S, "Canonical ESF region name for the printed region (Nationellt for national projects)."),
-        Field("national", B, "True for a national project (ESF Nationellt)."),
         Field(
-            "region_nuts2", S, "NUTS-2 code (SE11 … SE33), from NUTS-2 kod or the region; null for national projects."
+            "region_name",
+            S,
+            "Canonical ESF region name for the printed region (Nationellt for national projects).",
+            source="region",
+        ),
+        Field("national", B, "True for a national project (ESF Nationellt).", source="region"),
+        Field(
+            "region_nuts2",
+            S,
+            "NUTS-2 code (SE11 … SE33), from NUTS-2 kod or the region; null for national projects.",
+            values_from="nuts2",
+            check=CheckSpec(
+                "nuts2_known", True, "Every region_nuts2 is one of Sweden's eight NUTS-2 regions (SE11 to SE33)."
+            ),
+            source=("region_nuts2", "region"),
         ),
         Field("county", S, "County as printed in a theme-page heading (Örebro län)."),
         Field("county_code", S, "SCB county code, two digits."),
@@ -138,10 +256,23 @@ PROJECTS = Table(
             I,
             "Planned number of participants (Planerat antal deltagare / Antal deltagare).",
             "persons",
+            minimum=0,
+            check=CheckSpec("participants_not_negative", True, "The planned number of participants is never negative."),
         ),
-        Field("start_date", D, "First day of the project period."),
-        Field("end_date", D, "Last day of the project period (31 December for a year-precision period)."),
-        Field("period_precision", S, "Precision of the printed period: day, month or year."),
+        Field("start_date", D, "First day of the project period.", source=("start_date", "period")),
+        Field(
+            "end_date",
+            D,
+            "Last day of the project period (31 December for a year-precision period).",
+            source=("end_date", "period"),
+        ),
+        Field(
+            "period_precision",
+            S,
+            "Precision of the printed period: day, month or year.",
+            enum=("day", "month", "year"),
+            source=("period", "start_date", "end_date"),
+        ),
         Field("total_budget_sek", MONEY, "Total project budget (Total projektbudget), exact.", "SEK"),
         Field("esf_grant_sek", MONEY, "Granted ESF support (Beviljat ESF-stöd), exact.", "SEK"),
         Field(
@@ -149,22 +280,42 @@ PROJECTS = Table(
             SHARE,
             "esf_grant_sek / total_budget_sek as computed here; not the decided EU co-financing rate.",
             "fraction",
+            source=("esf_grant_sek", "total_budget_sek"),
         ),
         Field(
             "eu_cofinancing_rate",
             F,
             "Union co-financing rate as decided (Unionens medfinansieringsgrad), 50% -> 0.5.",
             "fraction",
+            minimum=0,
+            maximum=1,
+            check=CheckSpec(
+                "rate_is_fraction",
+                True,
+                "The EU co-financing rate is a fraction between 0 and 1 (a percentage read as 53 instead of 0.53 fails).",
+            ),
         ),
         Field("programme_area", S, "Programme area code (1, 2, 3 for 2007-2020; A-F for ESF+)."),
-        Field("programme_area_name", S, "Swedish name of the programme area."),
-        Field("specific_objective", S, "Specific objective code (2.1, A2A)."),
-        Field("specific_objective_name", S, "Swedish name of the specific objective (or of its sub-area)."),
+        Field("programme_area_name", S, "Swedish name of the programme area.", source="programme_area"),
+        Field(
+            "specific_objective",
+            S,
+            "Specific objective code (2.1, A2A).",
+            source=("specific_objective", "programme_area"),
+        ),
+        Field(
+            "specific_objective_name",
+            S,
+            "Swedish name of the specific objective (or of its sub-area).",
+            source=("specific_objective", "programme_area"),
+        ),
         Field("intervention_code", S, "Intervention type code (Interventionstyp), e.g. 102."),
-        Field("intervention_code_name", S, "Meaning of the intervention code."),
+        Field("intervention_code_name", S, "Meaning of the intervention code.", source="intervention_code"),
         Field("project_phase", S, "Project phase (Projektfas) for 2007-2013: Förprojektering or Genomförande."),
         Field("postal_code", S, "Beneficiary postcode, five digits."),
-        Field("postal_municipality_code", S, "SCB municipality code of the beneficiary postcode."),
+        Field(
+            "postal_municipality_code", S, "SCB municipality code of the beneficiary postcode.", source="postal_code"
+        ),
         Field("call_number", S, "Call number (Utlysning), e.g. 2015/00123."),
         Field("fund", S, "Fund (Fond / Berörd fond) as printed."),
         Field("programme_cci", S, "Programme CCI number as printed (2021SE05SFPR)."),
@@ -185,6 +336,7 @@ PROJECTS = Table(
             "active, or removed: only on proof, when its page answered 404/410, or when two complete "
             "crawls in a row no longer reached it (last known data kept). A failed or partial crawl changes no status.",
             nullable=False,
+            enum=("active", "removed"),
         ),
         Field(
             "removed_at", D, "Day the project was found removed; null while it is active (cleared when it comes back)."
@@ -199,6 +351,37 @@ PROJECTS = Table(
         _raw("planned_participants", "Planned participants"),
     ),
     key=("project_id",),
+    key_check=CheckSpec(
+        "project_id_unique",
+        True,
+        "Every project row has a {columns} and no two rows share one (the key every other table joins on).",
+    ),
+    required_check=CheckSpec(
+        "required_columns_present", True, "The columns the schema requires ({columns}) are filled in every row."
+    ),
+    rules=(
+        Rule(
+            "start_date",
+            "<=",
+            "end_date",
+            CheckSpec(
+                "start_not_after_end",
+                True,
+                "No project starts after it ends: start_date <= end_date wherever both are known.",
+            ),
+        ),
+        Rule(
+            "esf_grant_sek",
+            "<=",
+            "total_budget_sek",
+            CheckSpec(
+                "grant_within_budget",
+                False,
+                "The ESF grant is not larger than the total budget (esf_grant_sek <= "
+                "total_budget_sek wherever both are known). A warning: a few pages really print them so.",
+            ),
+        ),
+    ),
 )
 
 CONTACTS = Table(
@@ -206,9 +389,9 @@ CONTACTS = Table(
     "Contact persons. Personal data (GDPR): kept apart so analysts can leave it out.",
     (
         Field("project_id", S, "Project the contact belongs to.", nullable=False),
-        Field("name", S, "Contact person's name as printed."),
-        Field("email", S, "E-mail address, lower-cased and validated."),
-        Field("phone", S, "Phone number in E.164 form (+4654614310)."),
+        Field("name", S, "Contact person's name as printed.", source="contact_name"),
+        Field("email", S, "E-mail address, lower-cased and validated.", source="contact_email"),
+        Field("phone", S, "Phone number in E.164 form (+4654614310).", source="contact_phone"),
     ),
     personal_data=True,
 )
@@ -226,7 +409,7 @@ SECTIONS = Table(
             "Normalised kind: summary, background, purpose, goal, description, accessibility, english_summary, other.",
             nullable=False,
         ),
-        Field("language", S, "Language of the text (sv or en).", nullable=False),
+        Field("language", S, "Language of the text (sv or en).", nullable=False, enum=("sv", "en")),
         Field("text", S, "Text of the section, paragraphs joined by a blank line.", nullable=False),
     ),
     key=("project_id", "position"),
@@ -324,7 +507,13 @@ ISSUES = Table(
             "Machine-readable problem code (unknown_label, unparseable_amount, fetch_failed, …).",
             nullable=False,
         ),
-        Field("severity", S, "error (value lost), warning (value kept, doubtful) or info.", nullable=False),
+        Field(
+            "severity",
+            S,
+            "error (value lost), warning (value kept, doubtful) or info.",
+            nullable=False,
+            enum=("error", "warning", "info"),
+        ),
         Field("note", S, "Human-readable detail."),
     ),
 )
@@ -384,6 +573,7 @@ GRANT_ANNOUNCEMENTS = Table(
             D,
             "Date of the press release (its Publicerad label or the date above its first call); "
             "null when the page shows none (an issue says so).",
+            source="published_date",
         ),
         Field(
             "call_name",
@@ -670,3 +860,34 @@ TABLES: dict[str, Table] = {
         ORGANISATIONS,
     )
 }
+
+# The parser's columns land in projects by name (pipeline/rows.py): a vocabulary field named as a column
+# of projects fills it without a ``source``.
+PAGE_COLUMNS_TABLE = PROJECTS
+
+# Vocabulary fields (parsers/data/vocabulary.toml [fields]) that fill no column of any table, each with
+# the reason. Every other vocabulary field is a column's ``source`` or the name of a column of projects
+# (tests/test_registry.py), so none vanishes silently. Empty today: the contact fields are the sources of
+# project_contacts, ``period`` of start_date, end_date and period_precision, ``programme_period_label``
+# of programme_period.
+INTERNAL_FIELDS: dict[str, str] = {}
+
+
+def column_sources(table: Table, vocabulary_fields: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Column -> the vocabulary fields it comes from: its ``source``, or in projects the field of its own
+    name (``vocabulary_fields``: the names in parsers/data/vocabulary.toml [fields])."""
+    known = set(vocabulary_fields)
+    found = {}
+    for f in table.fields:
+        own = (f.name,) if table is PAGE_COLUMNS_TABLE and f.name in known and f.name not in f.source else ()
+        if f.source or own:
+            found[f.name] = own + tuple(f.source)
+    return found
+
+
+def unmapped_vocabulary_fields(vocabulary_fields: Iterable[str]) -> list[str]:
+    """The vocabulary fields no column comes from and INTERNAL_FIELDS does not name: each would vanish
+    silently (the parser reads it, no table keeps it)."""
+    names = list(vocabulary_fields)
+    mapped = {s for table in TABLES.values() for sources in column_sources(table, names).values() for s in sources}
+    return [name for name in names if name not in mapped and name not in INTERNAL_FIELDS]

@@ -63,6 +63,19 @@ def test_each_check_fails_on_crafted_bad_data(bad, check):
     assert {n: o.passed for n, o in narrow.items()} == {n: o.passed for n, o in outcomes.items()}
 
 
+def test_projects_check_specs_are_made_from_the_registry():
+    """The Dagster check specs on projects: the registry's constraints' checks (with their blocking flags
+    and descriptions), then the run-level checks, on the output asset."""
+    from assets.tables import output_tables
+    from pipeline.checks import RUN_CHECKS
+    from pipeline.schema import PROJECTS
+
+    specs = list(output_tables.check_specs)
+    assert {s.asset_key.to_user_string() for s in specs} == {"projects"}
+    made = [*PROJECTS.check_specs, *RUN_CHECKS]
+    assert [(s.name, s.blocking, s.description) for s in specs] == [(s.name, s.blocking, s.description) for s in made]
+
+
 def test_unknown_label_share_and_collapse_checks():
     issues = [{"problem": "unknown_label"}] * 3
     assert not _outcomes([GOOD], issues)["unknown_label_share"].passed
