@@ -5,6 +5,11 @@ decrease, as TCP and Scrapy's AutoThrottle do) and the delay between their start
   host's fastest time; it halves on a connection error, a timeout, a reset, a 429 or 503, or an answer
   far slower than the fastest (a full listen queue makes the client wait a second for its SYN to be sent
   again), at most once per window. ``concurrency`` is its ceiling, never passed.
+- Near the level where the host last struggled (the limit when the struggling request started: the
+  signal comes a second late), each step up waits as long as that signal took, and twice as long each
+  time the host struggles there again (as TCP's slow-start threshold): a server whose listen queue holds
+  about five connections is probed now and then, not every second, since each probe costs a second of
+  dropped connections.
 - The delay between starts is never below ``delay`` (the floor, honoured exactly); it grows when the host
   asks us to slow down (429/503, Retry-After) or answers slowly, and comes back afterwards.
 So a server that drops connections is not hammered, and a fast one is used fully."""
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import deque
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -22,6 +28,9 @@ from pipeline.settings import default
 # A struggling host's delay doubles, at least to this, at most to MAX_DELAY; each normal answer takes
 # a fifth off until the configured delay is back.
 MIN_SLOWED_DELAY, MAX_DELAY, RECOVERY = 0.5, 60.0, 0.8
+# At most this many windows of good answers for a step at the level where the host struggled.
+MAX_PROBE_WINDOWS = 64
+HISTORY = 256  # changes of the limit kept, to find the one in force when a struggling request started
 
 
 class HostGate:
@@ -41,6 +50,12 @@ class HostGate:
         self.good = 0  # answers near the fastest since the last change of the limit
         self.fastest: float | None = None
         self.cut_at = 0.0  # when the limit was last halved: not again within the window after it
+        self.struggled_at: int | None = None  # the limit when the request that struggled last was started
+        # The limit's recent values and since when: a struggle shows a second after the burst that caused
+        # it (a dropped SYN is sent again after a second), by when the limit has grown further.
+        self.history: deque[tuple[float, int]] = deque([(0.0, self.limit)], maxlen=HISTORY)
+        self.probe_windows = 1  # doubles each time the host struggles at about the same level again
+        self.struggle_seconds = 0.0  # how long the struggling answer took: the delay of the signal
         self.changed = asyncio.Condition()
         self.base_delay = delay
         self.delay = delay
@@ -79,14 +94,34 @@ class HostGate:
         if congested:
             now = time.monotonic()
             if self.limit > 1 and now >= self.cut_at + max(self.fastest or 0.0, seconds):
-                self.limit = max(1, self.limit // 2)
+                level = self.limit_at(now - seconds)
+                if self.struggled_at is not None and level <= self.struggled_at + 1:
+                    self.probe_windows = min(self.probe_windows * 2, MAX_PROBE_WINDOWS)  # the same level again
+                self.struggled_at, self.struggle_seconds = level, seconds
+                self._set_limit(max(1, min(self.limit, level) // 2), now)
                 self.cut_at = now
             self.good = 0
         else:
             self.good += 1
             if self.good >= self.limit and self.limit < self.ceiling:
-                self.limit += 1
-                self.good = 0
+                now = time.monotonic()
+                # Near the level where the host struggled, a step waits for the signal it could cause (a
+                # struggle shows as late as the struggling answer took), longer each time it struggled there.
+                probing = self.struggled_at is not None and self.limit >= self.struggled_at - 1
+                if not probing or now - self.history[-1][0] >= self.struggle_seconds * self.probe_windows:
+                    self._set_limit(self.limit + 1, now)
+                    self.good = 0
+
+    def limit_at(self, when: float) -> int:
+        """The limit in force at ``when`` (the oldest one kept, if earlier)."""
+        for since, limit in reversed(self.history):
+            if since <= when:
+                return limit
+        return self.history[0][1]
+
+    def _set_limit(self, limit: int, now: float) -> None:
+        self.limit = limit
+        self.history.append((now, limit))
 
     def slow_down(self, seconds: float) -> None:
         self.delay = min(max(self.delay * 2, seconds, MIN_SLOWED_DELAY), MAX_DELAY)
