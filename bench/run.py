@@ -428,13 +428,6 @@ def server_ceiling(server: Server, pages: int, concurrency: int, sample: int = 1
 # ---------------------------------------------------------------- the pipeline
 
 
-def _log_times(stderr: str) -> list[float]:
-    stamps = []
-    for match in re.finditer(r"^(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}),(\d{3}) \d+ pages done", stderr, re.M):
-        stamps.append(datetime.strptime(match[1], "%Y-%m-%d %H:%M:%S").timestamp() + int(match[2]) / 1000)
-    return stamps
-
-
 STALL_WINDOW = 120.0  # seconds
 STALL_PAGES = 10  # fewer pages than this done in the window, with pages still queued, is a stall
 
@@ -575,13 +568,15 @@ def run_pipeline(start_url: str, output: Path, concurrency: int, log_prefix: Pat
     result["pages_parsed_in_run"] = sum(bool(p["parsed_in_run"]) for p in pages)
     issues = pq.read_table(output / "parse_issues.parquet", columns=["severity", "problem"]).to_pylist()
     result["issues_by_problem"] = _count(i["problem"] for i in issues)
-    # Phases, from the progress log lines and the state files each asset leaves behind.
-    stamps = _log_times(stderr)
+    # Phases, from the pages' answer times and the files each step leaves behind (docs/state-format.md):
+    # the crawl's and the parse step's hand-over files, and the commit point of the tables.
+    answered = [p["fetched_at"].timestamp() for p in pages if p["fetched_at"] is not None]
     marks = {
-        "first_page_done": stamps[0] if stamps else None,
-        "crawl_done": _mtime(output / "_state" / "crawl.pickle"),
-        "parse_done": _mtime(output / "_state" / "parsed.pickle"),
-        "tables_written": max((_mtime(p) for p in output.glob("*.parquet")), default=None),
+        "first_page_done": min(answered, default=None),
+        "crawl_done": _mtime(output / "_state" / "run" / "crawl.json"),
+        "parse_done": _mtime(output / "_state" / "run" / "parsed.json"),
+        "tables_written": _mtime(output / "CURRENT.json")
+        or max((_mtime(p) for p in output.glob("*.parquet")), default=None),
     }
     result["phases_seconds"] = _phases(started_wall, marks, started_wall + wall)
     return result
@@ -896,11 +891,14 @@ def scrapy_available() -> str | None:
         return None
 
 
-def compare(shape: str, server: Server, start_url: str, args: argparse.Namespace, work_dir: Path) -> dict:
+def compare(
+    shape: str, server: Server, start_url: str, args: argparse.Namespace, work_dir: Path, expected: int
+) -> dict:
     """The pipeline (--delay 0 --concurrency C) and the Scrapy spider (C concurrent requests) over the same
     site, taken in turn (the order swapped every round, so the machine's drift over minutes falls on both),
     --rounds rounds, each into a fresh output directory; medians and the ratio of the medians. On the
-    chained shape also the pipeline at --concurrency (default 4), once per round."""
+    chained shape also the pipeline at --concurrency (default 4), once per round. A run that exits 0 with
+    fewer than the site's `expected` projects did not do the job: its status says so and no ratio is taken."""
     c = args.compare_concurrency
     work_dir.mkdir(parents=True, exist_ok=True)
     contenders = ["pipeline"] + (["scrapy"] if not args.no_scrapy else [])
@@ -926,6 +924,7 @@ def compare(shape: str, server: Server, start_url: str, args: argparse.Namespace
                 fingerprints.append(code_fingerprint())
             run.update(
                 {
+                    "expected_projects": expected,
                     "round": round_number,
                     "idle_wait": idle,
                     "warm_up_seconds": warm,
@@ -966,7 +965,13 @@ def compare(shape: str, server: Server, start_url: str, args: argparse.Namespace
             median["all_cpu_seconds"] = [r.get("cpu_seconds") for r in done]
             out[who] = median
     p, q = out.get("pipeline"), out.get("scrapy")
-    if p and q and p["exit_code"] == 0 and q["exit_code"] == 0:
+    incomplete = [r for who in contenders for r in runs[who] if _status(r).startswith("INCOMPLETE")]
+    if incomplete:
+        out["not_comparable"] = f"{len(incomplete)} run(s) did not fetch all {expected} projects: " + ", ".join(
+            f"round {r['round']} {_status(r)}" for r in incomplete
+        )
+        print(f"{shape}: {out['not_comparable']}; no ratio taken", flush=True)
+    if p and q and p["exit_code"] == 0 and q["exit_code"] == 0 and not incomplete:
         out["ratio"] = round(p["wall_seconds"] / q["wall_seconds"], 3)
         by_round = []
         for r in range(1, max(1, args.rounds) + 1):
@@ -1023,7 +1028,14 @@ def bench_chained(pages: int, args: argparse.Namespace, work: Path) -> dict:
             + ", ".join(f"C={c} {v['pages_per_second']} pages/s" for c, v in ceiling.items()),
             flush=True,
         )
-        result = compare("chained", server, f"{server.url}/{sitegen.SITE_DIR}/", args, work / f"chained-{pages}")
+        result = compare(
+            "chained",
+            server,
+            f"{server.url}/{sitegen.SITE_DIR}/",
+            args,
+            work / f"chained-{pages}",
+            summary["project_pages"],
+        )
         result["site"] = summary
         result["fetch_only_ceiling"] = ceiling
         return result
@@ -1169,7 +1181,7 @@ def bench_size(pages: int, args: argparse.Namespace, work: Path, full: bool) -> 
                     }
         if (full or args.scale_compare) and "paged" in args.shapes:
             result.setdefault("comparison", {})["paged"] = compare(
-                "paged", server, start_url, args, size_dir / "compare"
+                "paged", server, start_url, args, size_dir / "compare", summary["project_pages"]
             )
             result["comparison"]["paged"]["site"] = summary
             result["comparison"]["paged"]["fetch_only_ceiling"] = {
@@ -1406,7 +1418,12 @@ def _status(run) -> str:
         return "not run"
     if run.get("stopped_by_bench"):
         return f"STOPPED: {run['stopped_by_bench']}"
-    return "ok" if run.get("exit_code") == 0 else f"FAILED (exit {run.get('exit_code')})"
+    if run.get("exit_code") != 0:
+        return f"FAILED (exit {run.get('exit_code')})"
+    done = run.get("projects", run.get("items"))
+    if run.get("expected_projects") is not None and done != run["expected_projects"]:
+        return f"INCOMPLETE ({done} of {run['expected_projects']} projects)"
+    return "ok"
 
 
 def _pct(value) -> str:
@@ -1546,7 +1563,7 @@ def comparison_rows(report: dict) -> list[tuple[str, list[str]]]:
         (
             "**pipeline / Scrapy wall time (medians; by round)**",
             [
-                _fmt(c.get("ratio"))
+                ("not comparable: " + c["not_comparable"] if c.get("not_comparable") else _fmt(c.get("ratio")))
                 + (
                     " (" + " / ".join(_fmt(v) for v in c.get("ratio_by_round", [])) + ")"
                     if c.get("ratio_by_round")

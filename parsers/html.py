@@ -361,12 +361,11 @@ def _is_chrome(tag: etree._Element, chrome: re.Pattern[str], in_content: bool) -
 # Limits on the work one page may cost. Every limit is a module-level name, so tests (and a
 # deployment) can set it; the issue it gives names it.
 #
-# MAX_ELEMENTS: start tags read per page. A page of a million tiny elements cost 750 MB and 8 s
-# in the parse (a tree node, a line and a token per element); a page at this cap costs 50-130 MB
-# and 0.2-1.5 s, whatever its elements are (measured with empty elements, paragraphs, links,
-# label lines, unknown labels). The page is read up to its MAX_ELEMENTS-th start tag, the rest is
-# not read, and an ``element_cap_reached`` issue (error) says where it stopped. Real pages have a
-# few thousand elements (the bench's 44 KB pages about 700); the crawler's 10 MB body limit
+# MAX_ELEMENTS: start tags read per page. Each element costs a tree node, a line and a token, so
+# a page of a million tiny elements would cost gigabytes and seconds; at this cap a page's cost is
+# bounded whatever its elements are (figures in docs/measurements.md). The page is read up to its
+# MAX_ELEMENTS-th start tag, the rest is not read, and an ``element_cap_reached`` issue (error) says
+# where it stopped. Real pages have a few thousand elements at most; the crawler's body limit
 # bounds the text. There is no time limit: libxml2 cannot be interrupted, and with the elements
 # bounded the time is too.
 MAX_ELEMENTS = 100_000

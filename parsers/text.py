@@ -19,9 +19,8 @@ def _invisible(match: re.Match[str]) -> str:
     return _C1.get(match[0], "")
 
 
-# Above this length white space is collapsed piece by piece: a 9 MB text node is two million words,
-# and one list of them cost 200 MB, twenty times the page. (\s and str.split() agree on what white
-# space is.)
+# Above this length white space is collapsed piece by piece: one list of the words of a huge text node
+# costs many times the page (docs/measurements.md). (\s and str.split() agree on what white space is.)
 LONG_TEXT = 1 << 16
 _SPACE = re.compile(r"\s")
 

@@ -56,8 +56,8 @@ def write_catalog(output_dir: str | os.PathLike[str], tables: Iterable[Table | s
     try:
         connection = duckdb.connect(str(temp))
         try:
-            # One transaction: statement by statement, each COMMENT ON is committed on its own (0.15 s against
-            # 0.05 s for the thirteen tables).
+            # One transaction: statement by statement, each COMMENT ON is committed on its own, three times
+            # slower (docs/measurements.md).
             connection.execute("BEGIN")
             for table in chosen:
                 parquet = directory / f"{table.name}.parquet"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # Field types by their Arrow names (what str() of the Arrow type gives, so the data dictionary and the
 # Dagster column schemas show them as they are). The registry is plain data: the parse workers import
-# it without pyarrow (60 MB of memory in a process that imports it); the Arrow types are made where tables are.
+# it without pyarrow (docs/measurements.md); the Arrow types are made where tables are.
 S, I, D, B, F, TS = "string", "int64", "date32[day]", "bool", "double", "timestamp[ms, tz=UTC]"
 MONEY = "decimal128(18, 2)"  # exact kronor and öre
 SHARE = "decimal128(9, 6)"  # an exact fraction

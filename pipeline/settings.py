@@ -116,7 +116,7 @@ CRAWLER = (
     ),
     Setting(
         "max_depth",
-        500,
+        10_000,
         "Most links followed from a start page; a crawl that reaches it (an endless pagination) is partial.",
         "ESF_MAX_DEPTH",
         "int",

@@ -409,7 +409,7 @@ class OutputDir:
     @contextmanager
     def _parquet_file(self, table: Table) -> Iterator[pq.ParquetFile]:
         # pyarrow is imported here, not at the top: the parse workers use this module without it.
-        # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset (0.4 s) for one small file.
+        # ParquetFile, not pq.read_table: the latter imports pyarrow.dataset (docs/measurements.md).
         import pyarrow.parquet as pq
 
         with self.fs.open(self.table_path(table), "rb") as handle:

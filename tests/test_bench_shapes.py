@@ -89,3 +89,15 @@ def test_python_server_is_http_1_0_with_a_backlog_of_five(tmp_path: Path) -> Non
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_run_short_of_the_sites_projects_is_incomplete_not_ok() -> None:
+    """A crawl cut short (a depth limit, a page budget) exits 0; the bench must not time it as the same job."""
+    from bench.run import _status
+
+    assert _status({"exit_code": 0, "projects": 10000, "expected_projects": 10000}) == "ok"
+    assert _status({"exit_code": 0, "items": 10000, "expected_projects": 10000}) == "ok"
+    assert _status({"exit_code": 0, "projects": 5000, "expected_projects": 10000}) == (
+        "INCOMPLETE (5000 of 10000 projects)"
+    )
+    assert _status({"exit_code": 1, "projects": 5000, "expected_projects": 10000}).startswith("FAILED")
