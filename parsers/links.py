@@ -72,10 +72,22 @@ def canonical_address(text: str, url: str) -> str | None:
 
 
 @functools.cache
-def _pagination() -> re.Pattern[str]:
-    """A link whose whole text is a pagination word (``Nästa sida``, ``»``), or a rel="next" link."""
-    words = "|".join(re.escape(w) for w in sorted(vocabulary()["listing"]["pagination_words"], key=len, reverse=True))
-    return re.compile(rf"""<a\b[^>]*>(?:\s|<[^>]*>)*(?:{words})(?:\s|<[^>]*>)*</a>|\brel\s*=\s*["']?next\b""", re.I)
+def _pagination() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """A link whose whole text is a pagination word (``Nästa sida``, ``»``), and a rel="next" link, both
+    to be searched in lower-cased text: a case-insensitive pattern, and one of two branches, cannot start
+    from a literal and tries every position of the page."""
+    words = "|".join(
+        re.escape(w.lower()) for w in sorted(vocabulary()["listing"]["pagination_words"], key=len, reverse=True)
+    )
+    anchor = re.compile(rf"""<a\b[^>]*>(?:\s|<[^>]*>)*(?:{words})(?:\s|<[^>]*>)*</a>""")
+    return anchor, re.compile(r"""\brel\s*=\s*["']?next\b""")
+
+
+def paginates(text: str) -> bool:
+    """Whether a page has a pagination link (see ``_pagination``)."""
+    anchor, rel_next = _pagination()
+    lowered = text.lower()
+    return anchor.search(lowered) is not None or ("next" in lowered and rel_next.search(lowered) is not None)
 
 
 def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
@@ -92,7 +104,7 @@ def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
     canonical = canonical_address(text, url)
     # A page with project labels is one project's, unless it paginates: a list of one or two cards
     # (the last page of a listing) names the labels as often as a project page does.
-    if looks_like_project_page(text) and not _pagination().search(text):
+    if looks_like_project_page(text) and not paginates(text):
         return PageLinks(False, canonical=canonical)
     root = parse_document(text)
     malformed: list[str] = []

@@ -9,11 +9,12 @@ into place only after every table of the run is complete."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
+import itertools
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -175,8 +176,11 @@ class OutputDir:
     # ------------------------------------------------------------ bytes, atomically
     def _write(self, path: str, data: bytes, durable: bool = True) -> None:
         if self.local:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            atomic_write_bytes(path, data, durable)
+            try:
+                atomic_write_bytes(path, data, durable)
+            except FileNotFoundError:  # its folder is new (looked at only then: a stat a page otherwise)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                atomic_write_bytes(path, data, durable)
         else:
             with self.fs.open(path, "wb") as handle:
                 handle.write(data)
@@ -496,17 +500,26 @@ def _umask() -> int:
     return mask
 
 
-# Files are as readable as the user's umask lets a new file be (mkstemp makes them private): a team folder
+# Files are as readable as the user's umask lets a new file be (not private, as mkstemp makes them): a team folder
 # or a web server reads the tables, CURRENT.json and the catalog.
 _FILE_MODE = 0o666 & ~_umask()
 
 
-def _temp_name(path: str) -> str:
+_TEMP_NUMBERS = itertools.count()
+
+
+def _open_temp(path: str) -> tuple[str, int]:
+    """A new file beside ``path`` (named by this process and a counter, so writers never share one), open for
+    writing, as readable as the umask lets a new file be: one system call, where mkstemp, chmod, close and
+    open again were four."""
     directory, name = os.path.split(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    os.fchmod(fd, _FILE_MODE)
-    os.close(fd)
-    return temp
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = os.path.join(directory, f".{name}.{os.getpid()}-{next(_TEMP_NUMBERS)}.tmp")
+        try:
+            return temp, os.open(temp, flags, _FILE_MODE)
+        except FileExistsError:  # left by a killed process that had this process id
+            continue
 
 
 @contextmanager
@@ -527,17 +540,20 @@ def atomic_file(path: str | os.PathLike[str], durable: bool = True) -> Iterator[
     """Write to a temporary file beside ``path``, then rename it into place: readers see the old
     file or the whole new one, never a part, even if the process is killed. ``durable`` also
     flushes it to disk (against power loss); raw pages skip that, being cheap to fetch again."""
-    tmp = _temp_name(os.fspath(path))
+    tmp, fd = _open_temp(os.fspath(path))
+    replaced = False
     try:
-        with open(tmp, "wb") as handle:
+        with open(fd, "wb") as handle:
             yield handle
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
+        replaced = True
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if not replaced:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, durable: bool = True) -> None:
