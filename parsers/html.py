@@ -21,7 +21,7 @@ from lxml import etree
 
 from parsers.fields import Issue
 from parsers.lookups import vocabulary
-from parsers.text import clean, one_line
+from parsers.text import clean, join_clean, one_line
 
 # ---------------------------------------------------------------- decoding
 
@@ -680,18 +680,19 @@ def visible_lines(root: etree._Element) -> list[Line]:
     def flush() -> None:
         if not runs:
             return
-        text = one_line("".join([r[0] for r in runs]))
+        # Runs are clean already (``_run_text``): a run's own text is itself without its edge spaces.
+        text = join_clean("".join([r[0] for r in runs]))
         if text:
             visible = [r for r in runs if r[0].strip()]
             if len(visible) == 1:  # most lines are one text run
                 run = visible[0]
-                lines.append(Line(text, [one_line(run[0])], run[1], run[2], run[3], run[4], blocks[-1]))
+                lines.append(Line(text, [run[0].strip()], run[1], run[2], run[3], run[4], blocks[-1]))
             else:
                 levels = {r[1] for r in visible}
                 lines.append(
                     Line(
                         text=text,
-                        runs=[one_line(r[0]) for r in visible],
+                        runs=[r[0].strip() for r in visible],
                         heading=levels.pop() if len(levels) == 1 else None,
                         bold=all(r[2] for r in visible),
                         item=any(r[3] for r in visible),

@@ -40,13 +40,21 @@ def _one_spaced_long(text: str) -> str:
 
 
 def _visible(text: str) -> str:
-    """NFC, without soft hyphens, zero-width characters and direction marks, C1 controls read as
-    Windows-1252 (ASCII text has none of them: the fast path)."""
+    """Without soft hyphens, zero-width characters and direction marks, C1 controls read as
+    Windows-1252, then NFC (ASCII text has none of them: the fast path). In this order a second pass
+    changes nothing: a mark removed between a letter and its accent lets the two compose."""
     if text.isascii():
         return text
-    if not unicodedata.is_normalized("NFC", text):
+    text = _INVISIBLE.sub(_invisible, text)
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def join_clean(text: str) -> str:
+    """``one_line`` for a concatenation of pieces each already ``clean``: only NFC across the seams and
+    the white space between them are left to do."""
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    return _INVISIBLE.sub(_invisible, text)
+    return " ".join(text.split())
 
 
 def clean(text: str | None) -> str:

@@ -35,21 +35,31 @@ class TableRow:
 
 def encode(value: Any) -> Any:
     """A value -> plain JSON values. Dates and times as ISO 8601, exact numbers as strings."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, datetime) or isinstance(value, date):
+    return json.loads(_dumps(value))
+
+
+def _non_json(value: Any) -> Any:
+    """What the JSON encoder calls for a value it cannot write itself (json.dumps ``default``): the C encoder
+    writes strings, numbers, lists, tuples and dicts, and only dates, exact numbers, sets and dataclasses
+    come here, one level at a time."""
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, dict):
-        return {str(k): encode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode(v) for v in value]
     if isinstance(value, (set, frozenset)):
         return sorted(encode(v) for v in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: getattr(value, name) for name in _field_names(type(value))}
     raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_non_json)
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 @functools.cache
@@ -80,85 +90,145 @@ def _typed_cell(kind: str | None, value: Any) -> Any:
 
 def decode(tp: Any, value: Any) -> Any:
     """JSON values -> an instance of ``tp``; raises ValueError/TypeError/KeyError where they do not fit."""
+    return _decoder(tp)(value)
+
+
+_Decoder = typing.Callable[[Any], Any]
+_DECODE_ERRORS = (TypeError, ValueError, KeyError, InvalidOperation)
+
+
+@functools.cache
+def _decoder(tp: Any) -> _Decoder:
+    """The function that decodes JSON values into ``tp``, built once per type: looking at the type's
+    annotations for every value of a state file was most of the time it took to read."""
     if tp is Any:
-        return value
+        return _same
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
         base, *extras = typing.get_args(tp)
         row = next((e for e in extras if isinstance(e, TableRow)), None)
-        if row is None:
-            return decode(base, value)
-        if not isinstance(value, dict):
-            raise TypeError(f"a {row.table} row must be an object")
-        kinds = _row_types(row.table)
-        return {k: _typed_cell(kinds.get(k), v) for k, v in value.items()}
+        return _decoder(base) if row is None else _row_decoder(row.table)
     if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None:
-            if type(None) in args:
-                return None
-            raise TypeError("null where a value is required")
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return decode(arg, value)
-            except (TypeError, ValueError, KeyError, InvalidOperation) as exc:
-                errors.append(exc)
-        raise TypeError(f"{value!r} fits none of {args}: {errors[0] if errors else ''}")
+        return _union_decoder(typing.get_args(tp))
     if origin in (list, tuple, set, frozenset, dict):
-        args = typing.get_args(tp)
-        if origin is dict:
-            if not isinstance(value, dict):
-                raise TypeError("an object was expected")
-            key_type, value_type = args or (Any, Any)
-            return {decode(key_type, k): decode(value_type, v) for k, v in value.items()}
-        if not isinstance(value, list):
-            raise TypeError("a list was expected")
-        if origin is tuple:
-            if len(args) == 2 and args[1] is Ellipsis:
-                return tuple(decode(args[0], v) for v in value)
-            if len(args) != len(value):
-                raise ValueError(f"a list of {len(args)} was expected")
-            return tuple(decode(a, v) for a, v in zip(args, value))
-        return origin(decode(args[0] if args else Any, v) for v in value)
-    if tp is datetime:
-        if not isinstance(value, str):
-            raise TypeError("a time must be a string")
-        return datetime.fromisoformat(value)
-    if tp is date:
-        if not isinstance(value, str):
-            raise TypeError("a date must be a string")
-        return date.fromisoformat(value)
+        return _container_decoder(origin, typing.get_args(tp))
+    if tp is datetime or tp is date:
+        return functools.partial(_iso, tp)
     if tp is Decimal:
-        return Decimal(value)
+        return Decimal
     if tp is bool:
-        if not isinstance(value, bool):
-            raise TypeError("a boolean was expected")
-        return value
+        return _boolean
     if tp in (int, float, str):
-        if isinstance(value, bool) or not isinstance(value, (int, float) if tp is float else tp):
-            raise TypeError(f"{tp.__name__} expected, got {type(value).__name__}")
-        return tp(value)
+        return functools.partial(_scalar, tp, (int, float) if tp is float else tp)
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise TypeError(f"{tp.__name__} must be an object")
-        hints = _hints(tp)
-        names = {f.name for f in dataclasses.fields(tp) if f.init}
-        unknown = set(value) - names
-        if unknown:
-            raise KeyError(f"unknown fields {sorted(unknown)} for {tp.__name__}")
-        return tp(**{name: decode(hints[name], item) for name, item in value.items()})
+        return _dataclass_decoder(tp)
     raise TypeError(f"cannot decode into {tp!r}")
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _row_decoder(table: str) -> _Decoder:
+    def decode_row(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise TypeError(f"a {table} row must be an object")
+        kinds = _row_types(table)
+        return {k: _typed_cell(kinds.get(k), v) for k, v in value.items()}
+
+    return decode_row
+
+
+def _union_decoder(args: tuple[Any, ...]) -> _Decoder:
+    optional = type(None) in args
+    choices = [_decoder(arg) for arg in args if arg is not type(None)]
+
+    def decode_union(value: Any) -> Any:
+        if value is None:
+            if optional:
+                return None
+            raise TypeError("null where a value is required")
+        errors = []
+        for choice in choices:
+            try:
+                return choice(value)
+            except _DECODE_ERRORS as exc:
+                errors.append(exc)
+        raise TypeError(f"{value!r} fits none of {args}: {errors[0] if errors else ''}")
+
+    return decode_union
+
+
+def _container_decoder(origin: Any, args: tuple[Any, ...]) -> _Decoder:
+    if origin is dict:
+        key, item = (_decoder(a) for a in (args or (Any, Any)))
+
+        def decode_dict(value: Any) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError("an object was expected")
+            return {key(k): item(v) for k, v in value.items()}
+
+        return decode_dict
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        parts = [_decoder(a) for a in args]
+
+        def decode_fixed_tuple(value: Any) -> Any:
+            if not isinstance(value, list):
+                raise TypeError("a list was expected")
+            if len(parts) != len(value):
+                raise ValueError(f"a list of {len(parts)} was expected")
+            return tuple(part(v) for part, v in zip(parts, value))
+
+        return decode_fixed_tuple
+    element = _decoder(args[0] if args else Any)
+    make = tuple if origin is tuple else origin
+
+    def decode_sequence(value: Any) -> Any:
+        if not isinstance(value, list):
+            raise TypeError("a list was expected")
+        return make(element(v) for v in value) if element is not _same else make(value)
+
+    return decode_sequence
+
+
+def _iso(tp: type, value: Any) -> Any:
+    if not isinstance(value, str):
+        raise TypeError(f"a {'time' if tp is datetime else 'date'} must be a string")
+    return tp.fromisoformat(value)
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("a boolean was expected")
+    return value
+
+
+def _scalar(tp: type, accepted: Any, value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, accepted):
+        raise TypeError(f"{tp.__name__} expected, got {type(value).__name__}")
+    return value if type(value) is tp else tp(value)
+
+
+def _dataclass_decoder(tp: type) -> _Decoder:
+    names = {f.name for f in dataclasses.fields(tp) if f.init}
+    built: dict[str, dict[str, _Decoder]] = {}
+
+    def decode_dataclass(value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise TypeError(f"{tp.__name__} must be an object")
+        fields = built.get("fields")
+        if fields is None:  # built on first use: a dataclass may name itself in its annotations
+            fields = built["fields"] = {name: _decoder(hint) for name, hint in _hints(tp).items() if name in names}
+        unknown = value.keys() - names
+        if unknown:
+            raise KeyError(f"unknown fields {sorted(unknown)} for {tp.__name__}")
+        return tp(**{name: fields[name](item) for name, item in value.items()})
+
+    return decode_dataclass
+
+
 def dumps(kind: str, value: Any) -> bytes:
-    return json.dumps(
-        {"format": f"esf-pipeline/{kind}", "version": FORMAT_VERSION, "data": encode(value)},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
+    return _dumps({"format": f"esf-pipeline/{kind}", "version": FORMAT_VERSION, "data": value}).encode()
 
 
 def loads(kind: str, tp: Any, data: bytes, name: str) -> Any:

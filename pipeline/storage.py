@@ -316,27 +316,44 @@ class OutputDir:
             if not self._exists(self.path(folder)):
                 continue
             for bucket in self.fs.ls(self.path(folder), detail=False):
-                try:
-                    entries = self.fs.ls(bucket, detail=True)
-                except (FileNotFoundError, NotADirectoryError):
-                    continue
-                for info in entries:
-                    name = info["name"].rstrip("/").rsplit("/", 1)[-1]
-                    stem = name.split(".", 1)[0]
+                for name, info in self._unreferenced(bucket, keep):
                     modified = _modified_at(info)
-                    if stem in keep or name.startswith(".") or modified is None or modified >= cutoff:
+                    if name.startswith(".") or modified is None or modified >= cutoff:
                         continue
                     self.fs.rm(info["name"])
                     files += 1
                     freed += int(info.get("size") or 0)
         return files, freed
 
+    def _unreferenced(self, bucket: str, keep: set[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The entries of one archive folder whose content hash is not in ``keep``, with their listing
+        details; locally only those are looked at (a stat for each of tens of thousands of kept files
+        would be most of an unchanged run's clean-up)."""
+        try:
+            if not self.local:
+                for info in self.fs.ls(bucket, detail=True):
+                    name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+                    if name.split(".", 1)[0] not in keep:
+                        yield name, info
+                return
+            with os.scandir(bucket) as entries:
+                for entry in entries:
+                    if entry.name.split(".", 1)[0] in keep:
+                        continue
+                    try:
+                        stat = entry.stat(follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    yield entry.name, {"name": entry.path, "mtime": stat.st_mtime, "size": stat.st_size}
+        except (FileNotFoundError, NotADirectoryError):
+            return
+
     def remove_legacy_pickles(self) -> int:
         """Delete the pickled state and parse cache of versions before the typed JSON format. They are
         never loaded (a pickle can run code): their content is rebuilt from the published tables."""
-        found = []
-        for pattern in ("_state/*.pickle", "_parsed/*/*.pickle"):
-            found += self.fs.glob(self.path(pattern))
+        found = self.fs.glob(self.path("_state/*.pickle"))
+        if found:  # an output of that era: its parse cache too (a cache of pickles without its state is pruned)
+            found += self.fs.glob(self.path("_parsed/*/*.pickle"))
         for path in found:
             self.fs.rm(path)
         return len(found)

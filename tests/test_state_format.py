@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import typing
 from pathlib import Path
 
 import pandas as pd
@@ -77,6 +78,78 @@ def test_codec_round_trips_typed_state_and_rejects_what_does_not_fit():
         codec.loads("source-state", SourceState, data.replace(b'"version":1', b'"version":99'), "f")
     with pytest.raises(StateError, match="does not hold a valid"):
         codec.loads("source-state", SourceState, data.replace(b'"status":200', b'"status":"200"'), "f")
+
+
+@pytest.mark.parametrize(
+    ("tp", "value", "message"),
+    [
+        (int, True, "int expected, got bool"),
+        (int, "3", "int expected, got str"),
+        (float, "1.5", "float expected"),
+        (bool, 1, "a boolean was expected"),
+        (str | None, 3, "fits none of"),
+        (int, None, "None"),
+        (list[int], {"a": 1}, "a list was expected"),
+        (tuple[int, str], [1], "a list of 2 was expected"),
+        (tuple[int, ...], [1, "x"], "int expected, got str"),
+        (dict[str, int], [1], "an object was expected"),
+        (PageState, {"url": "x", "colour": "red"}, "unknown fields"),
+        (PageState, [], "PageState must be an object"),
+    ],
+)
+def test_every_decoder_rejects_what_does_not_fit_its_type(tp, value, message):
+    with pytest.raises((TypeError, ValueError, KeyError), match=message):
+        codec.decode(tp, value)
+
+
+def test_values_are_written_as_plain_json():
+    from datetime import date, datetime, timezone
+    from decimal import Decimal
+
+    value = {
+        "when": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        "day": date(2026, 1, 2),
+        "sek": Decimal("100.50"),
+        "ids": {"b", "a"},
+        "pair": ("x", 1),
+        "page": ParsedPage("k", "project", None, "utf-8", ("2022/00001",), None),
+    }
+    assert codec.encode(value) == {
+        "when": "2026-01-02T03:04:05+00:00",
+        "day": "2026-01-02",
+        "sek": "100.50",
+        "ids": ["a", "b"],
+        "pair": ["x", 1],
+        "page": {
+            "key": "k",
+            "kind": "project",
+            "family": None,
+            "encoding": "utf-8",
+            "project_ids": ["2022/00001"],
+            "latest_end_date": None,
+            "error": None,
+            "retry": False,
+        },
+    }
+    with pytest.raises(TypeError, match="cannot encode object"):
+        codec.dumps("x", {"a": object()})
+
+
+def test_decoded_values_have_their_declared_types():
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    assert codec.decode(float, 3) == 3.0 and type(codec.decode(float, 3)) is float
+    assert codec.decode(tuple[int, ...], [1, 2]) == (1, 2)
+    assert codec.decode(frozenset[str], ["b", "a"]) == frozenset({"a", "b"})
+    assert codec.decode(date | None, "2026-01-02") == date(2026, 1, 2)
+    assert codec.decode(dict[str, datetime], {"t": "2026-01-02T03:04:05+00:00"})["t"].tzinfo is not None
+    assert codec.decode(Decimal, "1234567.89") == Decimal("1234567.89")
+    row = codec.decode(
+        typing.Annotated[dict[str, typing.Any], codec.TableRow("projects")],
+        {"esf_grant_sek": "100.50", "start_date": "2020-01-01", "unknown": 1},
+    )
+    assert row == {"esf_grant_sek": Decimal("100.50"), "start_date": date(2020, 1, 1), "unknown": 1}
 
 
 def test_planted_pickles_run_nothing_and_the_tables_survive(tmp_path):

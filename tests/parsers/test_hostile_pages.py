@@ -394,3 +394,13 @@ def test_malformed_link_is_skipped_not_the_page(href):
     result = parse(html)  # raised ValueError (Invalid IPv6 URL): the whole page was a parse failure
     assert result.links == [("http://127.0.0.1/projektbanken/sida-2.html", "Nästa")]
     assert hrefs(parse_document(html), URL) == ["http://127.0.0.1/projektbanken/sida-2.html"]
+
+
+def test_a_mark_between_a_letter_and_its_accent_is_removed_and_the_two_compose():
+    """Cleaning twice changes nothing (the HTML reader joins clean runs without cleaning them again)."""
+    from parsers.text import clean, join_clean, one_line
+
+    hidden = "Sko\u200b\u0308vde \u00ad kommun"
+    assert clean(hidden) == "Skövde kommun"
+    assert one_line(clean(hidden)) == clean(hidden)
+    assert join_clean(clean("Sko") + clean("\u0308vde ") + " kommun") == "Skövde kommun"
