@@ -78,6 +78,7 @@ class CrawlerResource(dg.ConfigurableResource):
     robots_max_bytes: int = _field("crawler", "robots_max_bytes")
     max_pages: int = _field("crawler", "max_pages")
     max_depth: int = _field("crawler", "max_depth")
+    max_barren_pages: int = _field("crawler", "max_barren_pages")
     max_redirects: int = _field("crawler", "max_redirects")
     slow_response_seconds: float = _field("crawler", "slow_response_seconds")
     obey_robots: bool = _field("crawler", "obey_robots")
@@ -110,6 +111,7 @@ class CrawlerResource(dg.ConfigurableResource):
             robots_max_bytes=self.robots_max_bytes,
             max_pages=self.max_pages,
             max_depth=self.max_depth,
+            max_barren_pages=self.max_barren_pages,
             max_redirects=self.max_redirects,
             slow_response_seconds=self.slow_response_seconds,
             obey_robots=self.obey_robots,

@@ -122,6 +122,15 @@ CRAWLER = (
         "int",
         1,
     ),
+    Setting(
+        "max_barren_pages",
+        25,
+        "Most pagination steps in a row whose pages lead to nothing new; a listing that pages on past its end "
+        "(an empty page that still links a next one) stops there, and the crawl is partial.",
+        "ESF_MAX_BARREN_PAGES",
+        "int",
+        1,
+    ),
     Setting("max_redirects", 5, "Most redirects in a row.", "ESF_MAX_REDIRECTS", "int", 0),
     Setting(
         "slow_response_seconds",

@@ -146,6 +146,59 @@ def test_an_endless_pagination_stops_at_the_depth_limit_and_the_crawl_is_partial
     assert len(frames["pages"]) <= 10
 
 
+def _paging_on_past_its_end(site, last: int, links_of) -> None:
+    """/bank/ and /bank/sida-N.html list one project each up to page ``last``; past it every page still links
+    a next one, and lists what ``links_of(n)`` gives."""
+
+    class PastTheEnd(dict):
+        def get(self, path, default=None):
+            if path.startswith("/bank/sida-"):
+                n = int(path.split("-")[1].split(".")[0])
+                items = [f"/bank/p/{n}.html"] if n <= last else links_of(n)
+                return Response(200, listing(items, f"/bank/sida-{n + 1}.html"))
+            if path.startswith("/bank/p/"):
+                return Response(200, project_page(f"2023/{int(path.split('/')[-1][:-5]):05d}", "Region Uppsala"))
+            return super().get(path, default)
+
+    site.routes = PastTheEnd(site.routes)
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html"], "/bank/sida-2.html"))
+
+
+@pytest.mark.parametrize(
+    ("shape", "links_of"),
+    [("empty pages", lambda n: []), ("the last page again", lambda n: ["/bank/p/3.html"])],
+)
+def test_a_pagination_that_pages_on_past_its_end_stops_after_barren_pages(site, tmp_path, shape, links_of):
+    _paging_on_past_its_end(site, 3, links_of)
+    frames = run(site, tmp_path / "out", max_barren_pages=5)
+    source = frames["sources"].iloc[0]
+    assert not source["crawl_complete"] and "5 pages in a row of a pagination" in source["partial_reason"], shape
+    assert {"2023/00001", "2023/00002", "2023/00003"} <= set(frames["projects"]["project_id"])
+    listing_pages = frames["pages"][frames["pages"]["url"].str.contains("/sida-")]
+    assert len(listing_pages) == 2 + 5 + 1  # pages 2-3, five barren steps, and the sixth page that showed it
+
+
+def test_a_listing_whose_projects_a_sitemap_gave_first_is_not_barren(site, tmp_path):
+    """Each page of the chain lists a project the sitemap already gave: nothing new to the crawl, but not
+    the page before's links, so the pagination is followed to its end and the crawl is complete."""
+    pages = 12
+    _paging_on_past_its_end(site, pages, lambda n: [])
+    site.routes["/bank/sida-13.html"] = Response(200, listing(["/bank/p/12.html"]))  # the chain's end
+    site.routes["/robots.txt"] = Response(
+        200, f"User-agent: *\nSitemap: {site.url('/bank/sitemap.xml')}\n".encode(), content_type="text/plain"
+    )
+    entries = "".join(f"<url><loc>{site.url(f'/bank/p/{n}.html')}</loc></url>" for n in range(1, pages + 1))
+    site.routes["/bank/sitemap.xml"] = Response(
+        200,
+        f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</urlset>'.encode(),
+        content_type="application/xml",
+    )
+    frames = run(site, tmp_path / "out", max_barren_pages=2)
+    source = frames["sources"].iloc[0]
+    assert source["crawl_complete"], source["partial_reason"]
+    assert len(frames["projects"]) == pages
+
+
 def test_address_variants_are_fetched_once_and_give_one_project(site, tmp_path):
     body = project_page("2022/00003", "Region Jämtland")
     variants = [

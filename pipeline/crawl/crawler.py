@@ -61,6 +61,7 @@ class CrawlSettings:
     robots_max_bytes: int = _default("robots_max_bytes")
     max_pages: int = _default("max_pages")
     max_depth: int = _default("max_depth")
+    max_barren_pages: int = _default("max_barren_pages")
     max_redirects: int = _default("max_redirects")
     slow_response_seconds: float = _default("slow_response_seconds")
     obey_robots: bool = _default("obey_robots")
@@ -197,6 +198,9 @@ class Crawler:
             # menus repeated on every page are looked at once.
             scoped: dict[tuple[str, str], str | None] = {}
             redirects: dict[str, FetchedPage] = {}  # address -> its redirect, to find loops
+            # a pagination page still to fetch -> the links of the page that led to it, and how many steps in a
+            # row before it led to nothing new
+            barren_streak: dict[str, tuple[frozenset[str], int]] = {}
             today = date.today()
             while frontier or running:
                 while (
@@ -257,10 +261,15 @@ class Crawler:
                             except MalformedURL:  # a bad port, say: not followed
                                 address = None
                             scoped[known] = address if address is not None and source.in_scope(address) else None
-                        address = scoped[known]
-                        if address is None:
-                            continue
-                        in_scope.append(address)
+                        if scoped[known] is not None:
+                            in_scope.append((link, scoped[known]))
+                    # Pagination steps in a row whose pages link nothing the page before did not (the same
+                    # menus, no items): a listing paging on past its end. Compared with the page before, not
+                    # with all addresses seen, so a listing whose projects a sitemap gave first is not barren.
+                    own = frozenset(address for link, address in in_scope if link not in paging)
+                    before, streak = barren_streak.pop(page.url, (None, 0))
+                    barren = streak + 1 if before is not None and own <= before else 0
+                    for link, address in in_scope:
                         if address in frontier.seen:
                             continue
                         if next_depth > s.max_depth:
@@ -268,6 +277,15 @@ class Crawler:
                                 source.name, f"the depth limit of {s.max_depth} links from the start page was reached"
                             )
                             continue
+                        if link in paging:
+                            if barren > s.max_barren_pages:
+                                self.stats.unfinished.setdefault(
+                                    source.name,
+                                    f"{s.max_barren_pages} pages in a row of a pagination led to nothing new "
+                                    f"(it pages on past the listing's end); its next page was not followed: {address}",
+                                )
+                                continue
+                            barren_streak[address] = (own, barren)
                         via = "sitemap" if page.document == "sitemap" else "link"
                         frontier.add(
                             address,
@@ -280,7 +298,8 @@ class Crawler:
                             or page.outcome in ("redirected", "moved"),
                         )
                     if page.links is not None:  # a followed page: its links are kept for a later 304
-                        page.links, page.links_scope = tuple(dict.fromkeys(in_scope)), source.scope
+                        page.links = tuple(dict.fromkeys(address for _, address in in_scope))
+                        page.links_scope = source.scope
                     self._count(page, len(frontier) + len(running))
         for item in frontier.waiting():
             reason = (
