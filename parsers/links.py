@@ -22,6 +22,7 @@ class PageLinks:
     malformed: list[str] = field(default_factory=list)  # hrefs that lead nowhere, as printed
     canonical: str | None = None  # <link rel="canonical">, absolute
     pagination: list[str] = field(default_factory=list)  # the links that page through a listing (discovery first)
+    shape: str | None = None  # of a page that paginates: its content without numbers, hashed (see _shape)
 
 
 @functools.cache
@@ -87,7 +88,17 @@ def paginates(text: str) -> bool:
     """Whether a page has a pagination link (see ``_pagination``)."""
     anchor, rel_next = _pagination()
     lowered = text.lower()
-    return anchor.search(lowered) is not None or ("next" in lowered and rel_next.search(lowered) is not None)
+    if anchor.search(lowered) is not None or ("next" in lowered and rel_next.search(lowered) is not None):
+        return True
+    # Letters that a case-insensitive match folds but lower() does not (long s, dotless i, dotted I):
+    # only then the slow pattern, so the answer is the case-insensitive one.
+    return any(c in text for c in "\u017f\u0131\u0130") and _case_insensitive_pagination().search(text) is not None
+
+
+@functools.cache
+def _case_insensitive_pagination() -> re.Pattern[str]:
+    words = "|".join(re.escape(w) for w in sorted(vocabulary()["listing"]["pagination_words"], key=len, reverse=True))
+    return re.compile(rf"""<a\b[^>]*>(?:\s|<[^>]*>)*(?:{words})(?:\s|<[^>]*>)*</a>|\brel\s*=\s*["']?next\b""", re.I)
 
 
 def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
@@ -111,7 +122,18 @@ def read_links(body: bytes, content_type: str | None, url: str) -> PageLinks:
     found = anchors(root, url, malformed)
     words = _pagination_words()
     paging = [href for href, label in found if label_key(label) in words or label.strip().isdigit()]
-    return PageLinks(True, [href for href, _ in found], malformed, canonical, paging)
+    return PageLinks(True, [href for href, _ in found], malformed, canonical, paging, _shape(text) if paging else None)
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def _shape(text: str) -> str:
+    """A page's content with its numbers left out, hashed: two pages of a listing past its end (no items,
+    or the last items again) differ only in page numbers."""
+    import hashlib
+
+    return hashlib.blake2b(_DIGITS.sub("", text).encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @functools.cache

@@ -54,7 +54,7 @@ def join_clean(text: str) -> str:
     the white space between them are left to do."""
     if not text.isascii() and not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    return " ".join(text.split())
+    return " ".join(text.split()) if len(text) <= LONG_TEXT else _one_spaced_long(text)
 
 
 def clean(text: str | None) -> str:

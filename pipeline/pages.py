@@ -36,6 +36,7 @@ class FetchedPage:
     depth: int = 0  # links followed from the start page to reach it
     malformed_links: tuple[str, ...] = ()  # hrefs on the page that lead nowhere
     pagination: tuple[str, ...] = ()  # the links that page through a listing (fetched ahead of project pages)
+    shape: str | None = None  # a paginating page's content without its numbers, hashed (parsers.links._shape)
     document: str = "page"  # page, or sitemap (read for its addresses, not stored or parsed)
 
 

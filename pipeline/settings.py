@@ -125,8 +125,9 @@ CRAWLER = (
     Setting(
         "max_barren_pages",
         25,
-        "Most pagination steps in a row whose pages lead to nothing new; a listing that pages on past its end "
-        "(an empty page that still links a next one) stops there, and the crawl is partial.",
+        "Most pagination steps in a row whose pages show what the page before showed, but for numbers, and link "
+        "nothing it did not; a listing that pages on past its end (empty pages, or its last page again, still "
+        "linking a next one) stops there, and the crawl is partial.",
         "ESF_MAX_BARREN_PAGES",
         "int",
         1,

@@ -352,8 +352,8 @@ class OutputDir:
         """Delete the pickled state and parse cache of versions before the typed JSON format. They are
         never loaded (a pickle can run code): their content is rebuilt from the published tables."""
         found = self.fs.glob(self.path("_state/*.pickle"))
-        if found:  # an output of that era: its parse cache too (a cache of pickles without its state is pruned)
-            found += self.fs.glob(self.path("_parsed/*/*.pickle"))
+        if found:  # an output of that era: its parse cache first (a cache of pickles without its state is pruned)
+            found = self.fs.glob(self.path("_parsed/*/*.pickle")) + found
         for path in found:
             self.fs.rm(path)
         return len(found)

@@ -8,6 +8,7 @@ once. The scope check runs on the canonical form, so ``/bank/%2e%2e/admin`` is o
 from __future__ import annotations
 
 import fnmatch
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from w3lib.url import canonicalize_url
@@ -46,3 +47,13 @@ def canonical_url(url: str, tracking: tuple[str, ...] = DEFAULT_TRACKING_PARAMET
     if (parts.scheme, parts.port) in (("http", 80), ("https", 443)):
         netloc = netloc.rsplit(":", 1)[0]
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def same_path_shape(url: str, other: str) -> bool:
+    """Whether two addresses are pages of one pager: the same host and the same path but for its numbers
+    (``sida-2.html`` and ``sida-3.html``, ``/projekt/`` and ``/projekt/?page=3``)."""
+    a, b = urlsplit(url), urlsplit(other)
+    return a.netloc == b.netloc and _DIGITS.sub("", a.path) == _DIGITS.sub("", b.path)

@@ -167,10 +167,16 @@ def _paging_on_past_its_end(site, last: int, links_of) -> None:
 
 
 @pytest.mark.parametrize(
-    ("shape", "links_of"),
-    [("empty pages", lambda n: []), ("the last page again", lambda n: ["/bank/p/3.html"])],
+    ("shape", "links_of", "before_barren"),
+    [
+        # page 4, the first empty one, differs from page 3 (which lists a project): the streak starts at page 5
+        ("empty pages", lambda n: [], 3),
+        ("the last page again", lambda n: ["/bank/p/3.html"], 2),
+    ],
 )
-def test_a_pagination_that_pages_on_past_its_end_stops_after_barren_pages(site, tmp_path, shape, links_of):
+def test_a_pagination_that_pages_on_past_its_end_stops_after_barren_pages(
+    site, tmp_path, shape, links_of, before_barren
+):
     _paging_on_past_its_end(site, 3, links_of)
     frames = run(site, tmp_path / "out", max_barren_pages=5)
     source = frames["sources"].iloc[0]
@@ -178,7 +184,60 @@ def test_a_pagination_that_pages_on_past_its_end_stops_after_barren_pages(site, 
     # The fixture's own pages 1 and 2 (2022/...), then page 3 of the pagination; nothing past the end.
     assert set(frames["projects"]["project_id"]) == {"2022/00001", "2022/00002", "2023/00003"}
     listing_pages = frames["pages"][frames["pages"]["url"].str.contains("/sida-")]
-    assert len(listing_pages) == 2 + 5 + 1  # pages 2-3, five barren steps, and the sixth page that showed it
+    # the pages before the streak, five barren steps, and the sixth barren page, whose next is not followed
+    assert len(listing_pages) == before_barren + 5 + 1
+    # The next run over the same site does not page on further: the refused page is not among the links kept.
+    again = run(site, tmp_path / "out", max_barren_pages=5)
+    assert len(again["pages"][again["pages"]["url"].str.contains("/sida-")]) == len(listing_pages)
+
+
+def test_a_pagination_past_its_end_behind_redirects_is_stopped_too(site, tmp_path):
+    """?sida=N answers 301 to /bank/s/N.html: the comparison passes through the redirect."""
+
+    class Redirecting(dict):
+        def get(self, path, default=None):
+            if path.startswith("/bank/?sida="):
+                return Response(301, headers={"Location": f"/bank/s/{path.split('=')[1]}.html"})
+            if path.startswith("/bank/s/"):
+                n = int(path.split("/")[-1][:-5])
+                return Response(200, listing([], f"/bank/?sida={n + 1}"))
+            return super().get(path, default)
+
+    site.routes = Redirecting(site.routes)
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html"], "/bank/?sida=2"))
+    frames = run(site, tmp_path / "out", max_barren_pages=3)
+    source = frames["sources"].iloc[0]
+    assert not source["crawl_complete"] and "3 pages in a row of a pagination" in source["partial_reason"]
+    assert len(frames["pages"]) < 30
+
+
+@pytest.mark.parametrize("kind", ["projects linked by their numbers", "projects shown on the listing itself"])
+def test_listings_whose_pages_differ_are_followed_to_their_end(site, tmp_path, kind):
+    """Pages that each show other projects are never barren, however their projects are shown: linked by
+    a label of digits only (which also reads as a pager), or written out on the listing page."""
+    names = ["Alfa", "Beta", "Gamma", "Delta", "Epsilon", "Zeta", "Eta", "Theta", "Iota", "Kappa"]
+
+    class Listing(dict):
+        def get(self, path, default=None):
+            if path.startswith("/bank/sida-"):
+                n = int(path.split("-")[1].split(".")[0])
+                more = f'<a href="/bank/sida-{n + 1}.html">Nästa sida</a>' if n < len(names) else ""
+                item = (
+                    f'<a href="/bank/p/{n}.html">{4700 + n}</a>'
+                    if kind.startswith("projects linked")
+                    else f"<p>Projekt {names[n - 1]} i Region Uppsala</p>"
+                )
+                return Response(200, f"<html><body><h1>Projektbanken</h1>{item}{more}</body></html>".encode())
+            if path.startswith("/bank/p/"):
+                return Response(200, project_page(f"2023/{int(path.split('/')[-1][:-5]):05d}", "Region Uppsala"))
+            return super().get(path, default)
+
+    site.routes = Listing(site.routes)
+    site.routes["/bank/"] = Response(200, listing([], "/bank/sida-1.html"))
+    frames = run(site, tmp_path / "out", max_barren_pages=2)
+    source = frames["sources"].iloc[0]
+    assert source["crawl_complete"], source["partial_reason"]
+    assert len(frames["pages"][frames["pages"]["url"].str.contains("/sida-")]) == len(names)
 
 
 def test_a_listing_whose_projects_a_sitemap_gave_first_is_not_barren(site, tmp_path):

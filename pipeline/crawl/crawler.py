@@ -25,7 +25,7 @@ from pipeline.crawl.robots import RobotsAnswer, RobotsPolicy
 from pipeline.pages import FetchedPage, SourceState
 from pipeline.settings import default
 from pipeline.sources import Source
-from pipeline.urls import MalformedURL, canonical_url
+from pipeline.urls import MalformedURL, canonical_url, same_path_shape
 
 
 class ArchiveUnwritable(Exception):
@@ -198,9 +198,9 @@ class Crawler:
             # menus repeated on every page are looked at once.
             scoped: dict[tuple[str, str], str | None] = {}
             redirects: dict[str, FetchedPage] = {}  # address -> its redirect, to find loops
-            # a pagination page still to fetch -> the links of the page that led to it, and how many steps in a
-            # row before it led to nothing new
-            barren_streak: dict[str, tuple[frozenset[str], int]] = {}
+            # a pagination page still to fetch -> the links and the shape of the page that led to it, how many
+            # steps in a row before it led to nothing new, and the address the pager gave (before redirects)
+            barren_streak: dict[str, tuple[frozenset[str], str | None, int, str]] = {}
             today = date.today()
             while frontier or running:
                 while (
@@ -263,12 +263,29 @@ class Crawler:
                             scoped[known] = address if address is not None and source.in_scope(address) else None
                         if scoped[known] is not None:
                             in_scope.append((link, scoped[known]))
-                    # Pagination steps in a row whose pages link nothing the page before did not (the same
-                    # menus, no items): a listing paging on past its end. Compared with the page before, not
-                    # with all addresses seen, so a listing whose projects a sitemap gave first is not barren.
-                    own = frozenset(address for link, address in in_scope if link not in paging)
-                    before, streak = barren_streak.pop(page.url, (None, 0))
-                    barren = streak + 1 if before is not None and own <= before else 0
+                    # Pagination steps in a row whose pages show what the page before showed, but for
+                    # numbers, and link nothing it did not (besides the pager): a listing paging on past its
+                    # end. Compared with the page before, not with all addresses seen, so a listing whose
+                    # projects a sitemap gave first is not barren; a redirect passes the comparison on.
+                    before = barren_streak.pop(page.url, None)
+                    asked = before[3] if before is not None else page.url  # before any redirect
+                    pager = {
+                        a
+                        for link, a in in_scope
+                        if link in paging and (same_path_shape(page.url, a) or same_path_shape(asked, a))
+                    }
+                    own = frozenset(a for _, a in in_scope if a not in pager)
+                    if before is not None and page.outcome in ("redirected", "canonical", "moved"):
+                        barren_streak.update((a, before) for _, a in in_scope)
+                    barren = (
+                        before[2] + 1
+                        if before is not None
+                        and page.shape is not None
+                        and page.shape == before[1]
+                        and own <= before[0]
+                        else 0
+                    )
+                    refused: set[str] = set()
                     for link, address in in_scope:
                         if address in frontier.seen:
                             continue
@@ -277,15 +294,16 @@ class Crawler:
                                 source.name, f"the depth limit of {s.max_depth} links from the start page was reached"
                             )
                             continue
-                        if link in paging:
+                        if address in pager:
                             if barren > s.max_barren_pages:
                                 self.stats.unfinished.setdefault(
                                     source.name,
                                     f"{s.max_barren_pages} pages in a row of a pagination led to nothing new "
                                     f"(it pages on past the listing's end); its next page was not followed: {address}",
                                 )
+                                refused.add(address)
                                 continue
-                            barren_streak[address] = (own, barren)
+                            barren_streak[address] = (own, page.shape, barren, address)
                         via = "sitemap" if page.document == "sitemap" else "link"
                         frontier.add(
                             address,
@@ -298,7 +316,8 @@ class Crawler:
                             or page.outcome in ("redirected", "moved"),
                         )
                     if page.links is not None:  # a followed page: its links are kept for a later 304
-                        page.links = tuple(dict.fromkeys(address for _, address in in_scope))
+                        # Without the pages the guard refused: a later 304 would follow them as links.
+                        page.links = tuple(dict.fromkeys(a for _, a in in_scope if a not in refused))
                         page.links_scope = source.scope
                     self._count(page, len(frontier) + len(running))
         for item in frontier.waiting():
@@ -646,7 +665,7 @@ class Crawler:
             return page, []
         read = self.read_links(answer.body, content_type, url)
         page.malformed_links = tuple(read.malformed[:MAX_MALFORMED_PER_PAGE])
-        page.pagination = tuple(read.pagination)
+        page.pagination, page.shape = tuple(read.pagination), read.shape
         if read.canonical:
             try:
                 canonical = self.canonical(read.canonical)

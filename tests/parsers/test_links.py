@@ -28,6 +28,8 @@ PAGES = [
     ("<a href=x>Next</a >", False),  # not a closing tag the pattern knows: as before
     ("<area rel='nextpage'>", False),
     ("", False),
+    ('<a href="?p=2">N\u00e4sta \u017fida</a>', True),  # a long s, which a case-insensitive match reads as s
+    ('<a href="?p=2">PREV\u0130OUS</a>', True),  # a dotted capital I
 ]
 
 
