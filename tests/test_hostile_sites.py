@@ -125,19 +125,7 @@ def test_a_body_shorter_than_its_content_length_is_recorded(site, tmp_path):
 
 
 def test_an_endless_pagination_stops_at_the_depth_limit_and_the_crawl_is_partial(site, tmp_path):
-    def page(n: int) -> Response:
-        return Response(200, listing([f"/bank/p/{n}.html"], f"/bank/sida-{n + 1}.html"))
-
-    class Endless(dict):
-        def get(self, path, default=None):
-            if path.startswith("/bank/sida-"):
-                return page(int(path.split("-")[1].split(".")[0]))
-            if path.startswith("/bank/p/"):
-                return Response(200, project_page(f"2023/{int(path.split('/')[-1][:-5]):05d}", "Region Uppsala"))
-            return super().get(path, default)
-
-    site.routes = Endless(site.routes)
-    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html"], "/bank/sida-2.html"))
+    _paging_on_past_its_end(site, 10**9, lambda n: [])  # a new project on every page, for ever
     frames = run(site, tmp_path / "out", max_depth=8)
     source = frames["sources"].iloc[0]
     assert not source["crawl_complete"] and "depth limit of 8" in source["partial_reason"]
