@@ -74,6 +74,8 @@ class PageState:
     parsed: ParsedPage | None = None  # the rows of the page, carried over when it did not change
     links: tuple[str, ...] | None = None  # a followed page's in-scope links, reused when it answers 304 ...
     links_scope: tuple[str, str] | None = None  # ... and the scope they were cut to (a wider one reads the page again)
+    pagination: tuple[str, ...] = ()  # ... those of its links that page through a listing (discovery first)
+    shape: str | None = None  # ... and its content without numbers, hashed (the barren-pagination guard)
     missed_runs: int = 0  # complete crawls of the source in a row that did not reach the page
     content_run: int = 0  # the source's run (SourceState.runs) that last read the content in ``parsed``
     # A listing that now leads to no project page (an empty 200, a maintenance page): the content it shows

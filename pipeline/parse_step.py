@@ -258,6 +258,8 @@ def _state(page: FetchedPage, parsed: ParsedPage | None, removed: str | None = N
         parsed=parsed,
         links=page.links,
         links_scope=page.links_scope,
+        pagination=page.pagination if page.links is not None else (),
+        shape=page.shape if page.links is not None else None,
         removed=removed,
     )
 

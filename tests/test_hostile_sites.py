@@ -179,6 +179,36 @@ def test_a_pagination_that_pages_on_past_its_end_stops_after_barren_pages(
     assert len(again["pages"][again["pages"]["url"].str.contains("/sida-")]) == len(listing_pages)
 
 
+def test_the_guard_holds_on_a_later_run_when_a_page_past_the_end_changes(site, tmp_path):
+    """Pages past the end that answer 304 keep their pager and shape in the state, so when the last of them
+    changes (a number printed on it) the streak goes on through them instead of starting again."""
+    stamps: dict[int, int] = {}
+
+    class PastTheEnd(dict):
+        def get(self, path, default=None):
+            if path in self:
+                return super().get(path, default)
+            if path.startswith("/bank/sida-"):
+                n = int(path.split("-")[1].split(".")[0])
+                body = listing([f"/bank/p/{n}.html"] if n <= 3 else [], f"/bank/sida-{n + 1}.html")
+                return Response(200, body + f"<!-- {stamps.get(n, 0)} -->".encode())
+            if path.startswith("/bank/p/"):
+                return Response(200, project_page(f"2023/{int(path.split('/')[-1][:-5]):05d}", "Region Uppsala"))
+            return super().get(path, default)
+
+    site.routes = PastTheEnd(site.routes)
+    site.routes["/bank/"] = Response(200, listing(["/bank/p/1.html"], "/bank/sida-2.html"))
+    first = run(site, tmp_path / "out", max_barren_pages=5)
+    listing_pages = set(first["pages"][first["pages"]["url"].str.contains("/sida-")]["url"])
+    assert len(listing_pages) == 3 + 5 + 1
+    stamps[10] = 7  # the last page fetched changes, in a number only
+    again = run(site, tmp_path / "out", max_barren_pages=5)
+    pages = again["pages"][again["pages"]["url"].str.contains("/sida-")]
+    assert set(pages["url"]) == listing_pages
+    assert set(pages["fetch_outcome"]) == {"not_modified", "fetched"}
+    assert "5 pages in a row of a pagination" in again["sources"].iloc[0]["partial_reason"]
+
+
 def test_a_pagination_past_its_end_behind_redirects_is_stopped_too(site, tmp_path):
     """?sida=N answers 301 to /bank/s/N.html: the comparison passes through the redirect."""
 

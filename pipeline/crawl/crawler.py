@@ -316,8 +316,10 @@ class Crawler:
                             or page.outcome in ("redirected", "moved"),
                         )
                     if page.links is not None:  # a followed page: its links are kept for a later 304
-                        # Without the pages the guard refused: a later 304 would follow them as links.
+                        # Without the pages the guard refused: a later 304 would follow them as links. Kept
+                        # as addresses (a 304's links are addresses, not hrefs as printed).
                         page.links = tuple(dict.fromkeys(a for _, a in in_scope if a not in refused))
+                        page.pagination = tuple(dict.fromkeys(a for link, a in in_scope if link in paging))
                         page.links_scope = source.scope
                     self._count(page, len(frontier) + len(running))
         for item in frontier.waiting():
@@ -457,6 +459,8 @@ class Crawler:
             last_modified=previous.last_modified,
             links=previous.links,
             links_scope=previous.links_scope,
+            pagination=previous.pagination,
+            shape=previous.shape,
             key=previous.key,
         )
 
@@ -632,6 +636,8 @@ class Crawler:
                 last_modified=headers.get("last-modified") or previous.last_modified,
                 links=previous.links if kept else None,
                 links_scope=previous.links_scope if kept else None,
+                pagination=previous.pagination if kept else (),
+                shape=previous.shape if kept else None,
             ), list(previous.links or ()) if kept else []
         if status is None or answer.error:
             return FetchedPage(
