@@ -77,11 +77,14 @@ def _pagination() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """A link whose whole text is a pagination word (``Nästa sida``, ``»``), and a rel="next" link, both
     to be searched in lower-cased text: a case-insensitive pattern, and one of two branches, cannot start
     from a literal and tries every position of the page."""
-    words = "|".join(
-        re.escape(w.lower()) for w in sorted(vocabulary()["listing"]["pagination_words"], key=len, reverse=True)
-    )
-    anchor = re.compile(rf"""<a\b[^>]*>(?:\s|<[^>]*>)*(?:{words})(?:\s|<[^>]*>)*</a>""")
+    anchor = re.compile(rf"""<a\b[^>]*>(?:\s|<[^>]*>)*(?:{_word_alternation(str.lower)})(?:\s|<[^>]*>)*</a>""")
     return anchor, re.compile(r"""\brel\s*=\s*["']?next\b""")
+
+
+def _word_alternation(spelling=str) -> str:
+    """The pagination words as one alternation, longest first (``Nästa sida`` before ``Nästa``)."""
+    words = sorted(vocabulary()["listing"]["pagination_words"], key=len, reverse=True)
+    return "|".join(re.escape(spelling(w)) for w in words)
 
 
 def paginates(text: str) -> bool:
@@ -97,7 +100,7 @@ def paginates(text: str) -> bool:
 
 @functools.cache
 def _case_insensitive_pagination() -> re.Pattern[str]:
-    words = "|".join(re.escape(w) for w in sorted(vocabulary()["listing"]["pagination_words"], key=len, reverse=True))
+    words = _word_alternation()
     return re.compile(rf"""<a\b[^>]*>(?:\s|<[^>]*>)*(?:{words})(?:\s|<[^>]*>)*</a>|\brel\s*=\s*["']?next\b""", re.I)
 
 

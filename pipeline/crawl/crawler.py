@@ -11,7 +11,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Callable
+from typing import Callable, NamedTuple
 from urllib.parse import urljoin
 
 import httpx
@@ -98,6 +98,15 @@ def _read_links(body: bytes, content_type: str | None, url: str):
     from parsers.links import read_links
 
     return read_links(body, content_type, url)
+
+
+class _Streak(NamedTuple):
+    """What led to a pagination page still to fetch (the barren-pagination guard)."""
+
+    links: frozenset[str]  # the links of the page before, but for its pager
+    shape: str | None  # the page before's content without numbers, hashed
+    steps: int  # pagination steps in a row up to the page before that led to nothing new
+    asked: str  # the address the pager gave, before any redirect
 
 
 class Crawler:
@@ -198,9 +207,7 @@ class Crawler:
             # menus repeated on every page are looked at once.
             scoped: dict[tuple[str, str], str | None] = {}
             redirects: dict[str, FetchedPage] = {}  # address -> its redirect, to find loops
-            # a pagination page still to fetch -> the links and the shape of the page that led to it, how many
-            # steps in a row before it led to nothing new, and the address the pager gave (before redirects)
-            barren_streak: dict[str, tuple[frozenset[str], str | None, int, str]] = {}
+            barren_streak: dict[str, _Streak] = {}  # a pagination page still to fetch -> what led to it
             today = date.today()
             while frontier or running:
                 while (
@@ -268,7 +275,7 @@ class Crawler:
                     # end. Compared with the page before, not with all addresses seen, so a listing whose
                     # projects a sitemap gave first is not barren; a redirect passes the comparison on.
                     before = barren_streak.pop(page.url, None)
-                    asked = before[3] if before is not None else page.url  # before any redirect
+                    asked = before.asked if before is not None else page.url  # before any redirect
                     pager = {
                         a
                         for link, a in in_scope
@@ -278,11 +285,11 @@ class Crawler:
                     if before is not None and page.outcome in ("redirected", "canonical", "moved"):
                         barren_streak.update((a, before) for _, a in in_scope)
                     barren = (
-                        before[2] + 1
+                        before.steps + 1
                         if before is not None
                         and page.shape is not None
-                        and page.shape == before[1]
-                        and own <= before[0]
+                        and page.shape == before.shape
+                        and own <= before.links
                         else 0
                     )
                     refused: set[str] = set()
@@ -303,7 +310,7 @@ class Crawler:
                                 )
                                 refused.add(address)
                                 continue
-                            barren_streak[address] = (own, page.shape, barren, address)
+                            barren_streak[address] = _Streak(own, page.shape, barren, address)
                         via = "sitemap" if page.document == "sitemap" else "link"
                         frontier.add(
                             address,
