@@ -53,7 +53,11 @@ _DIGITS = re.compile(r"\d+")
 
 
 def same_path_shape(url: str, other: str) -> bool:
-    """Whether two addresses are pages of one pager: the same host and the same path but for its numbers
-    (``sida-2.html`` and ``sida-3.html``, ``/projekt/`` and ``/projekt/?page=3``)."""
+    """Whether two addresses are pages of one pager: the same host, the same path but for its numbers, and
+    where both have a query the same parameter names (``sida-2.html`` and ``sida-3.html``, ``/projekt/``
+    and ``/projekt/?page=3``; not ``?page=2`` and ``?id=123``, a project on the listing's path)."""
     a, b = urlsplit(url), urlsplit(other)
-    return a.netloc == b.netloc and _DIGITS.sub("", a.path) == _DIGITS.sub("", b.path)
+    if a.netloc != b.netloc or _DIGITS.sub("", a.path) != _DIGITS.sub("", b.path):
+        return False
+    names = [{name for name, _ in parse_qsl(q, keep_blank_values=True)} for q in (a.query, b.query)]
+    return not (names[0] and names[1]) or names[0] == names[1]

@@ -229,6 +229,30 @@ def test_a_pagination_past_its_end_behind_redirects_is_stopped_too(site, tmp_pat
     assert len(frames["pages"]) < 30
 
 
+def test_a_query_listing_whose_projects_are_numbers_on_its_own_path_is_followed_to_its_end(site, tmp_path):
+    """/bank/?page=N links its projects as <a href="/bank/?id=N">N</a>: number-only texts on the listing's
+    own path, which read as pager links until the query's names were compared (an outside tester's shape)."""
+    pages = 8
+
+    class QueryListing(dict):
+        def get(self, path, default=None):
+            if path.startswith("/bank/?page="):
+                n = int(path.split("=")[1])
+                more = f'<a href="/bank/?page={n + 1}">Nästa sida</a>' if n < pages else ""
+                body = f'<html><body><h1>Projektbanken</h1><a href="/bank/?id={n}">{n}</a>{more}</body></html>'
+                return Response(200, body.encode())
+            if path.startswith("/bank/?id="):
+                return Response(200, project_page(f"2023/{int(path.split('=')[1]):05d}", "Region Uppsala"))
+            return super().get(path, default)
+
+    site.routes = QueryListing(site.routes)
+    site.routes["/bank/"] = Response(200, listing([], "/bank/?page=1"))
+    frames = run(site, tmp_path / "out", max_barren_pages=2)
+    source = frames["sources"].iloc[0]
+    assert source["crawl_complete"], source["partial_reason"]
+    assert len(frames["projects"]) == pages
+
+
 @pytest.mark.parametrize("kind", ["projects linked by their numbers", "projects shown on the listing itself"])
 def test_listings_whose_pages_differ_are_followed_to_their_end(site, tmp_path, kind):
     """Pages that each show other projects are never barren, however their projects are shown: linked by
